@@ -1,0 +1,280 @@
+/**
+ * Agent configuration loader: TOML (kebab-case keys, unknown keys rejected in
+ * every table) merged with overrides, then validated. Relative paths in the
+ * file resolve against the file's directory; every path in the result is
+ * absolute. Errors name the file, the key and the reason.
+ * @module
+ */
+
+import { parse as parseToml } from "smol-toml";
+import { z } from "zod";
+import { fieldError, InputError } from "../core/errors.ts";
+import { parseOrThrow } from "../core/validate.ts";
+import { DEFAULT_MAX_SIZE, DEFAULT_SOCKET } from "./schema.ts";
+import type { AgentConfig, ConfigOverrides } from "./schema.ts";
+
+const TOKEN = "config_invalid";
+
+const U64 = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const U32 = z.number().int().min(0).max(0xffffffff);
+const Size = z.number().int().min(1).max(64 * 1024 * 1024);
+
+const Doc = z.strictObject({
+  catalog: z.string().optional(),
+  policy: z.string().optional(),
+  bundle: z.string().optional(),
+  socket: z.string().min(1).optional(),
+  "socket-mode": z.union([z.string(), z.number().int()]).optional(),
+  "socket-group": z.union([z.string().min(1), z.number().int().min(0)]).optional(),
+  "vault-addr": z.string().optional(),
+  "transit-mount": z.string().min(1).optional(),
+  "jwt-auth-mount": z.string().min(1).optional(),
+  "jwt-role": z.string().optional(),
+  "jwt-audience": z.string().optional(),
+  "svid-ttl-secs": z.number().int().min(10).max(31 * 24 * 3600).optional(),
+  "capability-policy": z.enum(["strict", "degraded", "off"]).optional(),
+  "db-keystore-cipher": z.string().optional(),
+  "onepassword-provider-uri": z.string().optional(),
+  "onepassword-project": z.string().optional(),
+  "onepassword-profile": z.string().optional(),
+  "max-encrypt-size": Size.optional(),
+  "max-payload-size": Size.optional(),
+  "grace-versions": U32.optional(),
+  "retain-versions": z.number().int().min(1).max(0xffffffff).optional(),
+  "retention-sweep-secs": U64.optional(),
+  "audit-log": z.string().min(1).optional(),
+  "no-reconcile": z.boolean().optional(),
+  unlock: z.strictObject({
+    "age-yubikey": z.boolean().optional(),
+    "bip39-phrase-file": z.string().min(1).optional(),
+    "unlock-tpm": z.boolean().optional(),
+    "unlock-passphrase-file": z.string().min(1).optional(),
+    "unlock-passphrase-no-wipe": z.boolean().optional(),
+    "strict-bundle-perms": z.boolean().optional(),
+  }).optional(),
+  "broker-identity": z.strictObject({
+    id: z.string(),
+    "response-signing-key-id": z.string(),
+  }).optional(),
+  invocation: z.strictObject({
+    enable: z.boolean().optional(),
+    audience: z.array(z.string()).optional(),
+    "request-encryption-key-id": z.string().optional(),
+    "max-ttl-secs": z.number().int().min(1).max(300).optional(),
+    "clock-skew-secs": z.number().int().min(0).max(300).optional(),
+    "replay-cache-capacity": z.number().int().min(1).max(1_000_000).optional(),
+  }).optional(),
+  jwks: z.strictObject({
+    enable: z.boolean().optional(),
+    listen: z.string().optional(),
+    issuer: z.string().optional(),
+    tls: z.strictObject({
+      enable: z.boolean().optional(),
+      "cert-file": z.string().optional(),
+      "key-file": z.string().optional(),
+    }).optional(),
+  }).optional(),
+  logging: z.strictObject({
+    stdout: z.strictObject({ enable: z.boolean().optional() }).optional(),
+    journald: z.strictObject({ enable: z.boolean().optional() }).optional(),
+    file: z.strictObject({
+      enable: z.boolean().optional(),
+      dir: z.string().optional(),
+      path: z.string().optional(),
+      prefix: z.string().optional(),
+      rotation: z.enum(["none", "hourly", "daily", "weekly"]).optional(),
+    }).optional(),
+    opentelemetry: z.strictObject({
+      enable: z.boolean().optional(),
+      endpoint: z.string().optional(),
+      protocol: z.enum(["grpc", "http-binary", "http-json"]).optional(),
+    }).optional(),
+    level: z.enum(["debug", "info", "warn", "error"]).optional(),
+  }).optional(),
+});
+
+type ConfigDoc = z.infer<typeof Doc>;
+
+/** Parses a `socket-mode` value: octal string (`"0660"`, `"0o660"`) or raw integer. */
+export function parseSocketMode(v: string | number, file: string): number {
+  let mode: number;
+  if (typeof v === "number") mode = v;
+  else {
+    const m = /^(?:0o|0)?([0-7]{1,4})$/.exec(v.trim());
+    if (!m) throw fieldError(TOKEN, file, "socket-mode", 'must be an octal string like "0660"');
+    mode = parseInt(m[1]!, 8);
+  }
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+    throw fieldError(TOKEN, file, "socket-mode", "must be at most 07777");
+  }
+  return mode;
+}
+
+function parseListen(v: string, file: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(v);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw fieldError(TOKEN, file, "jwks.listen", 'must be "host:port", e.g. "127.0.0.1:8201"');
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
+}
+
+function checkIssuer(v: string, file: string): string {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw fieldError(TOKEN, file, "jwks.issuer", "must be an absolute http(s) URL");
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  if (
+    (url.protocol !== "https:" && url.protocol !== "http:") || url.username !== "" ||
+    url.password !== "" || url.hash !== "" || host === "metadata.google.internal" ||
+    host.startsWith("169.254.") || host.toLowerCase().startsWith("fe80:") ||
+    host === "100.100.100.200"
+  ) {
+    throw fieldError(
+      TOKEN,
+      file,
+      "jwks.issuer",
+      "must be an http(s) URL without userinfo or fragment, not a metadata or link-local host",
+    );
+  }
+  return v.replace(/\/+$/, "");
+}
+
+/** Resolves `p` against `base` unless absolute. */
+function absolute(p: string, base: string): string {
+  if (p.startsWith("/")) return normalize(p);
+  return normalize(`${base}/${p}`);
+}
+
+function normalize(p: string): string {
+  const out: string[] = [];
+  for (const seg of p.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") out.pop();
+    else out.push(seg);
+  }
+  return "/" + out.join("/");
+}
+
+/** Options for {@linkcode loadAgentConfig}. */
+export interface LoadConfigOptions {
+  /** TOML text and its path, when a config file is used. */
+  file?: { path: string; text: string };
+  overrides?: ConfigOverrides;
+  /** Base for relative override paths (the caller's cwd). */
+  cwd: string;
+}
+
+/** Parses, merges and validates the agent configuration. */
+export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
+  const filePath = options.file ? absolute(options.file.path, options.cwd) : undefined;
+  const label = filePath ?? "agent configuration";
+  let raw: unknown = {};
+  if (options.file) {
+    try {
+      raw = parseToml(options.file.text);
+    } catch (e) {
+      const m = e instanceof Error
+        ? /line (\d+)/i.exec(e.message) ?? /^(\d+):/m.exec(e.message)
+        : null;
+      throw new InputError(TOKEN, `${label}: malformed TOML${m ? ` near line ${m[1]}` : ""}`);
+    }
+  }
+  const doc: ConfigDoc = parseOrThrow(Doc, raw, label, TOKEN);
+  const fileBase = filePath ? filePath.slice(0, filePath.lastIndexOf("/")) || "/" : options.cwd;
+  const o = options.overrides ?? {};
+  const pick = (field: "catalog" | "policy" | "bundle"): string => {
+    const ov = o[field];
+    if (ov !== undefined && ov !== "") return absolute(ov, options.cwd);
+    const v = doc[field];
+    if (v === undefined || v.trim() === "") {
+      throw new InputError(
+        TOKEN,
+        `${label}: ${field}: required (set it in the file, with --${field} or BASIL_${field.toUpperCase()})`,
+      );
+    }
+    return absolute(v, fileBase);
+  };
+  const fileAbs = (v: string | undefined) => v === undefined ? undefined : absolute(v, fileBase);
+
+  const logging = doc.logging ?? {};
+  if (logging.opentelemetry?.enable) {
+    throw fieldError(
+      TOKEN,
+      label,
+      "logging.opentelemetry.enable",
+      "OTLP export is not in this build",
+    );
+  }
+  if (logging.file?.enable) {
+    throw fieldError(
+      TOKEN,
+      label,
+      "logging.file.enable",
+      "file logging is not in this build; log to stderr (journald captures it)",
+    );
+  }
+  const jwks = doc.jwks ?? {};
+  const listen = parseListen(jwks.listen ?? "127.0.0.1:8201", label);
+  if (jwks.tls?.enable && (!jwks.tls["cert-file"] || !jwks.tls["key-file"])) {
+    throw fieldError(TOKEN, label, "jwks.tls", "cert-file and key-file are required when enabled");
+  }
+  const vaultAddr = o.vaultAddr ?? doc["vault-addr"] ?? "http://127.0.0.1:8200";
+  const unlock = doc.unlock ?? {};
+  const socket = o.socket !== undefined && o.socket !== ""
+    ? absolute(o.socket, options.cwd)
+    : absolute(doc.socket ?? DEFAULT_SOCKET, fileBase);
+  if (new TextEncoder().encode(socket).length > 107) {
+    throw fieldError(TOKEN, label, "socket", "path is longer than the 107-byte unix socket limit");
+  }
+  return {
+    configFile: filePath,
+    catalog: pick("catalog"),
+    policy: pick("policy"),
+    bundle: pick("bundle"),
+    socket,
+    socketMode: doc["socket-mode"] === undefined
+      ? 0o600
+      : parseSocketMode(doc["socket-mode"], label),
+    socketGroup: doc["socket-group"],
+    vaultAddr,
+    transitMount: doc["transit-mount"] ?? "transit",
+    jwtAuthMount: doc["jwt-auth-mount"] ?? "jwt",
+    jwtRole: doc["jwt-role"] ?? "",
+    jwtAudience: doc["jwt-audience"] ?? "openbao",
+    svidTtlSecs: doc["svid-ttl-secs"] ?? 300,
+    capabilityPolicy: doc["capability-policy"] ?? "strict",
+    maxEncryptSize: doc["max-encrypt-size"] ?? DEFAULT_MAX_SIZE,
+    maxPayloadSize: doc["max-payload-size"] ?? DEFAULT_MAX_SIZE,
+    graceVersions: doc["grace-versions"] ?? 1,
+    retainVersions: doc["retain-versions"],
+    retentionSweepSecs: doc["retention-sweep-secs"] ?? 3600,
+    auditLog: fileAbs(doc["audit-log"]),
+    noReconcile: doc["no-reconcile"] ?? false,
+    unlock: {
+      ageYubikey: unlock["age-yubikey"] ?? false,
+      bip39PhraseFile: fileAbs(unlock["bip39-phrase-file"]),
+      unlockTpm: unlock["unlock-tpm"] ?? false,
+      passphraseFile: fileAbs(unlock["unlock-passphrase-file"]),
+      passphraseNoWipe: unlock["unlock-passphrase-no-wipe"] ?? false,
+      strictBundlePerms: unlock["strict-bundle-perms"] ?? false,
+    },
+    jwks: {
+      enable: jwks.enable ?? false,
+      listen,
+      issuer: jwks.issuer === undefined ? undefined : checkIssuer(jwks.issuer, label),
+      tls: {
+        enable: jwks.tls?.enable ?? false,
+        certFile: fileAbs(jwks.tls?.["cert-file"]),
+        keyFile: fileAbs(jwks.tls?.["key-file"]),
+      },
+    },
+    logging: {
+      stderr: logging.stdout?.enable ?? true,
+      level: logging.level ?? "info",
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * The validated agent configuration (contract §1, with the seeds' default
+ * socket under /run). Produced only by `loadAgentConfig`.
+ * @module
+ */
+
+/** Default listen path: the seeds' `/run/basil/basil.sock`, not `/tmp`. */
+export const DEFAULT_SOCKET = "/run/basil/basil.sock";
+/** Default cap for encrypt/decrypt-style payloads and for other payloads. */
+export const DEFAULT_MAX_SIZE = 1024 * 1024;
+
+/** `[unlock]`. */
+export interface UnlockConfig {
+  readonly ageYubikey: boolean;
+  readonly bip39PhraseFile: string | undefined;
+  readonly unlockTpm: boolean;
+  readonly passphraseFile: string | undefined;
+  readonly passphraseNoWipe: boolean;
+  readonly strictBundlePerms: boolean;
+}
+
+/** `[jwks]`. */
+export interface JwksConfig {
+  readonly enable: boolean;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly issuer: string | undefined;
+  readonly tls: { readonly enable: boolean; readonly certFile?: string; readonly keyFile?: string };
+}
+
+/** `[logging]`, reduced to what this build acts on. */
+export interface LoggingConfig {
+  /** Human/JSON log lines on stderr (the contract's `stdout` sink). */
+  readonly stderr: boolean;
+  readonly level: "debug" | "info" | "warn" | "error";
+}
+
+/** The effective agent configuration, every path absolute. */
+export interface AgentConfig {
+  /** Absolute path of the TOML file, when one was read. */
+  readonly configFile: string | undefined;
+  readonly catalog: string;
+  readonly policy: string;
+  readonly bundle: string;
+  readonly socket: string;
+  readonly socketMode: number;
+  readonly socketGroup: string | number | undefined;
+  readonly vaultAddr: string;
+  readonly transitMount: string;
+  readonly jwtAuthMount: string;
+  readonly jwtRole: string;
+  readonly jwtAudience: string;
+  readonly svidTtlSecs: number;
+  readonly capabilityPolicy: "strict" | "degraded" | "off";
+  readonly maxEncryptSize: number;
+  readonly maxPayloadSize: number;
+  readonly graceVersions: number;
+  readonly retainVersions: number | undefined;
+  readonly retentionSweepSecs: number;
+  readonly auditLog: string | undefined;
+  readonly noReconcile: boolean;
+  readonly unlock: UnlockConfig;
+  readonly jwks: JwksConfig;
+  readonly logging: LoggingConfig;
+}
+
+/** Values that may override the file (contract §1: flags beat env beat file). */
+export interface ConfigOverrides {
+  readonly catalog?: string;
+  readonly policy?: string;
+  readonly bundle?: string;
+  readonly socket?: string;
+  readonly vaultAddr?: string;
+}

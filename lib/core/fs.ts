@@ -1,0 +1,155 @@
+/**
+ * File helpers for secret-bearing files.
+ *
+ * - {@linkcode writeFileAtomic} writes a temp file created 0600 in the target's
+ *   directory, fsyncs it, then renames it over the target: a reader sees the
+ *   old or the new file, never a partial one, and never a wider mode.
+ * - {@linkcode readSecretFile} reads into a `SecretBytes`, optionally refusing
+ *   a file that is not 0600.
+ * - {@linkcode wipeFile} overwrites with zeros, fsyncs and unlinks.
+ * @module
+ */
+
+import { InputError } from "./errors.ts";
+import { SecretBytes } from "./secret.ts";
+
+/** Permission bits (`mode & 0o7777`) of a path, following symlinks. */
+export function fileMode(path: string): number {
+  const st = Deno.statSync(path);
+  return (st.mode ?? 0) & 0o7777;
+}
+
+/** Formats a mode as four octal digits, e.g. `0640`. */
+export function formatMode(mode: number): string {
+  return mode.toString(8).padStart(4, "0");
+}
+
+/** Options for {@linkcode writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** Final mode of the file; 0600 unless given. */
+  mode?: number;
+}
+
+/** Atomically replaces `path` with `data`. */
+export function writeFileAtomic(
+  path: string,
+  data: Uint8Array,
+  options: AtomicWriteOptions = {},
+): void {
+  const mode = options.mode ?? 0o600;
+  // A fixed temp name keeps sandbox permissions exact (`--allow-write=<path>.tmp`).
+  const tmp = `${path}.tmp`;
+  try {
+    Deno.removeSync(tmp);
+  } catch { /* no leftover from a crash */ }
+  const file = Deno.openSync(tmp, { write: true, createNew: true, mode: 0o600 });
+  try {
+    let off = 0;
+    while (off < data.length) off += file.writeSync(data.subarray(off));
+    file.syncSync();
+  } catch (e) {
+    file.close();
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* best effort */ }
+    throw e;
+  }
+  file.close();
+  try {
+    if (mode !== 0o600) Deno.chmodSync(tmp, mode);
+    Deno.renameSync(tmp, path);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* best effort */ }
+    throw e;
+  }
+}
+
+/** How {@linkcode readSecretFile} treats the file. */
+export interface ReadSecretOptions {
+  /** Refuse the file unless its mode is exactly 0600 (or 0400). */
+  requireOwnerOnly?: boolean;
+  /** Strip one trailing LF, then one trailing CR. */
+  stripNewline?: boolean;
+  /** A label for messages, e.g. `dek-file`. Never the content. */
+  what: string;
+}
+
+/** Reads a secret file. Errors name the path and the problem, never content. */
+export function readSecretFile(path: string, options: ReadSecretOptions): SecretBytes {
+  let data: Uint8Array;
+  try {
+    if (options.requireOwnerOnly) {
+      const mode = fileMode(path);
+      if (mode !== 0o600 && mode !== 0o400) {
+        throw new InputError(
+          "secret_file_mode",
+          `${options.what} ${path}: mode is ${formatMode(mode)}, must be 0600`,
+        );
+      }
+    }
+    data = Deno.readFileSync(path);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(
+      "secret_file_unreadable",
+      `${options.what} ${path}: cannot read: ${describeFsError(e)}`,
+    );
+  }
+  let end = data.length;
+  if (options.stripNewline) {
+    if (end > 0 && data[end - 1] === 0x0a) end--;
+    if (end > 0 && data[end - 1] === 0x0d) end--;
+  }
+  if (end === data.length) return new SecretBytes(data);
+  const out = data.slice(0, end);
+  data.fill(0);
+  return new SecretBytes(out);
+}
+
+/**
+ * Best-effort destruction of a secret file: overwrite with zeros, fsync,
+ * unlink. Returns an error message on failure instead of throwing.
+ */
+export function wipeFile(path: string): string | undefined {
+  try {
+    const size = Deno.statSync(path).size;
+    const f = Deno.openSync(path, { write: true });
+    try {
+      const zeros = new Uint8Array(Math.min(size, 1 << 16));
+      let left = size;
+      while (left > 0) left -= f.writeSync(zeros.subarray(0, Math.min(left, zeros.length)));
+      f.syncSync();
+    } finally {
+      f.close();
+    }
+    Deno.removeSync(path);
+    return undefined;
+  } catch (e) {
+    return describeFsError(e);
+  }
+}
+
+/** A short, path-free description of a filesystem error. */
+export function describeFsError(e: unknown): string {
+  if (e instanceof Deno.errors.NotFound) return "no such file";
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (e instanceof Deno.errors.NotCapable) return "outside the agent's sandbox";
+  if (e instanceof Deno.errors.IsADirectory) return "is a directory";
+  if (e instanceof Deno.errors.AlreadyExists) return "already exists";
+  if (e instanceof Error) return e.name;
+  return "unknown error";
+}
+
+/** Reads a text input file (config, catalog, policy), or throws a clear `InputError`. */
+export function readTextInput(path: string, what: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new InputError(
+      `${what}_unreadable`,
+      `${what} ${path}: cannot read: ${describeFsError(e)}`,
+    );
+  }
+}
