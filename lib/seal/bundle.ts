@@ -1,0 +1,199 @@
+/**
+ * Sealing and opening a bundle (contract §6).
+ *
+ * Invariants:
+ * - One random 32-byte master KEK per bundle encrypts the payload
+ *   (AES-256-GCM, AAD = header bytes); every slot wraps that same KEK.
+ * - A new bundle has a random 16-byte id, epoch 1 and slots numbered 0..N.
+ * - {@linkcode openBundle} tries slots in file order, only those whose method
+ *   has an opener (every opener of that method, in the order given), and
+ *   stops at the first that opens. A wrong secret and a
+ *   tampered slot give the same `bundle_locked` error.
+ * - The KEK, slot keys and payload plaintext are wiped in `finally`.
+ * @module
+ */
+
+import { InputError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+import { nullLogger } from "../core/log.ts";
+import { aesGcmOpen, aesGcmSeal, KEY_LEN, NONCE_LEN, randomBytes } from "./aead.ts";
+import type { BackendCred } from "./creds.ts";
+import {
+  decodeBundle,
+  type DecodedBundle,
+  encodeBundle,
+  encodeHeader,
+  type Slot,
+} from "./format.ts";
+import { type Argon2Params, PRODUCTION_ARGON2 } from "./kdf.ts";
+import {
+  decodePayload,
+  type DepositMaterial,
+  emptyDeposit,
+  encodePayload,
+  wipePayload,
+} from "./payload.ts";
+import { type SlotMethod, SlotOpenFailed, type SlotSpec } from "./slots/types.ts";
+
+/** Inputs to {@linkcode createBundle}. */
+export interface CreateBundleOptions {
+  /** At least one slot; ids are assigned 0..N in this order. */
+  readonly slots: readonly SlotSpec[];
+  /** Backend id → credential (not wiped by this call). */
+  readonly backends: ReadonlyMap<string, BackendCred>;
+  /** Deposit material (default: none). */
+  readonly deposit?: DepositMaterial;
+  /** Argon2id costs for KDF slots (default: production). */
+  readonly argon2?: Argon2Params;
+  /** Clock in unix seconds (tests). */
+  readonly now?: () => number;
+}
+
+const nowUnix = (): number => Math.floor(Date.now() / 1000);
+
+/** Seals a new bundle and returns the file bytes. */
+export async function createBundle(options: CreateBundleOptions): Promise<Uint8Array> {
+  if (options.slots.length === 0) {
+    throw new InputError("bundle_create_invalid", "bundle create requires at least one slot");
+  }
+  const now = options.now ?? nowUnix;
+  const argon2 = options.argon2 ?? PRODUCTION_ARGON2;
+  const header = {
+    format_version: 1 as const,
+    bundle_id: randomBytes(16),
+    created_unix: now(),
+    epoch: 1,
+  };
+  const headerBytes = encodeHeader(header);
+  const kek = randomBytes(KEY_LEN);
+  let plaintext: Uint8Array | undefined;
+  try {
+    plaintext = encodePayload({
+      backends: new Map(options.backends),
+      deposit: options.deposit ?? emptyDeposit(),
+    });
+    const nonce = randomBytes(NONCE_LEN);
+    const ciphertext = await aesGcmSeal(kek, nonce, headerBytes, plaintext);
+    const slots: Slot[] = [];
+    for (const [slotId, spec] of options.slots.entries()) {
+      const { params, wrap } = await spec.method.create(kek, { headerBytes, slotId, argon2 });
+      slots.push({
+        slot_id: slotId,
+        method: spec.method.method,
+        label: spec.label,
+        created_unix: now(),
+        params,
+        wrap,
+      });
+    }
+    return encodeBundle({
+      headerBytes,
+      header,
+      slots,
+      payload: { nonce, ciphertext },
+      deposits: [],
+    });
+  } finally {
+    kek.fill(0);
+    plaintext?.fill(0);
+  }
+}
+
+/** A successfully opened bundle. Call {@linkcode OpenedBundle.wipe} when done. */
+export interface OpenedBundle {
+  /** The decoded file. */
+  readonly bundle: DecodedBundle;
+  /** The slot that opened it. */
+  readonly slotId: number;
+  /** Backend id → credential. */
+  readonly backends: Map<string, BackendCred>;
+  /** Deposit identity and allow-list. */
+  readonly deposit: DepositMaterial;
+  /** Wipes every secret in the opened payload. */
+  wipe(): void;
+}
+
+/**
+ * Opens a bundle with the given openers. Throws `InputError`:
+ * `bundle_corrupt` / `bundle_unsupported` (decode, payload), `bundle_locked`
+ * (no slot opened).
+ */
+export async function openBundle(
+  input: Uint8Array | DecodedBundle,
+  file: string,
+  openers: readonly SlotMethod[],
+  logger: Logger = nullLogger,
+): Promise<OpenedBundle> {
+  const bundle = input instanceof Uint8Array ? decodeBundle(input, file) : input;
+  const tried = [...new Set(openers.map((o) => o.method))];
+  const problems: string[] = [];
+  let matched = 0;
+  for (const slot of bundle.slots) {
+    for (const opener of openers.filter((o) => o.method === slot.method)) {
+      matched++;
+      const kek = await tryOpen(opener, slot, bundle.headerBytes, logger, problems);
+      if (kek === undefined) continue;
+      try {
+        const opened = await decryptPayload(bundle, kek, file);
+        logger.log("info", "unlock slot opened", { slot_id: slot.slot_id, method: slot.method });
+        return { bundle, slotId: slot.slot_id, ...opened, wipe: () => wipePayload(opened) };
+      } finally {
+        kek.fill(0);
+      }
+    }
+  }
+  let detail = "";
+  if (matched === 0 && tried.length > 0) {
+    detail = `; the bundle has no ${tried.join(" or ")} slot`;
+  } else if (problems.length > 0) detail = `; ${problems.join("; ")}`;
+  throw new InputError(
+    "bundle_locked",
+    `bundle ${file}: no configured unlock slot opened it (tried: ${
+      tried.join(", ") || "none"
+    })${detail}`,
+  );
+}
+
+/** One opener on one slot: the KEK, or `undefined` after logging why not. */
+async function tryOpen(
+  opener: SlotMethod,
+  slot: Slot,
+  headerBytes: Uint8Array,
+  logger: Logger,
+  problems: string[],
+): Promise<Uint8Array | undefined> {
+  try {
+    return await opener.open(slot, headerBytes);
+  } catch (e) {
+    const fields = { slot_id: slot.slot_id, method: slot.method };
+    if (e instanceof SlotOpenFailed) {
+      logger.log("warn", "unlock slot did not open", fields);
+    } else if (e instanceof InputError) {
+      logger.log("warn", `unlock slot unusable: ${e.message}`, fields);
+      const prefix = `slot ${slot.slot_id}`;
+      const problem = e.message.startsWith(prefix) ? e.message : `${prefix}: ${e.message}`;
+      if (!problems.includes(problem)) problems.push(problem);
+    } else throw e;
+    return undefined;
+  }
+}
+
+async function decryptPayload(
+  bundle: DecodedBundle,
+  kek: Uint8Array,
+  file: string,
+): Promise<{ backends: Map<string, BackendCred>; deposit: DepositMaterial }> {
+  const { nonce, ciphertext } = bundle.payload;
+  const plaintext = await aesGcmOpen(kek, nonce, bundle.headerBytes, ciphertext);
+  if (plaintext === undefined) {
+    throw new InputError(
+      "bundle_corrupt",
+      `bundle ${file}: corrupt or tampered: payload failed authentication`,
+    );
+  }
+  try {
+    return decodePayload(plaintext, file);
+  } finally {
+    plaintext.fill(0);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The pluggable slot layer: one {@linkcode SlotMethod} per unlock method
+ * (passphrase today; bip39, age-yubikey and tpm later) turns an out-of-band
+ * secret plus a slot's non-secret params into the master KEK, or wraps a KEK
+ * into a new slot. The bundle core knows nothing method-specific.
+ *
+ * Invariants:
+ * - `open` resolves to the 32-byte KEK (caller wipes) or rejects with
+ *   {@linkcode SlotOpenFailed} (wrong secret or tampered slot: no detail) or
+ *   an `InputError` (the slot is structurally unusable, e.g. out-of-band
+ *   Argon2 costs; the message is non-secret).
+ * - Slot-wrap AAD is always {@linkcode wrapAad}: header bytes ‖ u32 BE slot_id.
+ * - `dispose` wipes the method's secret; a disposed method cannot open.
+ * @module
+ */
+
+import { concat, u32be } from "../../core/encoding.ts";
+import type { Argon2Params, KekWrap, Slot, SlotMethodName, SlotParams } from "../format.ts";
+
+/** The wrong secret, or a slot that does not authenticate. Carries no detail. */
+export class SlotOpenFailed extends Error {
+  constructor() {
+    super("slot did not open");
+    this.name = "SlotOpenFailed";
+  }
+}
+
+/** What a method needs to wrap the KEK into a new slot. */
+export interface SlotCreateContext {
+  /** The header bytes (AAD) of the bundle being written. */
+  readonly headerBytes: Uint8Array;
+  /** The id the new slot will carry. */
+  readonly slotId: number;
+  /** Argon2id costs for KDF-based methods. */
+  readonly argon2: Argon2Params;
+}
+
+/** A new slot's method-specific parts. */
+export interface SlotMaterial {
+  readonly params: SlotParams;
+  readonly wrap: KekWrap;
+}
+
+/** One configured unlock method. */
+export interface SlotMethod {
+  /** The slot method it handles. */
+  readonly method: SlotMethodName;
+  /** Wraps `kek` for a new slot. */
+  create(kek: Uint8Array, ctx: SlotCreateContext): Promise<SlotMaterial>;
+  /** Recovers the KEK from `slot` (whose `method` equals {@linkcode SlotMethod.method}). */
+  open(slot: Slot, headerBytes: Uint8Array): Promise<Uint8Array>;
+  /** Wipes the method's secret. */
+  dispose(): void;
+}
+
+/** A slot to create: a method and its operator-facing label. */
+export interface SlotSpec {
+  readonly method: SlotMethod;
+  readonly label: string;
+}
+
+/** The KEK-wrap AAD: header bytes ‖ u32 BE slot_id. */
+export function wrapAad(headerBytes: Uint8Array, slotId: number): Uint8Array {
+  return concat(headerBytes, u32be(slotId));
+}
