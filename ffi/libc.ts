@@ -1,0 +1,54 @@
+/**
+ * The libc calls Deno lacks: `getsockopt(SOL_SOCKET, SO_PEERCRED)` for the
+ * kernel-attested identity of a unix-socket peer. Only `buffer` parameters
+ * are used, so a scoped `--allow-ffi=<libc path>` is enough.
+ * @module
+ */
+
+import { dlopen } from "./_dlopen.ts";
+
+const SYMBOLS = {
+  /** int getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen) */
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+
+/** Peer credentials as reported by the kernel (`struct ucred`). */
+export interface Ucred {
+  readonly pid: number;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** A handle on libc. */
+export class Libc {
+  #lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
+
+  constructor(path: string) {
+    this.#lib = dlopen(path, SYMBOLS);
+  }
+
+  /** The peer of a connected unix socket, or undefined if the kernel says nothing. */
+  peerCredentials(fd: number): Ucred | undefined {
+    if (!this.#lib) throw new TypeError("Cannot use libc after close");
+    const cred = new Uint8Array(12);
+    const len = new Uint32Array([12]);
+    const rc = this.#lib.symbols.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, len);
+    if (rc !== 0 || len[0] !== 12) return undefined;
+    // struct ucred { pid_t pid; uid_t uid; gid_t gid; } in host (little) endian.
+    const view = new DataView(cred.buffer);
+    return {
+      pid: view.getInt32(0, true),
+      uid: view.getUint32(4, true),
+      gid: view.getUint32(8, true),
+    };
+  }
+
+  /** Closes the library. Safe to call twice. */
+  close(): void {
+    this.#lib?.close();
+    this.#lib = undefined;
+  }
+}

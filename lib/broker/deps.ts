@@ -1,0 +1,30 @@
+/**
+ * What the broker needs, passed in by the composition root (lib/daemon.ts).
+ * No module below the daemon builds its own dependencies.
+ * @module
+ */
+
+import type { AuditSink } from "../audit/sink.ts";
+import type { Backend } from "../backends/backend.ts";
+import type { Logger } from "../core/log.ts";
+import type { GenerationHolder } from "./state.ts";
+
+/** Size caps and version windows from the agent config. */
+export interface BrokerLimits {
+  readonly maxPayloadSize: number;
+  readonly maxEncryptSize: number;
+  readonly graceVersions: number;
+}
+
+/** The broker's dependencies. */
+export interface BrokerDeps {
+  readonly state: GenerationHolder;
+  /** Backends by catalog backend name. */
+  readonly backends: ReadonlyMap<string, Backend>;
+  readonly audit: AuditSink;
+  readonly logger: Logger;
+  readonly limits: BrokerLimits;
+  /** Host user name for a uid (audit presenter), if known. */
+  readonly hostUserName: (uid: number) => string | undefined;
+  readonly now: () => Date;
+}

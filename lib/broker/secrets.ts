@@ -1,0 +1,156 @@
+/**
+ * SecretService operations (Tier 1): get, set and rotate values, and list
+ * the catalog entries a caller may see. Values are read into `SecretBytes`
+ * and handed back to the service layer, which wipes them after encoding.
+ * @module
+ */
+
+import type { CatalogKey } from "../catalog/schema.ts";
+import { BasilError, invalidRequest, payloadTooLarge } from "../core/errors.ts";
+import type { KeyClass, KeyType } from "../core/ops.ts";
+import type { SecretBytes } from "../core/secret.ts";
+import { generateValue } from "../crypto/recipes.ts";
+import type { PeerIdentity } from "../policy/pdp.ts";
+import { decide } from "../policy/pdp.ts";
+import { auditDecision, authorizeKey, resolveCaller } from "./authorize.ts";
+import type { Authorized } from "./authorize.ts";
+import type { BrokerDeps } from "./deps.ts";
+
+/** A fetched value. The caller wipes `value`. */
+export interface SecretValue {
+  readonly value: SecretBytes;
+  readonly version: number;
+}
+
+function kvOf(a: Authorized, op: string) {
+  const kv = a.backend.kv;
+  if (!kv) {
+    throw new BasilError("UNSUPPORTED", `backend ${a.backend.name} stores no values`, { op });
+  }
+  return kv;
+}
+
+function requireClass(key: CatalogKey, classes: readonly KeyClass[], op: string): void {
+  if (!classes.includes(key.class)) {
+    throw invalidRequest(`${op} is not an operation on ${key.class} keys`, op);
+  }
+}
+
+/** GetSecret: a value or public key's bytes at `version` (latest if undefined). */
+export async function getSecret(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  id: string,
+  version: number | undefined,
+): Promise<SecretValue> {
+  const a = authorizeKey(deps, peer, "get", id);
+  requireClass(a.key, ["value", "public"], "get");
+  if (version === 0) throw invalidRequest("version must be at least 1", "get");
+  const got = await kvOf(a, "get").read(a.key.path, version);
+  if (!got) {
+    throw new BasilError("INTERNAL", "key material not found in backend", {
+      op: "get",
+      detail: `${id} has no stored ${version === undefined ? "value" : `version ${version}`}`,
+    });
+  }
+  return got;
+}
+
+/** SetSecret: stores caller-supplied bytes as a new version of a value key. */
+export async function setSecret(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  id: string,
+  value: Uint8Array,
+): Promise<number> {
+  if (value.length > deps.limits.maxPayloadSize) {
+    throw payloadTooLarge("value", deps.limits.maxPayloadSize, "set");
+  }
+  const a = authorizeKey(deps, peer, "set", id);
+  requireClass(a.key, ["value"], "set");
+  return await kvOf(a, "set").write(a.key.path, value);
+}
+
+/** RotateSecret: a value key with a generate recipe gets a fresh value. */
+export async function rotateSecret(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  id: string,
+): Promise<number> {
+  const a = authorizeKey(deps, peer, "rotate", id);
+  if (a.key.class === "value" || a.key.class === "public") {
+    if (!a.key.generate) {
+      throw invalidRequest(
+        `value key ${id} has no generate recipe; rotate via set instead`,
+        "rotate",
+      );
+    }
+    const fresh = await generateValue(a.key.generate);
+    try {
+      return await kvOf(a, "rotate").write(a.key.path, fresh.expose());
+    } finally {
+      fresh.wipe();
+    }
+  }
+  throw new BasilError("UNSUPPORTED", `rotate of ${a.key.class} keys is not supported yet`, {
+    op: "rotate",
+  });
+}
+
+/** The wire's coarse catalog kind. */
+export type EntryKind = "signing" | "value" | "encryption";
+
+/** One visible catalog entry. */
+export interface ListedEntry {
+  readonly name: string;
+  readonly kind: EntryKind;
+  readonly keyType: KeyType | undefined;
+  readonly latestVersion: number;
+}
+
+function kindOf(cls: KeyClass): EntryKind {
+  if (cls === "value") return "value";
+  if (cls === "asymmetric" || cls === "public") return "signing";
+  return "encryption";
+}
+
+/**
+ * ListCatalog: entries whose name starts with `prefix` and that the caller may
+ * list, get_public_key or get. An unresolved caller sees an empty list. One
+ * audit record summarizes the call.
+ */
+export async function listCatalog(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  prefix: string,
+): Promise<ListedEntry[]> {
+  const caller = resolveCaller(deps, peer);
+  const target = prefix === "" ? "*" : `${prefix}*`;
+  if (!caller.resolution.ok) {
+    auditDecision(deps, caller, "list", target, false, caller.resolution.reason, "catalog");
+    return [];
+  }
+  const subject = caller.resolution.subject;
+  const { catalog, policy } = caller.gen;
+  const out: ListedEntry[] = [];
+  for (const name of [...catalog.keys.keys()].sort()) {
+    if (!name.startsWith(prefix)) continue;
+    const visible = (["list", "get_public_key", "get"] as const).some((op) =>
+      decide(catalog, policy, subject, op, name).allow
+    );
+    if (!visible) continue;
+    const key = catalog.keys.get(name)!;
+    let latest = 0;
+    try {
+      const kv = deps.backends.get(key.backend)?.kv;
+      if (kv && (key.class === "value" || key.class === "public")) {
+        latest = (await kv.latestVersion(key.path)) ?? 0;
+      }
+    } catch {
+      latest = 0;
+    }
+    out.push({ name, kind: kindOf(key.class), keyType: key.keyType, latestVersion: latest });
+  }
+  auditDecision(deps, caller, "list", target, true, `listed:${out.length}`, "catalog");
+  return out;
+}

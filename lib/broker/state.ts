@@ -1,0 +1,36 @@
+/**
+ * Serving generations. A request pins the generation current at its entry
+ * and uses that one snapshot throughout, so a later swap never mixes two
+ * policies inside one decision.
+ * @module
+ */
+
+import type { Catalog } from "../catalog/schema.ts";
+import type { Policy } from "../policy/schema.ts";
+
+/** One immutable catalog + policy snapshot. */
+export interface Generation {
+  readonly id: number;
+  readonly catalog: Catalog;
+  readonly policy: Policy;
+}
+
+/** Holds the serving generation. */
+export class GenerationHolder {
+  #current: Generation;
+
+  constructor(initial: Generation) {
+    this.#current = initial;
+  }
+
+  /** The generation to pin for a new request. */
+  current(): Generation {
+    return this.#current;
+  }
+
+  /** Installs the next generation; its id must be greater. */
+  swap(next: Generation): void {
+    if (next.id <= this.#current.id) throw new RangeError("Generation ids must increase");
+    this.#current = next;
+  }
+}
