@@ -1,0 +1,186 @@
+/**
+ * `basil demo` workdir: catalog, policy, agent config, a random passphrase
+ * and keystore DEK (both 0600), and the sealed bundle. The directory is
+ * 0700 and carries a marker file; an existing directory without the marker
+ * is never wiped.
+ * @module
+ */
+
+import { toHex } from "../../core/encoding.ts";
+import { writeFileAtomic } from "../../core/fs.ts";
+import { createBundleFile } from "../commands/bundle.ts";
+import { CliError } from "../io.ts";
+
+/** Marker that makes a directory safe for `demo --force` to wipe. */
+export const MARKER = ".basil-demo-workdir";
+
+/** Paths of a demo workdir. */
+export interface DemoPaths {
+  readonly dir: string;
+  readonly catalog: string;
+  readonly policy: string;
+  readonly config: string;
+  readonly bundle: string;
+  readonly passphrase: string;
+  readonly dek: string;
+  readonly db: string;
+  readonly audit: string;
+  readonly socket: string;
+  readonly agentLog: string;
+}
+
+/** The paths under `dir`. */
+export function demoPaths(dir: string): DemoPaths {
+  return {
+    dir,
+    catalog: `${dir}/catalog.json`,
+    policy: `${dir}/policy.json`,
+    config: `${dir}/basil-agent.toml`,
+    bundle: `${dir}/bundle.sealed`,
+    passphrase: `${dir}/unlock-passphrase.txt`,
+    dek: `${dir}/keystore-dek.bin`,
+    db: `${dir}/keystore.db`,
+    audit: `${dir}/audit.jsonl`,
+    socket: `${dir}/basil.sock`,
+    agentLog: `${dir}/agent.log`,
+  };
+}
+
+/**
+ * Creates the workdir, or recreates it when it carries the marker (a rerun).
+ * An unmarked directory is used only if it is empty: unlike upstream's
+ * `--force`, nothing here ever wipes a directory the demo did not create.
+ */
+export function prepareDir(dir: string): void {
+  if (!dir.startsWith("/") || /[,\n"\\]/.test(dir)) {
+    throw new CliError("--dir must be an absolute path without commas, quotes or backslashes", 2);
+  }
+  if (new TextEncoder().encode(`${dir}/basil.sock`).length > 96) {
+    throw new CliError(`--dir ${dir} is too long: the socket path must stay within 96 bytes`, 2);
+  }
+  let exists = false;
+  try {
+    exists = Deno.statSync(dir).isDirectory;
+  } catch { /* new */ }
+  if (exists) {
+    let marked = false;
+    try {
+      marked = Deno.statSync(`${dir}/${MARKER}`).isFile;
+    } catch { /* unmarked */ }
+    if (marked) Deno.removeSync(dir, { recursive: true });
+    else if ([...Deno.readDirSync(dir)].length > 0) {
+      throw new CliError(
+        `${dir} exists, is not empty and is not a basil demo workdir; choose another --dir`,
+      );
+    }
+  }
+  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  Deno.chmodSync(dir, 0o700);
+  Deno.writeTextFileSync(`${dir}/${MARKER}`, "created by basil demo; safe to delete\n");
+}
+
+function catalogJson(p: DemoPaths): unknown {
+  return {
+    schemaVersion: 1,
+    backends: {
+      "local-db": {
+        kind: "keystore",
+        addr: p.db,
+        engines: ["transit", "kv2"],
+        mintKeyTypes: ["ed25519"],
+      },
+    },
+    keys: {
+      "demo.app.db_password": {
+        class: "value",
+        backend: "local-db",
+        path: "demo/app/db-password",
+        writable: true,
+        missing: "generate",
+        generate: { format: "ascii-printable", bytes: 24 },
+        description: "Database password of the demo app, generated at first start",
+      },
+      "demo.app.api_token": {
+        class: "value",
+        backend: "local-db",
+        path: "demo/app/api-token",
+        writable: true,
+        missing: "warn",
+        description: "An API token the operator sets with `basil set`",
+      },
+      "demo.ops.root_token": {
+        class: "value",
+        backend: "local-db",
+        path: "demo/ops/root-token",
+        writable: true,
+        missing: "generate",
+        generate: { format: "hex", bytes: 32 },
+        description: "An operations secret the demo user is not granted",
+      },
+    },
+  };
+}
+
+function policyJson(uid: number): unknown {
+  return {
+    schemaVersion: 2,
+    subjects: { "current-user": { anyOf: [{ kind: "unix", uid }] } },
+    roles: { "demo-user": ["list", "get", "set", "rotate", "get_public_key"] },
+    rules: [{
+      id: "current-user-can-use-demo-app",
+      subjects: ["current-user"],
+      action: ["role:demo-user"],
+      target: ["demo.app.*"],
+      comment: "The running user may list, read, set and rotate the demo app's values.",
+    }],
+    config: {
+      names: { users: { [String(uid)]: "demo-user" } },
+      memberships: { [String(uid)]: [] },
+    },
+  };
+}
+
+function configToml(p: DemoPaths): string {
+  const q = (s: string) => JSON.stringify(s);
+  return `# Written by \`basil demo\`. Start the agent with: basil agent -c ${p.config}
+catalog = ${q(p.catalog)}
+policy = ${q(p.policy)}
+bundle = ${q(p.bundle)}
+socket = ${q(p.socket)}
+socket-mode = "0600"
+audit-log = ${q(p.audit)}
+
+[unlock]
+unlock-passphrase-file = ${q(p.passphrase)}
+# Demo only: keep the passphrase file so the agent can be restarted.
+# In production leave this out: the agent wipes the file after reading it.
+unlock-passphrase-no-wipe = true
+strict-bundle-perms = true
+`;
+}
+
+/** Writes every file of the workdir and seals the bundle. */
+export async function scaffold(p: DemoPaths, uid: number): Promise<void> {
+  const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + "\n");
+  writeFileAtomic(p.catalog, json(catalogJson(p)), { mode: 0o644 });
+  writeFileAtomic(p.policy, json(policyJson(uid)), { mode: 0o644 });
+  writeFileAtomic(p.config, new TextEncoder().encode(configToml(p)), { mode: 0o644 });
+  const pass = crypto.getRandomValues(new Uint8Array(24));
+  const passHex = new TextEncoder().encode(toHex(pass));
+  const dek = crypto.getRandomValues(new Uint8Array(32));
+  // The DEK file holds exactly 32 raw bytes; avoid a trailing LF/CR byte.
+  if (dek[31] === 0x0a || dek[31] === 0x0d) dek[31] = 0x00;
+  try {
+    writeFileAtomic(p.passphrase, passHex);
+    writeFileAtomic(p.dek, dek);
+  } finally {
+    pass.fill(0);
+    passHex.fill(0);
+    dek.fill(0);
+  }
+  await createBundleFile(
+    p.bundle,
+    [`passphrase:file=${p.passphrase}`],
+    [`id=local-db,type=db-keystore,path=${p.db},dek-file=${p.dek}`],
+  );
+}

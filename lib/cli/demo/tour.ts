@@ -1,0 +1,190 @@
+/**
+ * The `basil demo` tour: start the agent on the scaffolded workdir, then run
+ * real CLI commands against it as the current user (each printed as the
+ * command you would type), show a denial and why, tail the audit log, stop
+ * the agent, and print commands to carry on.
+ * @module
+ */
+
+import { utf8 } from "../../core/encoding.ts";
+import { planAgentLaunch } from "../../sandbox/launch.ts";
+import type { CliContext } from "../context.ts";
+import { loadConfigFromFlags, readCatalog } from "../inputs.ts";
+import { CliError } from "../io.ts";
+import type { Io } from "../io.ts";
+import type { DemoPaths } from "./scaffold.ts";
+
+/** Runs the CLI in process (injected to avoid an import cycle with program.ts). */
+export type RunCli = (
+  argv: readonly string[],
+  options: { io: Io; env: (n: string) => string | undefined; cwd: string },
+) => Promise<number>;
+
+interface Beat {
+  readonly show: string;
+  readonly argv: readonly string[];
+  readonly expect: 0 | 1;
+  readonly stdin?: string;
+}
+
+/** A running demo agent. */
+interface DemoAgent {
+  readonly child: Deno.ChildProcess;
+  readonly log: Promise<void>;
+}
+
+async function startAgent(p: DemoPaths, ctx: CliContext): Promise<DemoAgent> {
+  const cfg = loadConfigFromFlags({ config: p.config }, { ...ctx, env: () => undefined });
+  const { catalog } = readCatalog(cfg.catalog);
+  const plan = planAgentLaunch(cfg, catalog, { libc: ctx.env("BASIL_LIBC") });
+  const child = new Deno.Command(plan.command, {
+    args: [...plan.args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const file = await Deno.open(p.agentLog, {
+    write: true,
+    create: true,
+    append: true,
+    mode: 0o600,
+  });
+  const pump = async (s: ReadableStream<Uint8Array>) => {
+    for await (const chunk of s) await file.write(chunk);
+  };
+  const log = Promise.all([pump(child.stdout), pump(child.stderr)]).then(() => file.close());
+  return { child, log };
+}
+
+async function waitForSocket(p: DemoPaths, agent: DemoAgent): Promise<void> {
+  let exited = false;
+  agent.child.status.then(() => (exited = true));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (exited) break;
+    try {
+      if (Deno.lstatSync(p.socket).isSocket) return;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await agent.log.catch(() => {});
+  let tail = "";
+  try {
+    tail = Deno.readTextFileSync(p.agentLog).trim().split("\n").slice(-5).join("\n");
+  } catch { /* no log */ }
+  throw new CliError(`the demo agent did not start (see ${p.agentLog}):\n${tail}`);
+}
+
+function indentIo(ctx: CliContext, stdin?: string): Io {
+  const ind = (t: string) => t.replace(/^(?=.)/gm, "  ");
+  return {
+    out: (t) => ctx.io.out(ind(t)),
+    err: (t) => ctx.io.out(ind(t)),
+    readStdin: () => Promise.resolve(utf8(stdin ?? "")),
+  };
+}
+
+/** Runs the whole tour; throws if any beat behaves unexpectedly. */
+export async function runTour(
+  p: DemoPaths,
+  ctx: CliContext,
+  runCli: RunCli,
+  paced: boolean,
+): Promise<void> {
+  const say = (t: string) => ctx.io.out(t + "\n");
+  say(`Starting the agent: basil agent -c ${p.config}`);
+  const agent = await startAgent(p, ctx);
+  let failed: string | undefined;
+  try {
+    await waitForSocket(p, agent);
+    say(`  listening on ${p.socket} (log: ${p.agentLog})\n`);
+    const beats: Beat[] = [
+      { show: "basil status", argv: ["status"], expect: 0 },
+      { show: "basil list", argv: ["list"], expect: 0 },
+      {
+        show: "basil get --key-id demo.app.db_password",
+        argv: ["get", "--key-id", "demo.app.db_password"],
+        expect: 0,
+      },
+      {
+        show: "printf 'tok-1234' | basil set --key-id demo.app.api_token --value-file -",
+        argv: ["set", "--key-id", "demo.app.api_token", "--value-file", "-"],
+        stdin: "tok-1234",
+        expect: 0,
+      },
+      {
+        show: "basil rotate --key-id demo.app.db_password",
+        argv: ["rotate", "--key-id", "demo.app.db_password"],
+        expect: 0,
+      },
+      {
+        show: "basil get --key-id demo.app.db_password --format raw",
+        argv: ["get", "--key-id", "demo.app.db_password", "--format", "raw"],
+        expect: 0,
+      },
+      {
+        show: "basil get --key-id demo.ops.root_token        # not granted: denied",
+        argv: ["get", "--key-id", "demo.ops.root_token"],
+        expect: 1,
+      },
+      {
+        show:
+          `basil explain -c ${p.config} --subject current-user --op get --key demo.ops.root_token`,
+        argv: [
+          "explain",
+          "-c",
+          p.config,
+          "--subject",
+          "current-user",
+          "--op",
+          "get",
+          "--key",
+          "demo.ops.root_token",
+        ],
+        expect: 0,
+      },
+    ];
+    for (const b of beats) {
+      say(`$ ${b.show}`);
+      const code = await runCli(["--socket", p.socket, ...b.argv], {
+        io: indentIo(ctx, b.stdin),
+        env: () => undefined,
+        cwd: ctx.cwd,
+      });
+      if (b.argv[0] === "get" && code === 0 && b.argv.includes("raw")) ctx.io.out("\n");
+      if (code !== b.expect) {
+        failed = `\`${b.show}\` exited ${code}, expected ${b.expect}`;
+        break;
+      }
+      say("");
+      if (paced) await new Promise((r) => setTimeout(r, 1200));
+    }
+    if (!failed) {
+      say(`$ tail -n 4 ${p.audit}        # one record per decision; values never appear`);
+      const lines = Deno.readTextFileSync(p.audit).trim().split("\n").slice(-4);
+      for (const l of lines) say(`  ${l}`);
+      say("");
+    }
+  } finally {
+    try {
+      agent.child.kill("SIGTERM");
+    } catch { /* gone */ }
+    const timer = setTimeout(() => {
+      try {
+        agent.child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 10_000);
+    await agent.child.status;
+    clearTimeout(timer);
+    await agent.log.catch(() => {});
+  }
+  if (failed) throw new CliError(`demo failed: ${failed}`);
+  say("The demo agent has stopped. Try it yourself:");
+  say(`  basil agent -c ${p.config} &`);
+  say(`  export BASIL_SOCKET=${p.socket}`);
+  say(`  basil list`);
+  say(`  basil get --key-id demo.app.db_password --format raw`);
+  say(`  basil explain -c ${p.config} --subject current-user --effective`);
+  say(`  tail -f ${p.audit}`);
+  say("(From a checkout without `deno task install`, use `deno task basil` for `basil`.)");
+}

@@ -1,0 +1,218 @@
+/**
+ * The agent's composition root. Start-up is fail-closed and ordered so that
+ * nothing is written and no socket exists until every check has passed:
+ *
+ *   config → catalog + policy → capability check → audit log (0600) →
+ *   unlock the bundle → backends (credentials wiped) → reconcile →
+ *   bind the socket → serve.
+ *
+ * Any failure before the bind prints one line and exits non-zero. SIGTERM,
+ * SIGINT and SIGQUIT shut down cleanly and remove the socket; SIGHUP reopens
+ * the audit log. This is the only module that builds concrete objects.
+ * @module
+ */
+
+import { Libc } from "../ffi/libc.ts";
+import { logAuditSink, openAuditFile } from "./audit/sink.ts";
+import type { AuditSink } from "./audit/sink.ts";
+import type { Backend } from "./backends/backend.ts";
+import { checkCapabilities } from "./backends/capability.ts";
+import { reconcile } from "./backends/reconcile.ts";
+import { buildBackends } from "./backends/registry.ts";
+import type { BrokerDeps } from "./broker/deps.ts";
+import { GenerationHolder } from "./broker/state.ts";
+import { loadCatalog } from "./catalog/load.ts";
+import { loadAgentConfig } from "./config/load.ts";
+import type { AgentConfig, ConfigOverrides } from "./config/schema.ts";
+import { InputError } from "./core/errors.ts";
+import { readTextInput } from "./core/fs.ts";
+import { jsonLogger } from "./core/log.ts";
+import type { Logger } from "./core/log.ts";
+import { readHostUnixNames } from "./core/unix_names.ts";
+import { VERSION } from "./core/version.ts";
+import { loadPolicy } from "./policy/load.ts";
+import { wipeCreds } from "./seal/creds.ts";
+import { unlockBundle } from "./seal/unlock.ts";
+import { adminService } from "./service/admin_service.ts";
+import { secretService } from "./service/secret_service.ts";
+import { BrokerServer } from "./transport/server.ts";
+
+/** Arguments of the agent process (see main.ts). */
+export interface AgentArgs {
+  readonly configFile?: string;
+  readonly overrides: ConfigOverrides;
+  readonly libc: string;
+  readonly cwd: string;
+}
+
+/** A started agent. */
+export interface RunningAgent {
+  readonly config: AgentConfig;
+  /** Resolves when the agent has shut down. */
+  readonly done: Promise<void>;
+  /** Begins a clean shutdown. */
+  stop(): Promise<void>;
+}
+
+function stderrLine(line: string): void {
+  const b = new TextEncoder().encode(line);
+  let o = 0;
+  while (o < b.length) o += Deno.stderr.writeSync(b.subarray(o));
+}
+
+/** Starts the agent; throws `InputError` (fail closed) before anything is bound. */
+export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
+  const names = readHostUnixNames();
+  const file = args.configFile === undefined
+    ? undefined
+    : { path: args.configFile, text: readTextInput(args.configFile, "config") };
+  const cfg = loadAgentConfig({ file, overrides: args.overrides, cwd: args.cwd });
+  const logger: Logger = jsonLogger({
+    minLevel: cfg.logging.level,
+    write: cfg.logging.stderr ? stderrLine : () => {},
+  });
+  const { catalog, warnings } = loadCatalog(readTextInput(cfg.catalog, "catalog"), cfg.catalog);
+  for (const w of warnings) logger.log("warn", "catalog warning", { detail: w });
+  const policy = loadPolicy(readTextInput(cfg.policy, "policy"), cfg.policy, { names });
+  const caps = checkCapabilities(catalog, cfg.capabilityPolicy);
+  for (const w of caps.warnings) logger.log("warn", "capability warning", { detail: w });
+  if (caps.fatal.length > 0) {
+    throw new InputError("capability_gap", `capability check failed: ${caps.fatal.join("; ")}`);
+  }
+  const gid = resolveGroup(cfg, names);
+
+  const audit: AuditSink = cfg.auditLog === undefined
+    ? logAuditSink(logger)
+    : openAuditFile(cfg.auditLog, logger);
+  let backends: Map<string, Backend> | undefined;
+  let libc: Libc | undefined;
+  try {
+    const creds = await unlockBundle({ bundlePath: cfg.bundle, unlock: cfg.unlock, logger });
+    try {
+      backends = buildBackends(catalog, creds, logger);
+    } finally {
+      wipeCreds(creds);
+    }
+    if (!cfg.noReconcile) {
+      const r = await reconcile(catalog, backends, logger);
+      logger.log("info", "reconciled", {
+        present: r.present,
+        generated: r.generated.length,
+        warned: r.warned.length,
+      });
+    }
+    libc = new Libc(args.libc);
+    const deps: BrokerDeps = {
+      state: new GenerationHolder({ id: 1, catalog, policy }),
+      backends,
+      audit,
+      logger,
+      limits: {
+        maxPayloadSize: cfg.maxPayloadSize,
+        maxEncryptSize: cfg.maxEncryptSize,
+        graceVersions: cfg.graceVersions,
+      },
+      hostUserName: (uid) => names.userOf(uid),
+      now: () => new Date(),
+    };
+    const lib = libc;
+    const server = await BrokerServer.start({
+      socket: cfg.socket,
+      mode: cfg.socketMode,
+      gid,
+      services: [secretService(deps), adminService(deps)],
+      readPeer: (fd) => lib.peerCredentials(fd),
+      logger,
+      maxReceiveBytes: Math.max(cfg.maxPayloadSize, cfg.maxEncryptSize) + 64 * 1024,
+    });
+    logger.log("info", "agent listening", { socket: cfg.socket, version: VERSION, pid: Deno.pid });
+    return serve(cfg, server, { audit, backends, libc, logger });
+  } catch (e) {
+    for (const b of backends?.values() ?? []) b.close();
+    libc?.close();
+    audit.close();
+    throw e;
+  }
+}
+
+function serve(
+  cfg: AgentConfig,
+  server: BrokerServer,
+  parts: { audit: AuditSink; backends: Map<string, Backend>; libc: Libc; logger: Logger },
+): RunningAgent {
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let stopping: Promise<void> | undefined;
+  const onHup = () => {
+    parts.audit.reopen();
+    parts.logger.log("info", "SIGHUP: audit log reopened");
+  };
+  const stop = () => {
+    stopping ??= (async () => {
+      parts.logger.log("info", "agent stopping");
+      await server.stop();
+      for (const b of parts.backends.values()) b.close();
+      parts.libc.close();
+      parts.audit.close();
+      for (const s of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) {
+        Deno.removeSignalListener(s, onStop);
+      }
+      Deno.removeSignalListener("SIGHUP", onHup);
+      parts.logger.log("info", "agent stopped");
+      resolveDone();
+    })();
+    return stopping;
+  };
+  const onStop = () => void stop();
+  for (const s of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) Deno.addSignalListener(s, onStop);
+  Deno.addSignalListener("SIGHUP", onHup);
+  return { config: cfg, done, stop };
+}
+
+function resolveGroup(
+  cfg: AgentConfig,
+  names: ReturnType<typeof readHostUnixNames>,
+): number | undefined {
+  const g = cfg.socketGroup;
+  if (g === undefined) return undefined;
+  if (typeof g === "number") return g;
+  if (/^\d+$/.test(g)) return Number(g);
+  const gid = names.gidOf(g);
+  if (gid === undefined) {
+    throw new InputError("config_invalid", `socket-group: no such group "${g}"`);
+  }
+  return gid;
+}
+
+/** Runs the agent to completion; returns the process exit code. */
+export async function runAgent(args: AgentArgs): Promise<number> {
+  const logger = jsonLogger({ write: stderrLine });
+  globalThis.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    logger.log("error", "unhandled rejection", { error: describe(e.reason) });
+  });
+  globalThis.addEventListener("error", (e) => {
+    e.preventDefault();
+    logger.log("error", "uncaught exception", { error: describe(e.error) });
+  });
+  let agent: RunningAgent;
+  try {
+    agent = await startAgent(args);
+  } catch (e) {
+    stderrLine(`basil agent: ${oneLine(e)}\n`);
+    return 1;
+  }
+  await agent.done;
+  return 0;
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : "non-error value";
+}
+
+/** One line for a start-up failure. Non-input errors say only their type. */
+function oneLine(e: unknown): string {
+  if (e instanceof InputError) return e.message.split("\n").join("; ");
+  if (e instanceof Deno.errors.NotCapable) return `outside the agent's sandbox: ${e.message}`;
+  return `internal error (${e instanceof Error ? e.name : "unknown"})`;
+}
