@@ -2,7 +2,8 @@
  * The agent's composition root. Start-up is fail-closed and ordered so that
  * nothing is written and no socket exists until every check has passed:
  *
- *   config → catalog + policy → capability check → audit log (0600) →
+ *   config → catalog + policy → capability check → socket path bindable →
+ *   audit log (0600) →
  *   unlock the bundle → backends (credentials wiped) → reconcile →
  *   bind the socket → serve.
  *
@@ -35,7 +36,7 @@ import { wipeCreds } from "./seal/creds.ts";
 import { unlockBundle } from "./seal/unlock.ts";
 import { adminService } from "./service/admin_service.ts";
 import { secretService } from "./service/secret_service.ts";
-import { BrokerServer } from "./transport/server.ts";
+import { BrokerServer, checkBindable } from "./transport/server.ts";
 
 /** Arguments of the agent process (see main.ts). */
 export interface AgentArgs {
@@ -80,6 +81,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
     throw new InputError("capability_gap", `capability check failed: ${caps.fatal.join("; ")}`);
   }
   const gid = resolveGroup(cfg, names);
+  await checkBindable(cfg.socket);
 
   const audit: AuditSink = cfg.auditLog === undefined
     ? logAuditSink(logger)

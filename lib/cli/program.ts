@@ -36,6 +36,7 @@ function buildProgram(ctx: CliContext) {
     .description("Basil: a host-local secrets broker (agent and CLI)")
     .version(VERSION, "-V, --version")
     .option("--socket <path>", `agent socket (env BASIL_SOCKET, default ${DEFAULT_SOCKET})`)
+    .enablePositionalOptions()
     .exitOverride()
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });

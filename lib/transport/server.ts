@@ -13,7 +13,9 @@ import type { Ucred } from "../../ffi/libc.ts";
 import type { Logger } from "../core/log.ts";
 import type { ServiceBinding } from "../service/types.ts";
 import { encodePeer, toGrpcService } from "./grpc.ts";
-import { listenUnix, prepareSocketPath, removeSocketIfOurs } from "./socket.ts";
+import { checkBindable, listenUnix, prepareSocketPath, removeSocketIfOurs } from "./socket.ts";
+
+export { checkBindable };
 
 /** Reads a connected socket's kernel peer credentials. */
 export type PeerReader = (fd: number) => Ucred | undefined;

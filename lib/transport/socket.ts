@@ -54,6 +54,19 @@ export async function prepareSocketPath(path: string): Promise<void> {
   Deno.removeSync(path);
 }
 
+/**
+ * Proves early that `path` can be bound (its directory exists and is
+ * writable) by binding and closing a throwaway listener, so a bad socket path
+ * fails the start before anything is unlocked or written.
+ */
+export async function checkBindable(path: string): Promise<void> {
+  await prepareSocketPath(path);
+  const probeServer = net.createServer();
+  await listenUnix(probeServer, path, 0o600, undefined);
+  await new Promise<void>((resolve) => probeServer.close(() => resolve()));
+  removeSocketIfOurs(path, null);
+}
+
 /** Binds `server` on `path` with the mode and group applied. */
 export async function listenUnix(
   server: net.Server,

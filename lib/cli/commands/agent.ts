@@ -6,6 +6,7 @@
  */
 
 import type { Command } from "@commander-js/extra-typings";
+import { InputError } from "../../core/errors.ts";
 import { planAgentLaunch, runAgentProcess } from "../../sandbox/launch.ts";
 import type { CliContext } from "../context.ts";
 import { loadConfigFromFlags, readCatalog } from "../inputs.ts";
@@ -24,9 +25,18 @@ export function registerAgentCommand(
     .option("--vault-addr <url>", "default Vault/OpenBao address (env VAULT_ADDR)")
     .option("--print-permissions", "print the agent's Deno permission flags and exit")
     .action(async (o) => {
-      const cfg = loadConfigFromFlags({ ...o, socket: ctx.explicitSocket() }, ctx);
-      const { catalog } = readCatalog(cfg.catalog);
-      const plan = planAgentLaunch(cfg, catalog, { libc: ctx.env("BASIL_LIBC") });
+      let plan;
+      try {
+        const cfg = loadConfigFromFlags({ ...o, socket: ctx.explicitSocket() }, ctx);
+        const { catalog } = readCatalog(cfg.catalog);
+        plan = planAgentLaunch(cfg, catalog, { libc: ctx.env("BASIL_LIBC") });
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        // Same one-line form as the agent's own start-up failures.
+        ctx.io.err(`basil agent: ${e.message.split("\n").join("; ")}\n`);
+        ctx.exitCode = 1;
+        return;
+      }
       if (o.printPermissions) {
         ctx.io.out(
           plan.args.filter((a) => a.startsWith("--allow-") || a === "--no-prompt")

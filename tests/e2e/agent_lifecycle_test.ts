@@ -1,0 +1,99 @@
+/**
+ * The agent's lifecycle through the real launcher: socket mode from bind,
+ * clean SIGTERM shutdown that removes the socket, a stale socket replaced, a
+ * live one refused, and a non-socket path left alone.
+ */
+
+import assert from "node:assert/strict";
+import { Fixture, runAgentToExit, RunningAgent } from "../helpers/fixture.ts";
+
+Deno.test("agent binds 0600 by default and SIGTERM removes the socket", async () => {
+  const f = await Fixture.create();
+  try {
+    const a = await f.start();
+    const st = Deno.lstatSync(f.socket);
+    assert.ok(st.isSocket);
+    assert.equal(st.mode! & 0o777, 0o600);
+    const h = await f.cli(["health", "--json"]);
+    assert.equal(h.code, 0, h.stderr);
+    assert.deepEqual(JSON.parse(h.stdout), { alive: true, version: "0.1.0" });
+    const { code } = await a.stop();
+    assert.equal(code, 0);
+    assert.throws(() => Deno.lstatSync(f.socket), Deno.errors.NotFound);
+  } finally {
+    f.cleanup();
+  }
+});
+
+Deno.test("socket-mode 0660 is applied", async () => {
+  const f = await Fixture.create({ socketMode: "0660" });
+  try {
+    const a = await f.start();
+    assert.equal(Deno.lstatSync(f.socket).mode! & 0o777, 0o660);
+    await a.stop();
+  } finally {
+    f.cleanup();
+  }
+});
+
+Deno.test("a stale socket file is replaced", async () => {
+  const f = await Fixture.create();
+  try {
+    // A socket file nobody listens on: bound by a process that then exits.
+    const py = await new Deno.Command("/usr/bin/python3", {
+      args: [
+        "-c",
+        "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])",
+        f.socket,
+      ],
+    }).output();
+    assert.equal(py.code, 0);
+    assert.ok(Deno.lstatSync(f.socket).isSocket);
+    const a = await f.start();
+    assert.equal((await f.cli(["health"])).code, 0);
+    await a.stop();
+  } finally {
+    f.cleanup();
+  }
+});
+
+Deno.test("a live socket is refused and the first agent keeps serving", async () => {
+  const f = await Fixture.create();
+  try {
+    const a = await f.start();
+    const second = await runAgentToExit(f);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /another agent is already listening/);
+    assert.equal((await f.cli(["health"])).code, 0);
+    await a.stop();
+  } finally {
+    f.cleanup();
+  }
+});
+
+Deno.test("a path that is not a socket is never replaced", async () => {
+  const f = await Fixture.create();
+  try {
+    Deno.writeTextFileSync(f.socket, "precious");
+    const r = await runAgentToExit(f);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /exists and is not a socket/);
+    assert.equal(Deno.readTextFileSync(f.socket), "precious");
+  } finally {
+    f.cleanup();
+  }
+});
+
+Deno.test("SIGINT also shuts down cleanly", async () => {
+  const f = await Fixture.create();
+  try {
+    const a = RunningAgent.spawn(f);
+    await a.ready();
+    a.child.kill("SIGINT");
+    const { code } = await a.exited();
+    assert.equal(code, 0);
+    assert.throws(() => Deno.lstatSync(f.socket), Deno.errors.NotFound);
+  } finally {
+    f.cleanup();
+  }
+});

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the real peers the tests run against, from Debian's apt (needs root).
+set -euo pipefail
+pkgs=(
+  swtpm swtpm-tools tpm2-tools libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-tcti-swtpm0
+  libtss2-mu0 libtss2-rc0
+  nats-server age argon2 openssl
+  python3-grpcio python3-grpc-tools python3-protobuf python3-jwt python3-cryptography
+  golang-go golang-google-grpc-dev golang-goprotobuf-dev golang-github-nats-io-jwt-dev
+  golang-github-nats-io-nkeys-dev protobuf-compiler
+  nix-bin util-linux passwd
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "peers: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+echo "peers: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -o DPkg::Lock::Timeout=300 >/dev/null
+apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
