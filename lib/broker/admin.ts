@@ -14,7 +14,7 @@ import { explainJson } from "../policy/explain.ts";
 import type { ExplainJson } from "../policy/explain.ts";
 import { decide } from "../policy/pdp.ts";
 import type { PeerIdentity } from "../policy/pdp.ts";
-import { authorizeAdmin, denyUnresolved, resolveCaller } from "./authorize.ts";
+import { auditDecision, authorizeAdmin, denyUnresolved, resolveCaller } from "./authorize.ts";
 import type { BrokerDeps } from "./deps.ts";
 
 /** Status: backend kind, version and protocol. */
@@ -24,6 +24,14 @@ export function status(
 ): { backend: string; version: string; protocol: number } {
   const caller = resolveCaller(deps, peer);
   if (!caller.resolution.ok) denyUnresolved(deps, caller, "status", "broker.status");
+  auditDecision(
+    deps,
+    caller,
+    "status",
+    "broker.status",
+    true,
+    `subject:${caller.resolution.subject}`,
+  );
   const first = [...caller.gen.catalog.backends.keys()][0];
   const backend = first === undefined ? "" : deps.backends.get(first)?.statusName ?? "";
   return { backend, version: VERSION, protocol: PROTOCOL };

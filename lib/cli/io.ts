@@ -8,6 +8,8 @@
 export interface Io {
   /** Writes text to stdout as is. */
   out(text: string): void;
+  /** Writes bytes to stdout as is (binary values). */
+  outBytes(bytes: Uint8Array): void;
   /** Writes text to stderr as is. */
   err(text: string): void;
   /** Reads all of stdin. */
@@ -18,6 +20,9 @@ export interface Io {
 export const processIo: Io = {
   out(text) {
     writeAll(Deno.stdout, new TextEncoder().encode(text));
+  },
+  outBytes(bytes) {
+    writeAll(Deno.stdout, bytes);
   },
   err(text) {
     writeAll(Deno.stderr, new TextEncoder().encode(text));

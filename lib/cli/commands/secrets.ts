@@ -78,8 +78,8 @@ export function registerSecretCommands(
           ctx.io.out(`version: ${res.version}\nvalue: ${toHex(res.value)}\n`);
         } else {
           const bytes = render(res.value, format);
-          const text = new TextDecoder().decode(bytes);
-          ctx.io.out(text);
+          ctx.io.outBytes(bytes);
+          if (bytes !== res.value) bytes.fill(0);
         }
       } finally {
         res.value.fill(0);

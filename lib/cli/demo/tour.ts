@@ -79,6 +79,7 @@ function indentIo(ctx: CliContext, stdin?: string): Io {
   const ind = (t: string) => t.replace(/^(?=.)/gm, "  ");
   return {
     out: (t) => ctx.io.out(ind(t)),
+    outBytes: (b) => ctx.io.out(ind(new TextDecoder().decode(b))),
     err: (t) => ctx.io.out(ind(t)),
     readStdin: () => Promise.resolve(utf8(stdin ?? "")),
   };

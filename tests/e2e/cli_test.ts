@@ -1,0 +1,439 @@
+/**
+ * The CLI against a live agent, as a user types it: every `get` format and
+ * `--out-file`, `set` from stdin/file/hex, `rotate`, `list`, admin JSON,
+ * offline and live `explain`, `bundle create|verify|show`, and the demo.
+ * Also: an unknown key and a denied key are byte-identical on the wire, and
+ * every decision writes exactly one audit record.
+ */
+
+import assert from "node:assert/strict";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { fromBase64, fromHex } from "../../lib/core/encoding.ts";
+import { GetSecretRequestSchema } from "../../lib/wire/basil/broker/v1/broker_pb.ts";
+import { basil } from "../helpers/cli.ts";
+import { appPolicy, Fixture } from "../helpers/fixture.ts";
+import { rawUnary } from "../helpers/rawgrpc.ts";
+
+const enc = new TextEncoder();
+
+Deno.test("Tier 1 through the CLI: get formats, set sources, rotate, list", async () => {
+  const f = await Fixture.create();
+  const a = await f.start();
+  try {
+    const got = await f.cli(["get", "--key-id", "app.db_password"]);
+    assert.equal(got.code, 0, got.stderr);
+    const m = /^version: 1\nvalue: ([0-9a-f]{48})\n$/.exec(got.stdout);
+    assert.ok(m, got.stdout);
+    const raw = fromHex(m[1]!);
+    assert.ok([...raw].every((b) => b >= 0x21 && b <= 0x7e), "ascii-printable recipe");
+    const fmt = async (format: string) =>
+      (await f.cli(["get", "--key-id", "app.db_password", "--format", format])).stdoutBytes;
+    assert.deepEqual(await fmt("raw"), raw);
+    assert.deepEqual(
+      (await f.cli(["get", "--key-id", "app.db_password", "--raw"])).stdoutBytes,
+      raw,
+    );
+    assert.equal(new TextDecoder().decode(await fmt("hex")), m[1] + "\n");
+    assert.deepEqual(fromBase64(new TextDecoder().decode(await fmt("base64")).trim()), raw);
+    assert.match(new TextDecoder().decode(await fmt("base64-url-no-pad")), /^[A-Za-z0-9_-]+\n$/);
+
+    const out = `${f.dir}/fetched.txt`;
+    Deno.writeTextFileSync(out, "old", { mode: 0o644 });
+    const w = await f.cli(["get", "--key-id", "app.db_password", "--out-file", out]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stdout, "");
+    assert.deepEqual(Deno.readFileSync(out), raw);
+    assert.equal(Deno.statSync(out).mode! & 0o777, 0o600);
+
+    const s1 = await f.cli(["set", "--key-id", "app.api_token", "--value-file", "-"], {
+      stdin: "from-stdin",
+    });
+    assert.equal(s1.stdout, "version: 1\n");
+    const vf = `${f.dir}/value.bin`;
+    Deno.writeFileSync(vf, enc.encode("from-file\n"), { mode: 0o600 });
+    const s2 = await f.cli(["set", "--key-id", "app.api_token", "--value-file", vf]);
+    assert.equal(s2.stdout, "version: 2\n");
+    const s3 = await f.cli(["set", "--key-id", "app.api_token", "--hex", "-"], {
+      stdin: "00ff10\n",
+    });
+    assert.equal(s3.stdout, "version: 3\n");
+    const s4 = await f.cli(["set", "--key-id", "app.api_token", "in-argv"]);
+    assert.equal(s4.stdout, "version: 4\n");
+    assert.match(s4.stderr, /visible to other processes/);
+    const v = async (n: number) =>
+      (await f.cli(["get", "--key-id", "app.api_token", "--version", String(n), "--raw"]))
+        .stdoutBytes;
+    assert.deepEqual(await v(1), enc.encode("from-stdin"));
+    assert.deepEqual(await v(2), enc.encode("from-file\n"));
+    assert.deepEqual(await v(3), new Uint8Array([0, 255, 16]));
+    assert.deepEqual(await v(4), enc.encode("in-argv"));
+
+    const r = await f.cli(["rotate", "--key-id", "app.db_password"]);
+    assert.equal(r.stdout, "version: 2\n");
+    const after = await f.cli(["get", "--key-id", "app.db_password", "--raw"]);
+    assert.notDeepEqual(after.stdoutBytes, raw);
+    assert.deepEqual(
+      (await f.cli(["get", "--key-id", "app.db_password", "--version", "1", "--raw"])).stdoutBytes,
+      raw,
+      "versions are kept",
+    );
+    const noRecipe = await f.cli(["rotate", "--key-id", "app.api_token"]);
+    assert.equal(noRecipe.code, 1);
+    assert.match(
+      noRecipe.stderr,
+      /InvalidArgument\/INVALID_REQUEST\]: value key app\.api_token has no generate recipe; rotate via set instead/,
+    );
+    const ro = await f.cli(["set", "--key-id", "app.readonly", "x"]);
+    assert.match(ro.stderr, /PermissionDenied\/UNAUTHORIZED\]: not authorized/);
+
+    const list = await f.cli(["list"]);
+    assert.equal(
+      list.stdout,
+      "app.api_token\tvalue\t-\t4\napp.db_password\tvalue\t-\t2\napp.readonly\tvalue\t-\t1\n",
+    );
+    assert.equal(
+      (await f.cli(["list", "--prefix", "app.r"])).stdout,
+      "app.readonly\tvalue\t-\t1\n",
+    );
+  } finally {
+    await a.stop();
+    f.cleanup();
+  }
+});
+
+Deno.test("status, health and ready print JSON; ready exits 1 when a required key is missing", async () => {
+  const catalog = {
+    schemaVersion: 1,
+    backends: { db: { kind: "keystore", addr: "${DB}", engines: ["kv2"] } },
+    keys: {
+      "app.must": {
+        class: "value",
+        backend: "db",
+        path: "app/must",
+        writable: true,
+        missing: "error",
+        description: "Required",
+      },
+      "app.later": {
+        class: "value",
+        backend: "db",
+        path: "app/later",
+        writable: true,
+        missing: "warn",
+        description: "Optional",
+      },
+    },
+  };
+  const f = await Fixture.create({ catalog, configExtra: "no-reconcile = true" });
+  const a = await f.start();
+  try {
+    const st = await f.cli(["status", "--json"]);
+    assert.deepEqual(JSON.parse(st.stdout), { backend: "keystore", version: "0.1.0", protocol: 1 });
+    const r1 = await f.cli(["ready", "--json"]);
+    assert.equal(r1.code, 1);
+    assert.deepEqual(JSON.parse(r1.stdout), {
+      ready: false,
+      reason: "required_key_missing",
+      generation: 1,
+      keys_total: 2,
+      keys_present: 0,
+      keys_required_missing: 1,
+      keys_optional_missing: 1,
+    });
+    assert.ok(!r1.stdout.includes("app."), "readiness never names keys");
+    await f.cli(["set", "--key-id", "app.must", "--value-file", "-"], { stdin: "x" });
+    await new Promise((r) => setTimeout(r, 2100)); // the readiness cache lives 2 s
+    const r2 = await f.cli(["ready", "--json"]);
+    assert.equal(r2.code, 0, r2.stdout);
+    assert.equal(JSON.parse(r2.stdout).reason, "ready");
+  } finally {
+    await a.stop();
+    f.cleanup();
+  }
+});
+
+Deno.test("an unknown key and a denied key are byte-identical on the wire", async () => {
+  const f = await Fixture.create();
+  const a = await f.start();
+  try {
+    const call = (id: string) =>
+      rawUnary(
+        f.socket,
+        "/basil.broker.v1.SecretService/GetSecret",
+        toBinary(GetSecretRequestSchema, create(GetSecretRequestSchema, { secretId: id })),
+      );
+    const denied = await call("ops.root_token");
+    const unknown = await call("ops.no_such_key");
+    assert.equal(denied.code, "PERMISSION_DENIED");
+    assert.deepEqual(
+      { code: unknown.code, details: unknown.details, bin: unknown.detailsBin },
+      { code: denied.code, details: denied.details, bin: denied.detailsBin },
+    );
+    const reasons = f.auditRecords().filter((r) => r.op === "get").map((r) => r.reason);
+    assert.deepEqual(
+      reasons.slice(-2),
+      ["not_permitted", "unknown_key"],
+      "the audit log knows why",
+    );
+  } finally {
+    await a.stop();
+    f.cleanup();
+  }
+});
+
+Deno.test("each decision writes exactly one audit record, 0600", async () => {
+  const f = await Fixture.create();
+  const a = await f.start();
+  try {
+    const before = f.auditRecords().length;
+    const ops: string[][] = [
+      ["get", "--key-id", "app.db_password"],
+      ["get", "--key-id", "ops.root_token"],
+      ["set", "--key-id", "app.api_token", "x"],
+      ["rotate", "--key-id", "app.db_password"],
+      ["list"],
+      ["status"],
+    ];
+    for (const op of ops) await f.cli(op);
+    const recs = f.auditRecords().slice(before);
+    assert.equal(recs.length, ops.length);
+    assert.deepEqual(recs.map((r) => [r.op, r.decision]), [
+      ["get", "allow"],
+      ["get", "deny"],
+      ["set", "allow"],
+      ["rotate", "allow"],
+      ["list", "allow"],
+      ["status", "allow"],
+    ]);
+    for (const r of recs) {
+      assert.equal(r.event_kind, "basil.audit.authz");
+      assert.equal(r.event_version, 2);
+      assert.match(r.occurred_at as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    }
+    assert.equal(Deno.statSync(f.audit).mode! & 0o777, 0o600);
+  } finally {
+    await a.stop();
+    f.cleanup();
+  }
+});
+
+Deno.test("explain: offline text and JSON, --effective, and --live with an explicit grant", async () => {
+  const policy = (uid: number) => {
+    const p = appPolicy(uid) as { rules: unknown[] };
+    p.rules.push({
+      id: "app-explains",
+      subjects: ["app"],
+      action: ["op:explain"],
+      target: ["broker.explain"],
+    });
+    return p;
+  };
+  const f = await Fixture.create({ policy });
+  try {
+    const allow = await f.cli([
+      "explain",
+      "-c",
+      f.config,
+      "--subject",
+      "app",
+      "--op",
+      "get",
+      "--key",
+      "app.db_password",
+    ]);
+    assert.equal(allow.code, 0);
+    assert.equal(
+      allow.stdout,
+      "ALLOW  subject app  get  app.db_password  (via subject:app)\n    matched subject app by rule app-values (action role:reader, target app.*)\n",
+    );
+    const deny = await f.cli([
+      "explain",
+      "--catalog",
+      f.catalog,
+      "--policy",
+      f.policy,
+      "--subject",
+      "app",
+      "--op",
+      "set",
+      "--key",
+      "app.readonly",
+      "--json",
+    ]);
+    assert.equal(deny.code, 0, "deny exits 0");
+    assert.deepEqual(JSON.parse(deny.stdout), {
+      subject: "app",
+      op: "set",
+      key: "app.readonly",
+      decision: "deny",
+      matched_rule: null,
+      reason: "not_writable",
+    });
+    const eff = await f.cli([
+      "explain",
+      "-c",
+      f.config,
+      "--subject",
+      "app",
+      "--effective",
+      "--json",
+    ]);
+    const rows = JSON.parse(eff.stdout).effective as { key: string; op: string }[];
+    assert.deepEqual(
+      rows.map((r) => `${r.key}:${r.op}`),
+      [
+        "app.api_token:get",
+        "app.api_token:list",
+        "app.api_token:rotate",
+        "app.api_token:set",
+        "app.db_password:get",
+        "app.db_password:list",
+        "app.db_password:rotate",
+        "app.db_password:set",
+        "app.readonly:get",
+        "app.readonly:list",
+      ],
+    );
+    const a = await f.start();
+    try {
+      const live = await f.cli([
+        "explain",
+        "--live",
+        "--subject",
+        "app",
+        "--op",
+        "get",
+        "--key",
+        "ops.root_token",
+        "--json",
+      ]);
+      assert.equal(live.code, 0, live.stderr);
+      assert.equal(JSON.parse(live.stdout).reason, "not_permitted");
+      const offline = await f.cli([
+        "explain",
+        "-c",
+        f.config,
+        "--subject",
+        "app",
+        "--op",
+        "get",
+        "--key",
+        "ops.root_token",
+        "--json",
+      ]);
+      assert.deepEqual(JSON.parse(live.stdout), JSON.parse(offline.stdout));
+    } finally {
+      await a.stop();
+    }
+  } finally {
+    f.cleanup();
+  }
+});
+
+Deno.test("live explain needs an explicit op:explain grant", async () => {
+  const f = await Fixture.create();
+  const a = await f.start();
+  try {
+    const r = await f.cli([
+      "explain",
+      "--live",
+      "--subject",
+      "app",
+      "--op",
+      "get",
+      "--key",
+      "app.db_password",
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /PermissionDenied\/UNAUTHORIZED/);
+    const rec = f.auditRecords().at(-1)!;
+    assert.equal(rec.target_id, "broker.explain");
+    assert.equal(rec.decision, "deny");
+  } finally {
+    await a.stop();
+    f.cleanup();
+  }
+});
+
+Deno.test("bundle create, verify and show through the CLI (production Argon2id)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "basil-bundle-" });
+  try {
+    Deno.writeTextFileSync(`${dir}/pass`, "correct horse battery staple\n", { mode: 0o600 });
+    Deno.writeTextFileSync(`${dir}/wrong`, "incorrect\n", { mode: 0o600 });
+    Deno.writeFileSync(`${dir}/dek`, crypto.getRandomValues(new Uint8Array(32)), { mode: 0o600 });
+    const b = `${dir}/bundle.sealed`;
+    const c = await basil([
+      "bundle",
+      "create",
+      b,
+      "--slot",
+      `passphrase:file=${dir}/pass`,
+      "--backend",
+      `id=local,type=db-keystore,path=${dir}/ks.db,dek-file=${dir}/dek`,
+    ]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(c.stdout, `wrote sealed bundle to ${b}\n`);
+    assert.equal(Deno.statSync(b).mode! & 0o777, 0o600);
+    const again = await basil(["bundle", "create", b, "--slot", `passphrase:file=${dir}/pass`]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already exists/);
+    const v = await basil(["bundle", "verify", b, "--open", `passphrase:file=${dir}/pass`]);
+    assert.equal(v.stdout, "bundle unlock verified\n");
+    const bad = await basil(["bundle", "verify", b, "--open", `passphrase:file=${dir}/wrong`]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /no configured unlock slot opened it/);
+    const show = await basil(["bundle", "show", b]);
+    assert.match(
+      show.stdout,
+      /^bundle: .*\nepoch: 1\nslots: 1\ndeposits: 0\nslot 0: method=passphrase, label=passphrase\n$/,
+    );
+    const open = await basil(["bundle", "show", b, "--open", `passphrase:file=${dir}/pass`]);
+    assert.match(open.stdout, /backend local: kind=db-keystore-dek\n$/);
+    const loose = `${dir}/loose`;
+    Deno.writeFileSync(loose, crypto.getRandomValues(new Uint8Array(32)), { mode: 0o644 });
+    Deno.chmodSync(loose, 0o644);
+    const l = await basil([
+      "bundle",
+      "create",
+      `${dir}/b2`,
+      "--slot",
+      `passphrase:file=${dir}/pass`,
+      "--backend",
+      `id=x,type=db-keystore,path=/x,dek-file=${loose}`,
+    ]);
+    assert.equal(l.code, 1);
+    assert.match(l.stderr, /mode is 0644, must be 0600/);
+    // The passphrase slot really uses the production Argon2id costs.
+    const body = new TextDecoder().decode(Deno.readFileSync(b).slice(11));
+    assert.match(body, /"m_cost_kib":65536,"t_cost":3,"p_cost":1/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("basil demo runs end to end and can be rerun", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "basil-demo-e2e-" });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const r = await basil(["demo", "--dir", `${dir}/demo`]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /\$ basil get --key-id demo\.ops\.root_token/);
+      assert.match(r.stdout, /PermissionDenied\/UNAUTHORIZED/);
+      assert.match(
+        r.stdout,
+        /DENY {3}subject current-user {2}get {2}demo\.ops\.root_token {2}\(not_permitted\)/,
+      );
+      assert.match(r.stdout, /"op":"rotate"/);
+      assert.match(r.stdout, /Try it yourself/);
+    }
+    assert.equal(Deno.statSync(`${dir}/demo`).mode! & 0o777, 0o700);
+    const other = `${dir}/precious`;
+    Deno.mkdirSync(other);
+    Deno.writeTextFileSync(`${other}/keep.txt`, "mine");
+    const refused = await basil(["demo", "--dir", other]);
+    assert.equal(refused.code, 1);
+    assert.equal(Deno.readTextFileSync(`${other}/keep.txt`), "mine");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
