@@ -9,7 +9,7 @@ import { z } from "zod";
 import { fieldError, InputError } from "../core/errors.ts";
 import { BACKEND_KINDS, ENGINES, isKeyName, KEY_CLASSES, KEY_TYPES } from "../core/ops.ts";
 import type { Engine, KeyClass, KeyType } from "../core/ops.ts";
-import { findDuplicateKeys, parseJsonText, parseOrThrow } from "../core/validate.ts";
+import { formatPath, parseJsonText, parseOrThrow } from "../core/validate.ts";
 import type {
   Catalog,
   CatalogBackend,
@@ -91,6 +91,17 @@ const RESERVED_LABELS: Readonly<Record<string, (v: string) => boolean>> = {
     v === "response-signing" || v === "request-encryption" || v === "response-encryption",
 };
 
+/** Labels the broker acts on: each may be given at most once. */
+const SINGLE_VALUED_LABELS: ReadonlySet<string> = new Set([
+  "nats_type",
+  "svid_kind",
+  "trust_domain",
+  "spiffe_id",
+  "revocation_store",
+  "envoy_sds_certificate_resource",
+  "envoy_sds_validation_context_resource",
+]);
+
 const SYMMETRIC_TYPES: ReadonlySet<KeyType> = new Set(["aes-256-gcm", "chacha20-poly1305"]);
 const SEALING_TYPES: ReadonlySet<KeyType> = new Set([
   "x25519",
@@ -115,15 +126,13 @@ export function loadCatalog(text: string, file: string): LoadedCatalog {
       throw fieldError(TOKEN, file, "schemaVersion", "unsupported value, must be 1");
     }
   }
-  const dup = findDuplicateKeys(text, ["backends", "keys"]);
-  if (dup) throw new InputError(TOKEN, `${file}: ${dup}`);
   const doc = parseOrThrow(CatalogDoc, raw, file, TOKEN);
   const warnings: string[] = [];
   const err = (field: string, reason: string) => fieldError(TOKEN, file, field, reason);
 
   const backends = new Map<string, CatalogBackend>();
   for (const [name, b] of Object.entries(doc.backends)) {
-    const f = `backends[${JSON.stringify(name)}]`;
+    const f = formatPath(["backends", name]);
     if (name.trim() === "") throw err(f, "backend name must not be blank");
     if (b.kind === "vault" || b.kind === "keystore") {
       if (b.addr.trim() === "") throw err(`${f}.addr`, "must not be blank");
@@ -146,7 +155,7 @@ export function loadCatalog(text: string, file: string): LoadedCatalog {
 
   const keys = new Map<string, CatalogKey>();
   for (const [name, k] of Object.entries(doc.keys)) {
-    const f = `keys[${JSON.stringify(name)}]`;
+    const f = formatPath(["keys", name]);
     if (!isKeyName(name)) {
       throw err(
         f,
@@ -287,6 +296,10 @@ function checkLabels(labels: readonly string[], f: string, err: Err): Map<string
     if (check) {
       if (map.has(k)) throw err(`${f}[${i}]`, `reserved label "${k}" appears twice`);
       if (!check(v)) throw err(`${f}[${i}]`, `bad value for reserved label "${k}"`);
+    } else if (SINGLE_VALUED_LABELS.has(k) && map.has(k)) {
+      // The map keeps one value; a second nats_type/svid_kind would silently
+      // win and could hide a credential issuer from the PDP.
+      throw err(`${f}[${i}]`, `label "${k}" appears twice`);
     }
     map.set(k, v);
   });

@@ -111,12 +111,55 @@ export function parseSocketMode(v: string | number, file: string): number {
 }
 
 function parseListen(v: string, file: string): { host: string; port: number } {
-  const m = /^(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):(\d{1,5})$/.exec(v);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port < 1 || port > 65535) {
-    throw fieldError(TOKEN, file, "jwks.listen", 'must be "host:port", e.g. "127.0.0.1:8201"');
+  const bad = () =>
+    fieldError(TOKEN, file, "jwks.listen", 'must be "ip:port", e.g. "127.0.0.1:8201"');
+  const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(v);
+  if (!m) throw bad();
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) throw bad();
+  if (m[1] !== undefined) {
+    if (!/^[0-9a-fA-F:.]+$/.test(m[1]) || !canParseUrl(`http://[${m[1]}]/`)) throw bad();
+    return { host: m[1], port };
   }
-  return { host: m[1]!.replace(/^\[|\]$/g, ""), port };
+  const host = m[2]!;
+  if (host !== "localhost" && !isDottedQuad(host)) throw bad();
+  return { host, port };
+}
+
+function canParseUrl(u: string): boolean {
+  try {
+    new URL(u);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isDottedQuad(h: string): boolean {
+  const parts = h.split(".");
+  return parts.length === 4 &&
+    parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255);
+}
+
+/** Cloud metadata and link-local hosts an issuer URL must never point at. */
+function isMetadataOrLinkLocal(hostname: string): boolean {
+  let h = hostname.toLowerCase();
+  if (h.startsWith("[") && h.endsWith("]")) h = h.slice(1, -1);
+  h = h.replace(/\.+$/, "");
+  if (h === "metadata.google.internal" || h === "metadata") return true;
+  const v4 = (a: string) => a.startsWith("169.254.") || a === "100.100.100.200";
+  if (isDottedQuad(h)) return v4(h);
+  if (!h.includes(":")) return false;
+  // IPv4-mapped/-compatible forms are serialized as hex by the URL parser.
+  const mapped = /^::(?:ffff:)?([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(h);
+  if (mapped) {
+    const hi = parseInt(mapped[1]!, 16);
+    const lo = parseInt(mapped[2]!, 16);
+    if (v4(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`)) return true;
+  }
+  if (/^::(?:ffff:)?\d+\.\d+\.\d+\.\d+$/.test(h)) return v4(h.replace(/^::(?:ffff:)?/, ""));
+  const first = h.startsWith(":") ? 0 : parseInt(h.split(":")[0]!, 16);
+  return first >= 0xfe80 && first <= 0xfebf; // fe80::/10
 }
 
 function checkIssuer(v: string, file: string): string {
@@ -126,12 +169,11 @@ function checkIssuer(v: string, file: string): string {
   } catch {
     throw fieldError(TOKEN, file, "jwks.issuer", "must be an absolute http(s) URL");
   }
-  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const authority = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)/.exec(v)?.[1];
   if (
-    (url.protocol !== "https:" && url.protocol !== "http:") || url.username !== "" ||
-    url.password !== "" || url.hash !== "" || host === "metadata.google.internal" ||
-    host.startsWith("169.254.") || host.toLowerCase().startsWith("fe80:") ||
-    host === "100.100.100.200"
+    (url.protocol !== "https:" && url.protocol !== "http:") || authority === undefined ||
+    authority.includes("@") || url.username !== "" || url.password !== "" || v.includes("#") ||
+    isMetadataOrLinkLocal(url.hostname)
   ) {
     throw fieldError(
       TOKEN,
@@ -141,6 +183,11 @@ function checkIssuer(v: string, file: string): string {
     );
   }
   return v.replace(/\/+$/, "");
+}
+
+/** `basil://host/non-empty-path`, no userinfo, query or fragment (contract §1). */
+function isBrokerId(v: string): boolean {
+  return /^basil:\/\/[A-Za-z0-9.-]+(?::\d+)?\/[^?#\s]*[^/?#\s][^?#\s]*$/.test(v);
 }
 
 /** Resolves `p` against `base` unless absolute. */
@@ -177,10 +224,11 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
     try {
       raw = parseToml(options.file.text);
     } catch (e) {
-      const m = e instanceof Error
-        ? /line (\d+)/i.exec(e.message) ?? /^(\d+):/m.exec(e.message)
-        : null;
-      throw new InputError(TOKEN, `${label}: malformed TOML${m ? ` near line ${m[1]}` : ""}`);
+      // smol-toml's TomlError carries the position; its message quotes the
+      // offending text, which may be a secret, so only the line is reported.
+      const line = (e as { line?: unknown }).line;
+      const where = typeof line === "number" && line > 0 ? ` at line ${line}` : "";
+      throw new InputError(TOKEN, `${label}: malformed TOML${where}`);
     }
   }
   const doc: ConfigDoc = parseOrThrow(Doc, raw, label, TOKEN);
@@ -219,10 +267,27 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
   }
   const jwks = doc.jwks ?? {};
   const listen = parseListen(jwks.listen ?? "127.0.0.1:8201", label);
+  if (jwks.enable) {
+    throw fieldError(TOKEN, label, "jwks.enable", "the JWKS HTTP endpoint is not in this build");
+  }
+  if (doc.invocation?.enable) {
+    throw fieldError(TOKEN, label, "invocation.enable", "sealed invocation is not in this build");
+  }
+  const brokerId = doc["broker-identity"]?.id;
+  if (brokerId !== undefined && !isBrokerId(brokerId)) {
+    throw fieldError(
+      TOKEN,
+      label,
+      "broker-identity.id",
+      'must be "basil://<host>/<path>" without userinfo, query or fragment',
+    );
+  }
   if (jwks.tls?.enable && (!jwks.tls["cert-file"] || !jwks.tls["key-file"])) {
     throw fieldError(TOKEN, label, "jwks.tls", "cert-file and key-file are required when enabled");
   }
-  const vaultAddr = o.vaultAddr ?? doc["vault-addr"] ?? "http://127.0.0.1:8200";
+  const vaultAddr = o.vaultAddr !== undefined && o.vaultAddr !== ""
+    ? o.vaultAddr
+    : doc["vault-addr"] ?? "http://127.0.0.1:8200";
   const unlock = doc.unlock ?? {};
   const socket = o.socket !== undefined && o.socket !== ""
     ? absolute(o.socket, options.cwd)

@@ -16,6 +16,16 @@ export interface UnixNames {
   membersOf(gid: number): number[];
 }
 
+/**
+ * A decimal id field. `Number("")` is 0, so a blank or odd field would
+ * otherwise turn a malformed line into root.
+ */
+function parseId(field: string | undefined): number | undefined {
+  if (field === undefined || !/^\d{1,10}$/.test(field)) return undefined;
+  const id = Number(field);
+  return id <= 0xffffffff ? id : undefined;
+}
+
 /** Parses passwd and group file contents. Malformed lines are skipped. */
 export function parseUnixNames(passwd: string, group: string): UnixNames {
   const users = new Map<string, { uid: number; gid: number }>();
@@ -23,9 +33,10 @@ export function parseUnixNames(passwd: string, group: string): UnixNames {
   for (const line of passwd.split("\n")) {
     const f = line.split(":");
     if (f.length < 4 || line.startsWith("#")) continue;
-    const uid = Number(f[2]);
-    const gid = Number(f[3]);
-    if (!Number.isInteger(uid) || !Number.isInteger(gid)) continue;
+    const uid = parseId(f[2]);
+    const gid = parseId(f[3]);
+    // Like getpwnam(3), the first entry for a name wins.
+    if (uid === undefined || gid === undefined || f[0] === "" || users.has(f[0]!)) continue;
     users.set(f[0]!, { uid, gid });
     if (!byUid.has(uid)) byUid.set(uid, f[0]!);
   }
@@ -33,8 +44,8 @@ export function parseUnixNames(passwd: string, group: string): UnixNames {
   for (const line of group.split("\n")) {
     const f = line.split(":");
     if (f.length < 3 || line.startsWith("#")) continue;
-    const gid = Number(f[2]);
-    if (!Number.isInteger(gid)) continue;
+    const gid = parseId(f[2]);
+    if (gid === undefined || f[0] === "" || groups.has(f[0]!)) continue;
     const members = (f[3] ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
     groups.set(f[0]!, { gid, members });
   }

@@ -32,6 +32,10 @@ function reason(issue: z.core.$ZodIssue): string {
         : `expected ${issue.expected}`;
     case "invalid_value":
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "invalid_key": {
+      const inner = issue.issues[0];
+      return `bad key${inner ? `: ${inner.message ?? "invalid"}` : ""}`;
+    }
     case "invalid_union":
       return "does not match any allowed form";
     case "too_small":
@@ -62,54 +66,191 @@ export function parseOrThrow<T>(
   throw new InputError(token, describeIssues(file, r.error.issues));
 }
 
-/** Parses JSON text, reporting the position but not the content. */
+/**
+ * Parses JSON text strictly (RFC 8259). A syntax error reports the character
+ * offset, line and column but never the content; a repeated member name in
+ * any object is an error naming its field path, because `JSON.parse` would
+ * keep the last one silently and hide what the file's author wrote first.
+ */
 export function parseJsonText(text: string, file: string, token: string): unknown {
+  const r = new JsonReader(text);
   try {
-    return JSON.parse(text);
+    return r.document();
   } catch (e) {
-    const m = e instanceof SyntaxError ? /position (\d+)/.exec(e.message) : null;
-    const where = m ? ` at offset ${m[1]}` : "";
-    throw new InputError(token, `${file}: (top level): malformed JSON${where}`);
+    if (e instanceof JsonDuplicate) {
+      throw new InputError(
+        token,
+        `${file}: ${formatPath(e.path)}: duplicate key ${JSON.stringify(e.key)}`,
+      );
+    }
+    if (!(e instanceof JsonSyntax)) throw e;
+    const before = text.slice(0, e.offset);
+    const line = before.split("\n").length;
+    const column = e.offset - (before.lastIndexOf("\n") + 1) + 1;
+    throw new InputError(
+      token,
+      `${file}: (top level): malformed JSON at offset ${e.offset} (line ${line} column ${column}): ${e.what}`,
+    );
   }
 }
 
-/** Rejects duplicate keys in the named top-level objects of a JSON document. */
-export function findDuplicateKeys(text: string, objects: readonly string[]): string | undefined {
-  // JSON.parse keeps the last duplicate silently; scan the raw text of each
-  // named object for repeated keys at depth 1.
-  for (const name of objects) {
-    const start = text.search(new RegExp(`"${name}"\\s*:\\s*\\{`));
-    if (start < 0) continue;
-    let i = text.indexOf("{", start);
-    let depth = 0;
-    const seen = new Set<string>();
-    for (; i < text.length; i++) {
-      const c = text[i];
-      if (c === '"') {
-        const end = scanString(text, i);
-        const str = text.slice(i, end + 1);
-        let j = end + 1;
-        while (j < text.length && /\s/.test(text[j]!)) j++;
-        if (depth === 1 && text[j] === ":") {
-          const key = JSON.parse(str) as string;
-          if (seen.has(key)) return `${name}: duplicate key ${JSON.stringify(key)}`;
-          seen.add(key);
-        }
-        i = end;
-      } else if (c === "{" || c === "[") depth++;
-      else if (c === "}" || c === "]") {
-        depth--;
-        if (depth === 0) break;
-      }
+class JsonSyntax extends Error {
+  constructor(readonly offset: number, readonly what: string) {
+    super(what);
+  }
+}
+
+class JsonDuplicate extends Error {
+  constructor(readonly path: PropertyKey[], readonly key: string) {
+    super("duplicate key");
+  }
+}
+
+const MAX_DEPTH = 256;
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+const ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
+
+/** A small recursive-descent JSON reader that knows where it is. */
+class JsonReader {
+  #i = 0;
+  #path: PropertyKey[] = [];
+  #dup: JsonDuplicate | undefined;
+  constructor(readonly text: string) {}
+
+  document(): unknown {
+    this.#ws();
+    const v = this.#value(0);
+    this.#ws();
+    if (this.#i < this.text.length) this.#fail("unexpected data after the document");
+    if (this.#dup) throw this.#dup;
+    return v;
+  }
+
+  #fail(what: string): never {
+    throw new JsonSyntax(this.#i, what);
+  }
+
+  #ws(): void {
+    const t = this.text;
+    while (this.#i < t.length) {
+      const c = t.charCodeAt(this.#i);
+      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) this.#i++;
+      else break;
     }
   }
-  return undefined;
-}
 
-function scanString(text: string, start: number): number {
-  for (let i = start + 1; i < text.length; i++) {
-    if (text[i] === "\\") i++;
-    else if (text[i] === '"') return i;
+  #value(depth: number): unknown {
+    if (depth > MAX_DEPTH) this.#fail("nesting too deep");
+    const c = this.text[this.#i];
+    if (c === undefined) this.#fail("unexpected end of input");
+    if (c === "{") return this.#object(depth);
+    if (c === "[") return this.#array(depth);
+    if (c === '"') return this.#string();
+    for (const [word, v] of [["true", true], ["false", false], ["null", null]] as const) {
+      if (this.text.startsWith(word, this.#i)) {
+        this.#i += word.length;
+        return v;
+      }
+    }
+    NUMBER.lastIndex = this.#i;
+    const m = NUMBER.exec(this.text);
+    if (m) {
+      this.#i += m[0].length;
+      return Number(m[0]);
+    }
+    this.#fail("unexpected character");
   }
-  return text.length - 1;
+
+  #string(): string {
+    const t = this.text;
+    const start = this.#i;
+    let j = start + 1;
+    for (;;) {
+      if (j >= t.length) {
+        this.#i = j;
+        this.#fail("unterminated string");
+      }
+      const c = t.charCodeAt(j);
+      if (c === 0x22) break;
+      if (c < 0x20) {
+        this.#i = j;
+        this.#fail("control character in string");
+      }
+      if (c === 0x5c) {
+        ESCAPE.lastIndex = j;
+        if (!ESCAPE.test(t)) {
+          this.#i = j;
+          this.#fail("bad escape in string");
+        }
+        j = ESCAPE.lastIndex;
+      } else j++;
+    }
+    this.#i = j + 1;
+    return JSON.parse(t.slice(start, j + 1)) as string;
+  }
+
+  #object(depth: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const seen = new Set<string>();
+    this.#i++;
+    this.#ws();
+    if (this.text[this.#i] === "}") {
+      this.#i++;
+      return out;
+    }
+    for (;;) {
+      if (this.text[this.#i] !== '"') this.#fail("expected a member name");
+      const key = this.#string();
+      // Syntax errors take precedence, so remember only the first duplicate.
+      if (seen.has(key)) this.#dup ??= new JsonDuplicate([...this.#path], key);
+      seen.add(key);
+      this.#ws();
+      if (this.text[this.#i] !== ":") this.#fail("expected ':'");
+      this.#i++;
+      this.#ws();
+      this.#path.push(key);
+      const v = this.#value(depth + 1);
+      this.#path.pop();
+      // Own data property, like JSON.parse (so "__proto__" stays a plain key).
+      Object.defineProperty(out, key, {
+        value: v,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+      this.#ws();
+      const c = this.text[this.#i];
+      this.#i++;
+      if (c === "}") return out;
+      if (c !== ",") {
+        this.#i--;
+        this.#fail("expected ',' or '}'");
+      }
+      this.#ws();
+    }
+  }
+
+  #array(depth: number): unknown[] {
+    const out: unknown[] = [];
+    this.#i++;
+    this.#ws();
+    if (this.text[this.#i] === "]") {
+      this.#i++;
+      return out;
+    }
+    for (;;) {
+      this.#path.push(out.length);
+      out.push(this.#value(depth + 1));
+      this.#path.pop();
+      this.#ws();
+      const c = this.text[this.#i];
+      this.#i++;
+      if (c === "]") return out;
+      if (c !== ",") {
+        this.#i--;
+        this.#fail("expected ',' or ']'");
+      }
+      this.#ws();
+    }
+  }
 }

@@ -14,7 +14,7 @@ import { fieldError, InputError } from "../core/errors.ts";
 import { isOp, KEY_OPS } from "../core/ops.ts";
 import type { Op } from "../core/ops.ts";
 import type { UnixNames } from "../core/unix_names.ts";
-import { findDuplicateKeys, parseJsonText, parseOrThrow } from "../core/validate.ts";
+import { formatPath, parseJsonText, parseOrThrow } from "../core/validate.ts";
 import { compileGlob } from "./glob.ts";
 import type { TargetGlob } from "./glob.ts";
 import type { ActionTerm, Policy, Principal, Rule, Subject } from "./schema.ts";
@@ -44,7 +44,10 @@ const UnixSubjectDoc = z.strictObject({
   breakGlass: z.boolean().optional(),
 });
 
-const IdKey = z.string().regex(/^\d+$/, "must be a numeric id");
+const IdKey = z.string().regex(/^\d+$/, "must be a numeric id").refine(
+  (s) => Number(s) <= 0xffffffff,
+  "must be a numeric id of at most 4294967295",
+);
 const PolicyDoc = z.strictObject({
   schemaVersion: z.unknown().optional(),
   subjects: z.record(z.string(), SubjectDoc).optional(),
@@ -82,8 +85,6 @@ export function loadPolicy(text: string, file: string, options: LoadPolicyOption
       throw fieldError(TOKEN, file, "schemaVersion", "unsupported value, must be 2");
     }
   }
-  const dup = findDuplicateKeys(text, ["subjects", "roles", "unixSubjects"]);
-  if (dup) throw new InputError(TOKEN, `${file}: ${dup}`);
   const doc = parseOrThrow(PolicyDoc, raw, file, TOKEN);
   const err = (field: string, reason: string) => fieldError(TOKEN, file, field, reason);
 
@@ -102,7 +103,7 @@ export function loadPolicy(text: string, file: string, options: LoadPolicyOption
 
   const subjects = new Map<string, Subject>();
   for (const [name, s] of Object.entries(doc.subjects ?? {})) {
-    const f = `subjects[${JSON.stringify(name)}]`;
+    const f = formatPath(["subjects", name]);
     checkSubjectName(name, f, err);
     if ((s.allOf === undefined) === (s.anyOf === undefined)) {
       throw err(f, 'exactly one of "allOf" or "anyOf" is required');
@@ -128,7 +129,7 @@ export function loadPolicy(text: string, file: string, options: LoadPolicyOption
   }
 
   for (const [name, u] of Object.entries(doc.unixSubjects ?? {})) {
-    const f = `unixSubjects[${JSON.stringify(name)}]`;
+    const f = formatPath(["unixSubjects", name]);
     checkSubjectName(name, f, err);
     if (subjects.has(name)) throw err(f, "clashes with a subject of the same name");
     if ((u.user === undefined) === (u.group === undefined)) {
@@ -153,7 +154,7 @@ export function loadPolicy(text: string, file: string, options: LoadPolicyOption
 
   const roles = new Map<string, Op[]>();
   for (const [name, ops] of Object.entries(doc.roles ?? {})) {
-    const f = `roles[${JSON.stringify(name)}]`;
+    const f = formatPath(["roles", name]);
     if (name === "") throw err(f, "role name must not be empty");
     ops.forEach((op, i) => {
       if (!isOp(op)) throw err(`${f}[${i}]`, `unknown op "${op}"`);
@@ -262,7 +263,11 @@ function resolveUnixSubject(
 ): Principal {
   const lookup = (what: "user" | "group", v: string | number): number => {
     if (typeof v === "number") return v;
-    if (/^\d+$/.test(v)) return Number(v);
+    if (/^\d+$/.test(v)) {
+      const id = Number(v);
+      if (id > 0xffffffff) throw err(`${f}.${what}`, "must be at most 4294967295");
+      return id;
+    }
     if (!names) throw err(`${f}.${what}`, "cannot resolve names without the host's user database");
     const id = what === "user" ? names.uidOf(v) : names.gidOf(v);
     if (id === undefined) throw err(`${f}.${what}`, `no such ${what} "${v}"`);

@@ -11,13 +11,14 @@
  *   5. class `public` and op `get`/`get_public_key` (with an actor) → allow
  *   6. otherwise → deny `not_permitted`
  * Admin ops (`reload`, `explain`, `revoke`, `watch`) are a plain grant match
- * with no catalog checks; `*` never implies them.
+ * over their reserved target `broker.<op>` (any other key is denied) with no
+ * catalog checks; `*` never implies them.
  * @module
  */
 
 import type { Catalog } from "../catalog/schema.ts";
 import { isCredentialIssuer } from "../catalog/schema.ts";
-import { ALL_OPS, isAdminOp, WRITE_OPS } from "../core/ops.ts";
+import { adminTarget, ALL_OPS, isAdminOp, WRITE_OPS } from "../core/ops.ts";
 import type { Op } from "../core/ops.ts";
 import type { Policy, Principal, Subject } from "./schema.ts";
 
@@ -89,7 +90,6 @@ export function resolveSubject(policy: Policy, peer: PeerIdentity | undefined): 
   const gids = policy.memberships.get(peer.uid) ?? [];
   const found: string[] = [];
   for (const s of policy.subjects.values()) {
-    if (s.name === policy.unauthenticatedSubject) continue;
     if (subjectMatches(s, peer.uid, gids)) found.push(s.name);
   }
   if (found.length === 1) return { ok: true, subject: found[0]! };
@@ -129,7 +129,11 @@ export function decide(
   key: string,
 ): Decision {
   if (isAdminOp(op)) {
-    const m = subject === undefined ? undefined : findGrant(policy, subject, op, key);
+    // Admin ops exist only over their reserved target; a grant of op:reload
+    // over `app.*` says nothing about `app.x`.
+    const m = subject === undefined || key !== adminTarget(op) || !policy.subjects.has(subject)
+      ? undefined
+      : findGrant(policy, subject, op, key);
     return m ? { allow: true, via: m.via, matched: m } : { allow: false, reason: "not_permitted" };
   }
   const entry = catalog.keys.get(key);
