@@ -14,7 +14,7 @@
  */
 
 import type { CatalogKey } from "../catalog/schema.ts";
-import type { BackendKind } from "../core/ops.ts";
+import type { BackendKind, KeyType } from "../core/ops.ts";
 import type { SecretBytes } from "../core/secret.ts";
 
 /** One stored version of a value. The caller wipes `value` after use. */
@@ -33,6 +33,87 @@ export interface KvStore {
   latestVersion(path: string): Promise<number | undefined>;
 }
 
+/** Versions of a transit key. */
+export interface TransitKeyInfo {
+  readonly keyType: KeyType;
+  /** The newest version (used to sign and encrypt). */
+  readonly latest: number;
+  /** The oldest version still stored (older ones were pruned). */
+  readonly minAvailable: number;
+}
+
+/** Private key material for import. The backend copies what it keeps; the caller wipes. */
+export type ImportMaterial =
+  | { readonly kind: "ed25519-seed"; readonly seed: SecretBytes }
+  | { readonly kind: "pkcs8"; readonly der: SecretBytes };
+
+/** One entry of an all-or-nothing import. */
+export interface ImportItem {
+  readonly path: string;
+  readonly keyType: KeyType;
+  readonly material: ImportMaterial;
+}
+
+/** An AEAD result: the broker-owned nonce travels with the ciphertext. */
+export interface AeadEnvelope {
+  readonly version: number;
+  readonly nonce: Uint8Array;
+  /** Ciphertext including the 16-byte tag. */
+  readonly ciphertext: Uint8Array;
+}
+
+/**
+ * Keys used in place (engine transit). Private material never leaves the
+ * backend through this interface; only public keys, signatures and
+ * ciphertexts come back. Paths are catalog `path`s; `keyType` is the
+ * catalog keyType, which the backend must match against what it stores.
+ *
+ * Failures: an absent key or version rejects with INTERNAL ("key material
+ * not found in backend"); any decrypt failure rejects with DECRYPT_FAILED
+ * and nothing else; `verify` resolves false for any bad signature.
+ */
+export interface TransitEngine {
+  /** Versions of the key at `path`, or undefined when absent. */
+  info(path: string): Promise<TransitKeyInfo | undefined>;
+  /** Creates version 1 of a new key; rejects if the key already exists. */
+  create(path: string, keyType: KeyType): Promise<{ version: number; publicKey: Uint8Array }>;
+  /**
+   * Imports every item as version 1 of a new key, atomically: if any item is
+   * invalid or already exists, none is stored.
+   */
+  importKeys(items: readonly ImportItem[]): Promise<{ version: number; publicKey: Uint8Array }[]>;
+  /** Adds a new latest version; returns its number. */
+  rotate(path: string, keyType: KeyType): Promise<number>;
+  /** The public key of `version` (empty for symmetric keys). */
+  publicKey(path: string, keyType: KeyType, version: number): Promise<Uint8Array>;
+  /** Signs the raw message with `version` (the broker passes the latest). */
+  sign(path: string, keyType: KeyType, message: Uint8Array, version: number): Promise<Uint8Array>;
+  verify(
+    path: string,
+    keyType: KeyType,
+    message: Uint8Array,
+    signature: Uint8Array,
+    version: number,
+  ): Promise<boolean>;
+  /** Encrypts under `version` with a fresh backend-owned nonce. */
+  encrypt(
+    path: string,
+    keyType: KeyType,
+    plaintext: Uint8Array,
+    aad: Uint8Array | undefined,
+    version: number,
+  ): Promise<AeadEnvelope>;
+  /** Decrypts an envelope (its own version); every failure is DECRYPT_FAILED. */
+  decrypt(
+    path: string,
+    keyType: KeyType,
+    envelope: AeadEnvelope,
+    aad: Uint8Array | undefined,
+  ): Promise<Uint8Array>;
+  /** Deletes versions below `minVersion` (retention). */
+  prune(path: string, minVersion: number): Promise<void>;
+}
+
 /** A live backend built from a catalog backend and its bundle credential. */
 export interface Backend {
   /** The catalog backend name (= bundle credential id). */
@@ -41,6 +122,7 @@ export interface Backend {
   /** What `Admin.Status` reports (`keystore`, `vault`, ...). */
   readonly statusName: string;
   readonly kv?: KvStore;
+  readonly transit?: TransitEngine;
   /**
    * Read-only existence probe for reconcile and readiness. Resolves false
    * when the key's material is absent; rejects with BACKEND_UNAVAILABLE or

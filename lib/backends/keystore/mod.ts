@@ -12,8 +12,11 @@
  *   `keystore_dek_mismatch`, naming the file, never the DEK.
  * - The file and its `-wal`/`-shm` companions are 0600; WAL journal,
  *   `synchronous = FULL`, a busy timeout for concurrent writers.
- * - Entries are append-only and versioned from 1; kv values and crypto key
- *   versions live in separate namespaces (`kind` value / key).
+ * - Entries are versioned from 1; kv values and crypto key versions live in
+ *   separate namespaces (`kind` value / key). Values are append-only; key
+ *   versions below a retention minimum may be pruned (never the latest).
+ * - Transit keys (engine transit) are `key` entries used in place: private
+ *   material never leaves the backend (transit.ts).
  * - The backend keeps its own copy of the DEK; `close()` wipes it.
  *
  * Not covered: an attacker who can write the file can delete the newest rows
@@ -23,15 +26,24 @@
  * @module
  */
 
-import type { Backend, KvStore, KvVersion } from "../backend.ts";
+import type { Backend, KvStore, KvVersion, TransitEngine } from "../backend.ts";
 import type { CatalogKey } from "../../catalog/schema.ts";
 import { BasilError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { SecretBytes } from "../../core/secret.ts";
 import type { EntryKind } from "./rows.ts";
 import { KeystoreStore } from "./store.ts";
+import { createKeystoreTransit } from "./transit.ts";
 
-export { type EntryAttributes, KeystoreStore, type OpenedEntry } from "./store.ts";
+export {
+  type EntryAttributes,
+  KeystoreStore,
+  type NewEntry,
+  type OpenedEntry,
+  type VersionRange,
+} from "./store.ts";
+export { createKeystoreTransit } from "./transit.ts";
+export { AEAD_ALG_BYTE, transitAad } from "./transit_aead.ts";
 export type { EntryKind } from "./rows.ts";
 
 /** Options for {@linkcode openKeystoreBackend}. */
@@ -49,6 +61,8 @@ export interface KeystoreBackendOptions {
 export interface KeystoreBackend extends Backend {
   readonly kind: "keystore";
   readonly kv: KvStore;
+  /** Keys used in place (`key` entries; see transit.ts). */
+  readonly transit: TransitEngine;
   /** The underlying store (kv values and key versions). */
   readonly store: KeystoreStore;
 }
@@ -83,6 +97,7 @@ export function openKeystoreBackend(options: KeystoreBackendOptions): KeystoreBa
     kind: "keystore",
     statusName: "keystore",
     kv,
+    transit: createKeystoreTransit(store),
     store,
     exists(key: CatalogKey): Promise<boolean> {
       return attempt(() => {

@@ -6,9 +6,10 @@
  * - `meta(name, value)`: `dek_check` holds a known constant sealed under the
  *   DEK, so a wrong DEK is refused at open.
  * - `entries(kind, path, version, key_type, public, created_unix, sealed)`:
- *   append-only, primary key `(kind, path, version)`. `sealed` is the only
- *   secret column; `key_type` and `public` are non-secret and bound into the
- *   row's AAD (see rows.ts).
+ *   append-only (old key versions may be pruned, never the latest), primary
+ *   key `(kind, path, version)`. `sealed` is the only secret column;
+ *   `key_type` and `public` are non-secret and bound into the row's AAD (see
+ *   rows.ts).
  * @module
  */
 

@@ -1,7 +1,6 @@
 /**
- * The keystore's entry store: append-only, versioned, sealed rows in one
- * SQLite file, for kv values (`kind = value`) and crypto key versions
- * (`kind = key`).
+ * The keystore's entry store: versioned, sealed rows in one SQLite file, for
+ * kv values (`kind = value`) and crypto key versions (`kind = key`).
  *
  * Invariants:
  * - No secret is written in plaintext: `sealed` is AES-256-GCM under the DEK
@@ -9,7 +8,11 @@
  * - A row is opened against its own columns; a row that fails to open is an
  *   INTERNAL error whose detail names the path and version, never content.
  * - The store owns a private copy of the DEK and wipes it on close.
- * - Versions start at 1 and only grow; nothing is updated or deleted.
+ * - Versions start at 1 and only grow; nothing is updated. The only delete
+ *   is {@linkcode KeystoreStore.prune} (key retention), which never removes
+ *   the latest version of a path.
+ * - {@linkcode KeystoreStore.insertNew} writes every given entry as version 1
+ *   in one transaction, or none of them.
  * @module
  */
 
@@ -41,6 +44,20 @@ export interface EntryAttributes {
   publicKey?: Uint8Array;
 }
 
+/** One new entry for {@linkcode KeystoreStore.insertNew}. */
+export interface NewEntry {
+  readonly path: string;
+  /** The secret to seal; not kept or wiped by the store. */
+  readonly secret: Uint8Array;
+  readonly attrs?: EntryAttributes;
+}
+
+/** The stored version range of a path. */
+export interface VersionRange {
+  readonly min: number;
+  readonly max: number;
+}
+
 /** One opened entry version. The caller wipes `secret`. */
 export interface OpenedEntry {
   readonly version: number;
@@ -56,6 +73,8 @@ interface Statements {
   readonly maxVersion: StatementSync;
   readonly any: StatementSync;
   readonly insert: StatementSync;
+  readonly range: StatementSync;
+  readonly prune: StatementSync;
 }
 
 const COLUMNS = "kind, path, version, key_type, public, created_unix, sealed";
@@ -82,6 +101,10 @@ export class KeystoreStore {
       maxVersion: db.prepare("SELECT max(version) AS v FROM entries WHERE kind = ? AND path = ?"),
       any: db.prepare("SELECT 1 AS one FROM entries WHERE kind = ? AND path = ? LIMIT 1"),
       insert: db.prepare(`INSERT INTO entries (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      range: db.prepare(
+        "SELECT min(version) AS lo, max(version) AS hi FROM entries WHERE kind = ? AND path = ?",
+      ),
+      prune: db.prepare("DELETE FROM entries WHERE kind = ? AND path = ? AND version < ?"),
     };
   }
 
@@ -144,35 +167,90 @@ export class KeystoreStore {
    * Does not keep or wipe `secret`.
    */
   append(kind: EntryKind, path: string, secret: Uint8Array, attrs: EntryAttributes = {}): number {
-    const { db, stmts, dek } = this.#live();
-    if (path.length === 0) {
-      throw new BasilError("BACKEND_ERROR", undefined, { detail: "keystore path is empty" });
+    const { stmts, dek } = this.#live();
+    checkPath(path);
+    return this.#transaction(() => {
+      const max = stmts.maxVersion.get(kind, path)?.v;
+      const version = (typeof max === "number" ? max : 0) + 1;
+      insertRow(stmts, dek, {
+        kind,
+        path,
+        version,
+        keyType: attrs.keyType,
+        publicKey: attrs.publicKey,
+      }, secret);
+      return version;
+    });
+  }
+
+  /**
+   * Writes every entry as version 1 of a new path, in one transaction: when
+   * any path already holds a version of `kind` (or appears twice), nothing
+   * is written and it throws INVALID_REQUEST "key already exists" (the
+   * detail names the path). Does not keep or wipe the secrets.
+   */
+  insertNew(kind: EntryKind, entries: readonly NewEntry[]): void {
+    const { stmts, dek } = this.#live();
+    for (const e of entries) checkPath(e.path);
+    this.#transaction(() => {
+      const seen = new Set<string>();
+      for (const e of entries) {
+        if (seen.has(e.path) || stmts.any.get(kind, e.path) !== undefined) {
+          throw new BasilError("INVALID_REQUEST", "key already exists", {
+            detail: `keystore ${kind} ${e.path} already exists`,
+          });
+        }
+        seen.add(e.path);
+      }
+      for (const e of entries) {
+        insertRow(stmts, dek, {
+          kind,
+          path: e.path,
+          version: 1,
+          keyType: e.attrs?.keyType,
+          publicKey: e.attrs?.publicKey,
+        }, e.secret);
+      }
+    });
+  }
+
+  /** The oldest and newest stored versions of `path`, or undefined when it holds none. */
+  versionRange(kind: EntryKind, path: string): VersionRange | undefined {
+    const { stmts } = this.#live();
+    const row = sql(() => stmts.range.get(kind, path));
+    const lo = row?.lo;
+    const hi = row?.hi;
+    return typeof lo === "number" && typeof hi === "number" ? { min: lo, max: hi } : undefined;
+  }
+
+  /**
+   * Deletes the versions of `path` below `minVersion`, never the latest;
+   * returns how many rows were deleted.
+   */
+  prune(kind: EntryKind, path: string, minVersion: number): number {
+    const { stmts } = this.#live();
+    if (!Number.isSafeInteger(minVersion)) {
+      throw new BasilError("INTERNAL", undefined, {
+        detail: "keystore prune: bad minimum version",
+      });
     }
+    return this.#transaction(() => {
+      const max = stmts.maxVersion.get(kind, path)?.v;
+      if (typeof max !== "number") return 0;
+      const changes = stmts.prune.run(kind, path, Math.min(minVersion, max)).changes;
+      return Number(changes);
+    });
+  }
+
+  /** Runs `fn` inside BEGIN IMMEDIATE … COMMIT, rolling back on any throw. */
+  #transaction<T>(fn: () => T): T {
+    const { db } = this.#live();
     return sql(() => {
       db.exec("BEGIN IMMEDIATE");
       try {
-        const max = stmts.maxVersion.get(kind, path)?.v;
-        const version = (typeof max === "number" ? max : 0) + 1;
-        const row: RowBinding = {
-          kind,
-          path,
-          version,
-          keyType: attrs.keyType,
-          publicKey: attrs.publicKey,
-        };
-        const sealed = sealRow(dek, row, secret);
-        const created = Math.floor(Date.now() / 1000);
-        stmts.insert.run(
-          kind,
-          path,
-          version,
-          attrs.keyType ?? null,
-          attrs.publicKey ?? null,
-          created,
-          sealed,
-        );
+        const out = fn();
         db.exec("COMMIT");
-        return version;
+        return out;
       } catch (e) {
         if (db.isTransaction) db.exec("ROLLBACK");
         throw e;
@@ -263,6 +341,26 @@ function decodeRow(raw: Record<string, unknown>, kind: EntryKind): DecodedRow | 
     sealed,
     createdUnix: created_unix,
   };
+}
+
+function checkPath(path: string): void {
+  if (path.length === 0) {
+    throw new BasilError("BACKEND_ERROR", undefined, { detail: "keystore path is empty" });
+  }
+}
+
+/** Seals and inserts one row (inside the caller's transaction). */
+function insertRow(stmts: Statements, dek: Uint8Array, row: RowBinding, secret: Uint8Array): void {
+  const sealed = sealRow(dek, row, secret);
+  stmts.insert.run(
+    row.kind,
+    row.path,
+    row.version,
+    row.keyType ?? null,
+    row.publicKey ?? null,
+    Math.floor(Date.now() / 1000),
+    sealed,
+  );
 }
 
 function internal(detail: string): BasilError {

@@ -1,0 +1,163 @@
+/**
+ * Fixed byte layouts for raw 32-byte Curve25519 keys, PEM armour for
+ * SubjectPublicKeyInfo, and zero-copy `Buffer` views for `node:crypto`.
+ *
+ * Invariants:
+ * - Ed25519 and X25519 private keys are handled as 32 raw bytes and wrapped
+ *   into their one fixed RFC 8410 PKCS#8 encoding only to hand them to
+ *   `node:crypto`; the caller wipes the wrapped copy.
+ * - Public keys are public: these helpers make no effort to wipe them.
+ * - PEM text is `-----BEGIN PUBLIC KEY-----`, base64 in 64-column lines, a
+ *   trailing newline (the layout Go's `pem.EncodeToMemory` and OpenSSL emit).
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { concat, fromBase64, fromUtf8, toBase64, utf8 } from "../core/encoding.ts";
+
+/** Length of a raw Ed25519 seed, X25519 private key, or either public key. */
+export const RAW_KEY_BYTES = 32;
+
+/** RFC 8410 PKCS#8 prefix for an Ed25519 seed (OID 1.3.101.112). */
+const ED25519_PKCS8_PREFIX = new Uint8Array([
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x70,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
+]);
+/** RFC 8410 SPKI prefix for an Ed25519 public key. */
+const ED25519_SPKI_PREFIX = new Uint8Array([
+  0x30,
+  0x2a,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x70,
+  0x03,
+  0x21,
+  0x00,
+]);
+/** RFC 8410 PKCS#8 prefix for an X25519 private key (OID 1.3.101.110). */
+const X25519_PKCS8_PREFIX = new Uint8Array([
+  0x30,
+  0x2e,
+  0x02,
+  0x01,
+  0x00,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x04,
+  0x22,
+  0x04,
+  0x20,
+]);
+/** RFC 8410 SPKI prefix for an X25519 public key. */
+const X25519_SPKI_PREFIX = new Uint8Array([
+  0x30,
+  0x2a,
+  0x30,
+  0x05,
+  0x06,
+  0x03,
+  0x2b,
+  0x65,
+  0x6e,
+  0x03,
+  0x21,
+  0x00,
+]);
+
+/** Which Curve25519 form a raw key belongs to. */
+export type RawCurve = "ed25519" | "x25519";
+
+/** Wraps a 32-byte private key as PKCS#8 DER; the caller wipes the result. */
+export function rawPrivateToPkcs8(curve: RawCurve, raw: Uint8Array): Uint8Array {
+  if (raw.length !== RAW_KEY_BYTES) throw new RangeError("raw private key must be 32 bytes");
+  return concat(curve === "ed25519" ? ED25519_PKCS8_PREFIX : X25519_PKCS8_PREFIX, raw);
+}
+
+/** Wraps a 32-byte public key as SubjectPublicKeyInfo DER. */
+export function rawPublicToSpki(curve: RawCurve, raw: Uint8Array): Uint8Array {
+  if (raw.length !== RAW_KEY_BYTES) throw new RangeError("raw public key must be 32 bytes");
+  return concat(curve === "ed25519" ? ED25519_SPKI_PREFIX : X25519_SPKI_PREFIX, raw);
+}
+
+/**
+ * The raw 32 bytes inside a fixed-layout RFC 8410 encoding (PKCS#8 v1 or
+ * SPKI) produced by `node:crypto`; undefined when `der` is not that layout.
+ * Returns a copy (the caller wipes it when it is private).
+ */
+export function rawFromFixedDer(
+  curve: RawCurve,
+  form: "pkcs8" | "spki",
+  der: Uint8Array,
+): Uint8Array | undefined {
+  const prefix = form === "pkcs8"
+    ? (curve === "ed25519" ? ED25519_PKCS8_PREFIX : X25519_PKCS8_PREFIX)
+    : (curve === "ed25519" ? ED25519_SPKI_PREFIX : X25519_SPKI_PREFIX);
+  if (der.length !== prefix.length + RAW_KEY_BYTES) return undefined;
+  for (let i = 0; i < prefix.length; i++) if (der[i] !== prefix[i]) return undefined;
+  // Not `der.slice`: on a node `Buffer` that is a view, not a copy.
+  return new Uint8Array(der.subarray(prefix.length));
+}
+
+const PEM_BEGIN = "-----BEGIN PUBLIC KEY-----";
+const PEM_END = "-----END PUBLIC KEY-----";
+
+/** SPKI DER → PEM text as UTF-8 bytes (64-column base64, trailing newline). */
+export function spkiDerToPem(der: Uint8Array): Uint8Array {
+  const b64 = toBase64(der);
+  const lines = [PEM_BEGIN];
+  for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
+  lines.push(PEM_END, "");
+  return utf8(lines.join("\n"));
+}
+
+/**
+ * PEM `PUBLIC KEY` text (UTF-8 bytes) → SPKI DER; undefined when the bytes
+ * are not exactly one such block (surrounding whitespace allowed).
+ */
+export function pemToSpkiDer(pem: Uint8Array): Uint8Array | undefined {
+  let text: string;
+  try {
+    text = fromUtf8(pem).trim();
+  } catch {
+    return undefined;
+  }
+  if (!text.startsWith(PEM_BEGIN) || !text.endsWith(PEM_END)) return undefined;
+  const body = text.slice(PEM_BEGIN.length, text.length - PEM_END.length).replace(/\s+/g, "");
+  if (body.length === 0) return undefined;
+  try {
+    return fromBase64(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A `Buffer` view over `bytes` for `node:crypto` APIs typed to take a
+ * `Buffer` (no copy, so there is no extra copy of a key to wipe).
+ */
+export function bufferView(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
