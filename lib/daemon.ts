@@ -21,6 +21,7 @@ import { checkCapabilities } from "./backends/capability.ts";
 import { reconcile } from "./backends/reconcile.ts";
 import { buildBackends } from "./backends/registry.ts";
 import type { BrokerDeps } from "./broker/deps.ts";
+import { sweepRetention } from "./broker/retention.ts";
 import { GenerationHolder } from "./broker/state.ts";
 import { loadCatalog } from "./catalog/load.ts";
 import { loadAgentConfig } from "./config/load.ts";
@@ -35,6 +36,9 @@ import { loadPolicy } from "./policy/load.ts";
 import { wipeCreds } from "./seal/creds.ts";
 import { unlockBundle } from "./seal/unlock.ts";
 import { adminService } from "./service/admin_service.ts";
+import { aeadService } from "./service/aead_service.ts";
+import { mintingService } from "./service/minting_service.ts";
+import { signingService } from "./service/signing_service.ts";
 import { secretService } from "./service/secret_service.ts";
 import { BrokerServer, checkBindable } from "./transport/server.ts";
 
@@ -96,7 +100,10 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
       wipeCreds(creds);
     }
     if (!cfg.noReconcile) {
-      const r = await reconcile(catalog, backends, logger);
+      const r = await reconcile(catalog, backends, logger, async (key, backend) => {
+        if (!backend.transit || key.keyType === undefined) throw new Error("no transit engine");
+        await backend.transit.create(key.path, key.keyType);
+      });
       logger.log("info", "reconciled", {
         present: r.present,
         generated: r.generated.length,
@@ -122,13 +129,20 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
       socket: cfg.socket,
       mode: cfg.socketMode,
       gid,
-      services: [secretService(deps), adminService(deps)],
+      services: [
+        secretService(deps),
+        adminService(deps),
+        signingService(deps),
+        aeadService(deps),
+        mintingService(deps),
+      ],
       readPeer: (fd) => lib.peerCredentials(fd),
       logger,
       maxReceiveBytes: Math.max(cfg.maxPayloadSize, cfg.maxEncryptSize) + 64 * 1024,
     });
+    const sweep = startRetention(deps, cfg);
     logger.log("info", "agent listening", { socket: cfg.socket, version: VERSION, pid: Deno.pid });
-    return serve(cfg, server, { audit, backends, libc, logger });
+    return serve(cfg, server, { audit, backends, libc, logger, sweep });
   } catch (e) {
     for (const b of backends?.values() ?? []) b.close();
     libc?.close();
@@ -140,7 +154,13 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
 function serve(
   cfg: AgentConfig,
   server: BrokerServer,
-  parts: { audit: AuditSink; backends: Map<string, Backend>; libc: Libc; logger: Logger },
+  parts: {
+    audit: AuditSink;
+    backends: Map<string, Backend>;
+    libc: Libc;
+    logger: Logger;
+    sweep: (() => void) | undefined;
+  },
 ): RunningAgent {
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
@@ -152,6 +172,7 @@ function serve(
   const stop = () => {
     stopping ??= (async () => {
       parts.logger.log("info", "agent stopping");
+      parts.sweep?.();
       await server.stop();
       for (const b of parts.backends.values()) b.close();
       parts.libc.close();
@@ -169,6 +190,21 @@ function serve(
   for (const s of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) Deno.addSignalListener(s, onStop);
   Deno.addSignalListener("SIGHUP", onHup);
   return { config: cfg, done, stop };
+}
+
+/** Runs the retention sweep now and every `retention-sweep-secs`; returns a stopper. */
+function startRetention(deps: BrokerDeps, cfg: AgentConfig): (() => void) | undefined {
+  const retain = cfg.retainVersions;
+  if (retain === undefined || cfg.retentionSweepSecs === 0) return undefined;
+  let running = false;
+  const run = () => {
+    if (running) return;
+    running = true;
+    sweepRetention(deps, retain).finally(() => (running = false));
+  };
+  run();
+  const timer = setInterval(run, cfg.retentionSweepSecs * 1000);
+  return () => clearInterval(timer);
 }
 
 function resolveGroup(

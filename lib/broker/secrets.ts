@@ -15,6 +15,7 @@ import { decide } from "../policy/pdp.ts";
 import { auditDecision, authorizeKey, resolveCaller } from "./authorize.ts";
 import type { Authorized } from "./authorize.ts";
 import type { BrokerDeps } from "./deps.ts";
+import { keyTypeOf, transitOf } from "./keys.ts";
 
 /** A fetched value. The caller wipes `value`. */
 export interface SecretValue {
@@ -92,9 +93,14 @@ export async function rotateSecret(
       fresh.wipe();
     }
   }
-  throw new BasilError("UNSUPPORTED", `rotate of ${a.key.class} keys is not supported yet`, {
-    op: "rotate",
-  });
+  if (a.key.engine !== "transit") {
+    throw invalidRequest(
+      `${a.key.engine}-held ${a.key.class} keys are rotated by provisioning a new version`,
+      "rotate",
+    );
+  }
+  const kt = keyTypeOf(a.key, "rotate");
+  return await transitOf(a, "rotate").rotate(a.key.path, kt);
 }
 
 /** The wire's coarse catalog kind. */
@@ -142,10 +148,9 @@ export async function listCatalog(
     const key = catalog.keys.get(name)!;
     let latest = 0;
     try {
-      const kv = deps.backends.get(key.backend)?.kv;
-      if (kv && (key.class === "value" || key.class === "public")) {
-        latest = (await kv.latestVersion(key.path)) ?? 0;
-      }
+      const b = deps.backends.get(key.backend);
+      if (key.engine === "transit") latest = (await b?.transit?.info(key.path))?.latest ?? 0;
+      else latest = (await b?.kv?.latestVersion(key.path)) ?? 0;
     } catch {
       latest = 0;
     }

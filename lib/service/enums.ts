@@ -5,7 +5,10 @@
  */
 
 import type { KeyType } from "../core/ops.ts";
-import { KeyType as WireKeyType } from "../wire/basil/broker/v1/broker_pb.ts";
+import {
+  AeadAlgorithm as WireAead,
+  KeyType as WireKeyType,
+} from "../wire/basil/broker/v1/broker_pb.ts";
 
 const TO_WIRE: Partial<Record<KeyType, WireKeyType>> = {
   "ed25519": WireKeyType.ED25519,
@@ -31,4 +34,21 @@ export function keyTypeToWire(kt: KeyType): WireKeyType {
 export function keyTypeFromWire(kt: WireKeyType): KeyType | undefined {
   for (const [k, v] of Object.entries(TO_WIRE)) if (v === kt) return k as KeyType;
   return undefined;
+}
+
+/** Wire AEAD algorithm → catalog token; undefined for UNSPECIFIED or unknown values. */
+export function aeadFromWire(a: WireAead): "aes-256-gcm" | "chacha20-poly1305" | undefined {
+  if (a === WireAead.AES_256_GCM) return "aes-256-gcm";
+  if (a === WireAead.CHACHA20_POLY1305) return "chacha20-poly1305";
+  return undefined;
+}
+
+/** Catalog AEAD token → wire enum. */
+export function aeadToWire(a: "aes-256-gcm" | "chacha20-poly1305"): WireAead {
+  return a === "aes-256-gcm" ? WireAead.AES_256_GCM : WireAead.CHACHA20_POLY1305;
+}
+
+/** Whether a wire value is a declared member of `enumObj` (protobuf-es keeps unknown numbers). */
+export function isKnownEnum(enumObj: Record<string, string | number>, v: number): boolean {
+  return typeof enumObj[v] === "string";
 }

@@ -417,12 +417,22 @@ Deno.test("basil demo runs end to end and can be rerun", async () => {
     for (let i = 0; i < 2; i++) {
       const r = await basil(["demo", "--dir", `${dir}/demo`]);
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.match(r.stdout, /\$ basil get --key-id demo\.ops\.root_token/);
-      assert.match(r.stdout, /PermissionDenied\/UNAUTHORIZED/);
       assert.match(
         r.stdout,
-        /DENY {3}subject current-user {2}get {2}demo\.ops\.root_token {2}\(not_permitted\)/,
+        /\$ basil sign --key-id demo\.signing_key 'release v1\.0\.0'\n {2}[0-9a-f]{128}\n/,
       );
+      assert.match(r.stdout, /\$ basil verify [^\n]*\n {2}true\n/);
+      assert.match(
+        r.stdout,
+        /\$ basil get --key-id demo\.signing_key[^\n]*\n {2}Error: agent status \[PermissionDenied\/UNAUTHORIZED\]/,
+      );
+      assert.match(
+        r.stdout,
+        /DENY {3}subject current-user {2}get {2}demo\.signing_key {2}\(not_permitted\)/,
+      );
+      assert.match(r.stdout, /ALLOW {2}subject current-user {2}sign {2}demo\.signing_key/);
+      assert.match(r.stdout, /algorithm: aes256-gcm\n {2}version: 1\n {2}nonce: [0-9a-f]{24}\n/);
+      assert.match(r.stdout, /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+\n {2}expires_at: /);
       assert.match(r.stdout, /"op":"rotate"/);
       assert.match(r.stdout, /Try it yourself/);
     }

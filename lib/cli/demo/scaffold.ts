@@ -91,6 +91,26 @@ function catalogJson(p: DemoPaths): unknown {
       },
     },
     keys: {
+      "demo.signing_key": {
+        class: "asymmetric",
+        keyType: "ed25519",
+        backend: "local-db",
+        engine: "transit",
+        path: "demo/signing-key",
+        writable: true,
+        missing: "generate",
+        description: "Signs releases in place; the private key never leaves the keystore",
+      },
+      "demo.aead_key": {
+        class: "symmetric",
+        keyType: "aes-256-gcm",
+        backend: "local-db",
+        engine: "transit",
+        path: "demo/aead-key",
+        writable: true,
+        missing: "generate",
+        description: "Encrypts backups; the agent owns every nonce",
+      },
       "demo.app.db_password": {
         class: "value",
         backend: "local-db",
@@ -108,15 +128,6 @@ function catalogJson(p: DemoPaths): unknown {
         missing: "warn",
         description: "An API token the operator sets with `basil set`",
       },
-      "demo.ops.root_token": {
-        class: "value",
-        backend: "local-db",
-        path: "demo/ops/root-token",
-        writable: true,
-        missing: "generate",
-        generate: { format: "hex", bytes: 32 },
-        description: "An operations secret the demo user is not granted",
-      },
     },
   };
 }
@@ -125,14 +136,26 @@ function policyJson(uid: number): unknown {
   return {
     schemaVersion: 2,
     subjects: { "current-user": { anyOf: [{ kind: "unix", uid }] } },
-    roles: { "demo-user": ["list", "get", "set", "rotate", "get_public_key"] },
-    rules: [{
-      id: "current-user-can-use-demo-app",
-      subjects: ["current-user"],
-      action: ["role:demo-user"],
-      target: ["demo.app.*"],
-      comment: "The running user may list, read, set and rotate the demo app's values.",
-    }],
+    roles: {
+      "demo-user": ["list", "get_public_key", "sign", "verify", "encrypt", "decrypt", "mint"],
+      "demo-values": ["get", "set", "rotate"],
+    },
+    rules: [
+      {
+        id: "current-user-can-use-demo-keys",
+        subjects: ["current-user"],
+        action: ["role:demo-user"],
+        target: ["demo.*"],
+        comment: "Use the demo keys in place: sign, verify, encrypt, decrypt, mint.",
+      },
+      {
+        id: "current-user-can-manage-demo-app-values",
+        subjects: ["current-user"],
+        action: ["role:demo-values"],
+        target: ["demo.app.*"],
+        comment: "Read, set and rotate the demo app's values (Tier 1).",
+      },
+    ],
     config: {
       names: { users: { [String(uid)]: "demo-user" } },
       memberships: { [String(uid)]: [] },

@@ -22,9 +22,26 @@ export type RunCli = (
 
 interface Beat {
   readonly show: string;
+  /** `{name}` is replaced by a value an earlier beat captured. */
   readonly argv: readonly string[];
   readonly expect: 0 | 1;
   readonly stdin?: string;
+  /** Remember this beat's stdout under a name. */
+  readonly capture?: string;
+}
+
+function explain(p: DemoPaths, op: string): string[] {
+  return [
+    "explain",
+    "-c",
+    p.config,
+    "--subject",
+    "current-user",
+    "--op",
+    op,
+    "--key",
+    "demo.signing_key",
+  ];
 }
 
 /** A running demo agent. */
@@ -103,8 +120,61 @@ export async function runTour(
       { show: "basil status", argv: ["status"], expect: 0 },
       { show: "basil list", argv: ["list"], expect: 0 },
       {
-        show: "basil get --key-id demo.app.db_password",
-        argv: ["get", "--key-id", "demo.app.db_password"],
+        show: "basil sign --key-id demo.signing_key 'release v1.0.0'",
+        argv: ["sign", "--key-id", "demo.signing_key", "release v1.0.0"],
+        expect: 0,
+        capture: "signature",
+      },
+      {
+        show: "basil verify --key-id demo.signing_key --signature <hex above> 'release v1.0.0'",
+        argv: [
+          "verify",
+          "--key-id",
+          "demo.signing_key",
+          "--signature",
+          "{signature}",
+          "release v1.0.0",
+        ],
+        expect: 0,
+      },
+      {
+        show:
+          "basil get --key-id demo.signing_key        # the key is used, never handed out: denied",
+        argv: ["get", "--key-id", "demo.signing_key"],
+        expect: 1,
+      },
+      {
+        show: `basil explain -c ${p.config} --subject current-user --op get --key demo.signing_key`,
+        argv: explain(p, "get"),
+        expect: 0,
+      },
+      {
+        show:
+          `basil explain -c ${p.config} --subject current-user --op sign --key demo.signing_key`,
+        argv: explain(p, "sign"),
+        expect: 0,
+      },
+      {
+        show: "basil encrypt --key-id demo.aead_key backup-2026-07-07.tar",
+        argv: ["encrypt", "--key-id", "demo.aead_key", "backup-2026-07-07.tar"],
+        expect: 0,
+      },
+      {
+        show: "basil mint-jwt --key-id demo.signing_key --sub deploy-bot --ttl-secs 300",
+        argv: [
+          "mint-jwt",
+          "--key-id",
+          "demo.signing_key",
+          "--sub",
+          "deploy-bot",
+          "--ttl-secs",
+          "300",
+        ],
+        expect: 0,
+      },
+      {
+        show: "basil get --key-id demo.app.db_password --format raw   # a Tier 1 value",
+        argv: ["get", "--key-id", "demo.app.db_password", "--format", "raw"],
         expect: 0,
       },
       {
@@ -118,41 +188,26 @@ export async function runTour(
         argv: ["rotate", "--key-id", "demo.app.db_password"],
         expect: 0,
       },
-      {
-        show: "basil get --key-id demo.app.db_password --format raw",
-        argv: ["get", "--key-id", "demo.app.db_password", "--format", "raw"],
-        expect: 0,
-      },
-      {
-        show: "basil get --key-id demo.ops.root_token        # not granted: denied",
-        argv: ["get", "--key-id", "demo.ops.root_token"],
-        expect: 1,
-      },
-      {
-        show:
-          `basil explain -c ${p.config} --subject current-user --op get --key demo.ops.root_token`,
-        argv: [
-          "explain",
-          "-c",
-          p.config,
-          "--subject",
-          "current-user",
-          "--op",
-          "get",
-          "--key",
-          "demo.ops.root_token",
-        ],
-        expect: 0,
-      },
     ];
+    const captured = new Map<string, string>();
     for (const b of beats) {
       say(`$ ${b.show}`);
-      const code = await runCli(["--socket", p.socket, ...b.argv], {
-        io: indentIo(ctx, b.stdin),
-        env: () => undefined,
-        cwd: ctx.cwd,
-      });
-      if (b.argv[0] === "get" && code === 0 && b.argv.includes("raw")) ctx.io.out("\n");
+      let out = "";
+      const io = indentIo(ctx, b.stdin);
+      const code = await runCli(
+        [
+          "--socket",
+          p.socket,
+          ...b.argv.map((a) => a.replace(/^\{(\w+)\}$/, (_, k) => captured.get(k) ?? "")),
+        ],
+        {
+          io: { ...io, out: (t) => ((out += t), io.out(t)) },
+          env: () => undefined,
+          cwd: ctx.cwd,
+        },
+      );
+      if (b.capture) captured.set(b.capture, out.trim());
+      if (b.argv.includes("raw") && code === 0) ctx.io.out("\n");
       if (code !== b.expect) {
         failed = `\`${b.show}\` exited ${code}, expected ${b.expect}`;
         break;
@@ -161,8 +216,8 @@ export async function runTour(
       if (paced) await new Promise((r) => setTimeout(r, 1200));
     }
     if (!failed) {
-      say(`$ tail -n 4 ${p.audit}        # one record per decision; values never appear`);
-      const lines = Deno.readTextFileSync(p.audit).trim().split("\n").slice(-4);
+      say(`$ tail -n 5 ${p.audit}        # one record per decision; values never appear`);
+      const lines = Deno.readTextFileSync(p.audit).trim().split("\n").slice(-5);
       for (const l of lines) say(`  ${l}`);
       say("");
     }
@@ -184,6 +239,7 @@ export async function runTour(
   say(`  basil agent -c ${p.config} &`);
   say(`  export BASIL_SOCKET=${p.socket}`);
   say(`  basil list`);
+  say(`  basil sign --key-id demo.signing_key 'hello'`);
   say(`  basil get --key-id demo.app.db_password --format raw`);
   say(`  basil explain -c ${p.config} --subject current-user --effective`);
   say(`  tail -f ${p.audit}`);

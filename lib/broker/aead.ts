@@ -1,0 +1,144 @@
+/**
+ * AeadService operations: Encrypt/Decrypt on symmetric keys with
+ * broker-owned nonces, and WrapEnvelope/UnwrapEnvelope (X25519 → HKDF-SHA256
+ * → ChaCha20-Poly1305) on sealing keys.
+ *
+ * No oracle: once the caller is authorized, every decrypt or unwrap failure
+ * (tampered nonce, ciphertext, tag or AAD; unknown, pruned or out-of-grace
+ * version; an envelope algorithm that is not the key's) is the same
+ * DECRYPT_FAILED error.
+ * @module
+ */
+
+import type { AeadEnvelope } from "../backends/backend.ts";
+import { BasilError, decryptFailed, invalidRequest } from "../core/errors.ts";
+import { openX25519, sealX25519 } from "../crypto/x25519_seal.ts";
+import type { PeerIdentity } from "../policy/pdp.ts";
+import { authorizeKey } from "./authorize.ts";
+import type { BrokerDeps } from "./deps.ts";
+import { cap, graceWindow, infoOf, keyTypeOf, requireClass, transitOf } from "./keys.ts";
+
+/** The AEAD suites. */
+export type AeadName = "aes-256-gcm" | "chacha20-poly1305";
+
+/** Encrypt: `alg` must be the key's catalog keyType. */
+export async function encrypt(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  keyId: string,
+  alg: AeadName,
+  plaintext: Uint8Array,
+  aad: Uint8Array | undefined,
+): Promise<AeadEnvelope & { alg: AeadName }> {
+  cap("plaintext", plaintext, deps.limits.maxEncryptSize, "encrypt");
+  cap("aad", aad, deps.limits.maxEncryptSize, "encrypt");
+  const a = authorizeKey(deps, peer, "encrypt", keyId);
+  requireClass(a.key, ["symmetric"], "encrypt");
+  const kt = keyTypeOf(a.key, "encrypt");
+  if (kt !== alg) {
+    throw invalidRequest(`algorithm ${alg} does not match the key's ${kt}`, "encrypt");
+  }
+  const t = transitOf(a, "encrypt");
+  const info = await infoOf(t, a.key, "encrypt");
+  const env = await t.encrypt(a.key.path, kt, plaintext, aad, info.latest);
+  return { ...env, alg };
+}
+
+/** Decrypt: any failure after authorization is DECRYPT_FAILED. */
+export async function decrypt(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  keyId: string,
+  alg: AeadName | undefined,
+  envelope: AeadEnvelope,
+  aad: Uint8Array | undefined,
+): Promise<Uint8Array> {
+  cap("ciphertext", envelope.ciphertext, deps.limits.maxEncryptSize, "decrypt");
+  cap("aad", aad, deps.limits.maxEncryptSize, "decrypt");
+  const a = authorizeKey(deps, peer, "decrypt", keyId);
+  requireClass(a.key, ["symmetric"], "decrypt");
+  const kt = keyTypeOf(a.key, "decrypt");
+  const t = transitOf(a, "decrypt");
+  if (alg !== kt) throw decryptFailed("decrypt", "envelope algorithm mismatch");
+  const info = await t.info(a.key.path).catch(() => undefined);
+  if (!info) throw decryptFailed("decrypt", "no key");
+  const w = graceWindow(info, deps.limits.graceVersions);
+  if (envelope.version < w.from || envelope.version > w.to) {
+    throw decryptFailed("decrypt", `version ${envelope.version} outside ${w.from}..${w.to}`);
+  }
+  try {
+    return await t.decrypt(a.key.path, kt, envelope, aad);
+  } catch (e) {
+    if (e instanceof BasilError && e.code === "DECRYPT_FAILED") throw e;
+    throw decryptFailed("decrypt", e instanceof Error ? e.name : "error");
+  }
+}
+
+/** A KEM envelope (X25519 sealed box). */
+export interface KemBox {
+  readonly version: number;
+  readonly encapsulatedKey: Uint8Array;
+  readonly nonce: Uint8Array;
+  readonly ciphertext: Uint8Array;
+}
+
+/** WrapEnvelope: seals to the latest public key of a sealing key. */
+export async function wrapEnvelope(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  keyId: string,
+  plaintext: Uint8Array,
+  aad: Uint8Array | undefined,
+): Promise<KemBox> {
+  cap("plaintext", plaintext, deps.limits.maxEncryptSize, "wrap_envelope");
+  cap("aad", aad, deps.limits.maxEncryptSize, "wrap_envelope");
+  const a = authorizeKey(deps, peer, "encrypt", keyId);
+  requireClass(a.key, ["sealing"], "wrap_envelope");
+  if (a.key.keyType !== "x25519") {
+    throw new BasilError("UNSUPPORTED_ALGORITHM", `${a.key.keyType} wrapping is not supported`, {
+      op: "wrap_envelope",
+    });
+  }
+  const pub = await a.backend.kv?.read(a.key.publicPath!);
+  if (!pub) {
+    throw new BasilError("INTERNAL", "key material not found in backend", { op: "wrap_envelope" });
+  }
+  const recipient = pub.value.expose().slice();
+  pub.value.wipe();
+  const sealed = sealX25519(recipient, plaintext, aad);
+  return { version: pub.version, ...sealed };
+}
+
+/** UnwrapEnvelope: the private half is read for this one operation, then wiped. */
+export async function unwrapEnvelope(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  keyId: string,
+  box: KemBox & { readonly x25519: boolean },
+  aad: Uint8Array | undefined,
+): Promise<Uint8Array> {
+  cap("ciphertext", box.ciphertext, deps.limits.maxEncryptSize, "unwrap_envelope");
+  cap("aad", aad, deps.limits.maxEncryptSize, "unwrap_envelope");
+  const a = authorizeKey(deps, peer, "decrypt", keyId);
+  requireClass(a.key, ["sealing"], "unwrap_envelope");
+  if (a.key.keyType !== "x25519" || !box.x25519) {
+    throw decryptFailed("unwrap_envelope", "not an x25519 envelope");
+  }
+  const kv = a.backend.kv;
+  if (!kv) throw decryptFailed("unwrap_envelope", "no kv");
+  const latest = (await kv.latestVersion(a.key.path).catch(() => undefined)) ?? 0;
+  if (box.version < Math.max(1, latest - deps.limits.graceVersions) || box.version > latest) {
+    throw decryptFailed("unwrap_envelope", "version outside the grace window");
+  }
+  const priv = await kv.read(a.key.path, box.version).catch(() => undefined);
+  const pub = await kv.read(a.key.publicPath!, box.version).catch(() => undefined);
+  try {
+    if (!priv || !pub) throw decryptFailed("unwrap_envelope", "version not stored");
+    return openX25519(priv.value.expose(), pub.value.expose(), box, aad);
+  } catch {
+    throw decryptFailed("unwrap_envelope");
+  } finally {
+    priv?.value.wipe();
+    pub?.value.wipe();
+  }
+}

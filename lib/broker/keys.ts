@@ -1,0 +1,67 @@
+/**
+ * Shared helpers for Tier 2 operations: class and key-type checks, the
+ * transit engine of an authorized key, and the grace window of versions that
+ * verify and decrypt accept.
+ * @module
+ */
+
+import type { TransitEngine, TransitKeyInfo } from "../backends/backend.ts";
+import type { CatalogKey } from "../catalog/schema.ts";
+import { BasilError, invalidRequest } from "../core/errors.ts";
+import type { KeyClass, KeyType } from "../core/ops.ts";
+import type { Authorized } from "./authorize.ts";
+
+/** Throws INVALID_REQUEST unless the key's class is one of `classes`. */
+export function requireClass(key: CatalogKey, classes: readonly KeyClass[], op: string): void {
+  if (!classes.includes(key.class)) {
+    throw invalidRequest(`${op} is not an operation on ${key.class} keys`, op);
+  }
+}
+
+/** The catalog keyType of a key that must have one. */
+export function keyTypeOf(key: CatalogKey, op: string): KeyType {
+  if (key.keyType === undefined) {
+    throw invalidRequest(`key ${key.name} declares no keyType`, op);
+  }
+  return key.keyType;
+}
+
+/** The transit engine behind an authorized transit key. */
+export function transitOf(a: Authorized, op: string): TransitEngine {
+  if (a.key.engine !== "transit") {
+    throw invalidRequest(`${op} needs a transit key; ${a.key.name} is held in ${a.key.engine}`, op);
+  }
+  const t = a.backend.transit;
+  if (!t) {
+    throw new BasilError("UNSUPPORTED", `backend ${a.backend.name} has no transit engine`, { op });
+  }
+  return t;
+}
+
+/** Transit key metadata, or INTERNAL when the material is absent. */
+export async function infoOf(
+  t: TransitEngine,
+  key: CatalogKey,
+  op: string,
+): Promise<TransitKeyInfo> {
+  const info = await t.info(key.path);
+  if (!info) {
+    throw new BasilError("INTERNAL", "key material not found in backend", {
+      op,
+      detail: `${key.name} has no stored key`,
+    });
+  }
+  return info;
+}
+
+/** Versions verify/decrypt accept: the newest `grace + 1` still stored. */
+export function graceWindow(info: TransitKeyInfo, grace: number): { from: number; to: number } {
+  return { from: Math.max(info.minAvailable, info.latest - grace), to: info.latest };
+}
+
+/** Enforces a byte cap with PAYLOAD_TOO_LARGE. */
+export function cap(field: string, bytes: Uint8Array | undefined, limit: number, op: string): void {
+  if (bytes !== undefined && bytes.length > limit) {
+    throw new BasilError("PAYLOAD_TOO_LARGE", `${field} exceeds the ${limit}-byte limit`, { op });
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * MintingService.MintJwt: a compact JWT signed in place by a catalog key
+ * (EdDSA, ES256, ES384 or RS256 by keyType). The broker owns `iss` (the
+ * catalog key id), `sub`, `iat`, `exp`, `nbf` and `jti`; extra claims may not
+ * set them. Every minted token expires: without a TTL the default applies.
+ * @module
+ */
+
+import { BasilError, invalidRequest } from "../core/errors.ts";
+import { fromUtf8 } from "../core/encoding.ts";
+import { assembleJwt, jwtAlgFor, jwtKid, signingInput, standardJti } from "../crypto/jwt.ts";
+import type { PeerIdentity } from "../policy/pdp.ts";
+import { authorizeKey } from "./authorize.ts";
+import type { BrokerDeps } from "./deps.ts";
+import { cap, infoOf, keyTypeOf, requireClass, transitOf } from "./keys.ts";
+
+/** TTL used when a request gives none. */
+export const DEFAULT_JWT_TTL_SECS = 300;
+
+/** Claims the broker sets and callers may not. */
+export const RESERVED_CLAIMS: readonly string[] = ["iss", "sub", "iat", "exp", "nbf", "jti"];
+
+/** A minted token. */
+export interface MintedJwt {
+  readonly token: string;
+  readonly expiresAt: Date;
+}
+
+function parseExtraClaims(bytes: Uint8Array): Record<string, unknown> {
+  if (bytes.length === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(fromUtf8(bytes));
+  } catch {
+    throw invalidRequest("extra_claims_json is not valid UTF-8 JSON", "mint");
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw invalidRequest("extra_claims_json must be a JSON object", "mint");
+  }
+  for (const k of Object.keys(v)) {
+    if (RESERVED_CLAIMS.includes(k)) {
+      throw invalidRequest(`claim "${k}" is reserved and set by the broker`, "mint");
+    }
+  }
+  return v as Record<string, unknown>;
+}
+
+/** MintJwt. `ttlSecs` undefined → the default TTL. */
+export async function mintJwt(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  keyId: string,
+  subject: string | undefined,
+  ttlSecs: number | undefined,
+  extraClaimsJson: Uint8Array,
+): Promise<MintedJwt> {
+  cap("extra_claims_json", extraClaimsJson, deps.limits.maxPayloadSize, "mint");
+  const a = authorizeKey(deps, peer, "mint", keyId);
+  requireClass(a.key, ["asymmetric"], "mint");
+  if (subject === undefined || subject === "") throw invalidRequest("subject is required", "mint");
+  if (ttlSecs !== undefined && ttlSecs <= 0) throw invalidRequest("ttl must be positive", "mint");
+  const extra = parseExtraClaims(extraClaimsJson);
+  const kt = keyTypeOf(a.key, "mint");
+  const alg = jwtAlgFor(kt);
+  if (!alg) {
+    throw new BasilError("UNSUPPORTED_ALGORITHM", `no JWT algorithm for ${kt} keys`, {
+      op: "mint",
+    });
+  }
+  const t = transitOf(a, "mint");
+  const info = await infoOf(t, a.key, "mint");
+  const pub = await t.publicKey(a.key.path, kt, info.latest);
+  const now = Math.floor(deps.now().getTime() / 1000);
+  const exp = now + (ttlSecs ?? DEFAULT_JWT_TTL_SECS);
+  const standard = { iss: keyId, sub: subject, iat: now, exp };
+  const claims = { ...extra, ...standard, jti: standardJti(standard) };
+  const header = { alg, kid: jwtKid(alg, pub), typ: "JWT" };
+  const input = signingInput(header, claims);
+  const sig = await t.sign(a.key.path, kt, input, info.latest);
+  return { token: assembleJwt(input, sig), expiresAt: new Date(exp * 1000) };
+}

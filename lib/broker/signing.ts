@@ -1,0 +1,231 @@
+/**
+ * SigningService operations (Tier 2): NewKey, Import/ImportSet, Sign, Verify,
+ * GetPublicKey. The key signs where it lives (the transit engine); the raw
+ * message is signed and the algorithm comes from the catalog keyType.
+ * Verify accepts any version inside the grace window and never errors on a
+ * bad signature: it answers false.
+ * @module
+ */
+
+import type { Backend, ImportMaterial } from "../backends/backend.ts";
+import type { CatalogKey } from "../catalog/schema.ts";
+import { BasilError, invalidRequest } from "../core/errors.ts";
+import type { KeyType } from "../core/ops.ts";
+import { signMessage, verifyMessage } from "../crypto/signing.ts";
+import { x25519Generate } from "../crypto/x25519_seal.ts";
+import type { PeerIdentity } from "../policy/pdp.ts";
+import { authorizeKey, authorizeKeyFor, resolveCaller } from "./authorize.ts";
+import type { BrokerDeps } from "./deps.ts";
+import { cap, graceWindow, infoOf, keyTypeOf, requireClass, transitOf } from "./keys.ts";
+
+/** A created or imported key. */
+export interface NewKeyResult {
+  readonly keyId: string;
+  readonly publicKey: Uint8Array;
+}
+
+function checkRequestedType(requested: KeyType | undefined, actual: KeyType, op: string): void {
+  if (requested !== undefined && requested !== actual) {
+    throw invalidRequest(`key_type ${requested} does not match the catalog keyType ${actual}`, op);
+  }
+}
+
+/** NewKey: creates version 1 of a catalog key that has none. */
+export async function newKey(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  keyId: string,
+  requested: KeyType | undefined,
+): Promise<NewKeyResult> {
+  const a = authorizeKey(deps, peer, "new_key", keyId);
+  requireClass(a.key, ["asymmetric", "symmetric", "sealing"], "new_key");
+  const kt = keyTypeOf(a.key, "new_key");
+  checkRequestedType(requested, kt, "new_key");
+  if (a.key.class === "sealing") return await newSealingKey(a.backend, a.key, keyId);
+  const backendDecl = a.gen.catalog.backends.get(a.key.backend);
+  if (a.key.class === "asymmetric" && !backendDecl?.mintKeyTypes.includes(kt)) {
+    throw new BasilError("UNSUPPORTED", `backend ${a.key.backend} does not mint ${kt} keys`, {
+      op: "new_key",
+    });
+  }
+  const created = await transitOf(a, "new_key").create(a.key.path, kt);
+  return { keyId, publicKey: created.publicKey };
+}
+
+async function newSealingKey(
+  backend: Backend,
+  key: CatalogKey,
+  keyId: string,
+): Promise<NewKeyResult> {
+  if (key.keyType !== "x25519") {
+    throw new BasilError("UNSUPPORTED_ALGORITHM", `new_key does not generate ${key.keyType}`, {
+      op: "new_key",
+    });
+  }
+  const kv = backend.kv;
+  if (!kv || key.publicPath === undefined) {
+    throw new BasilError("UNSUPPORTED", `backend ${backend.name} stores no values`, {
+      op: "new_key",
+    });
+  }
+  if ((await kv.latestVersion(key.path)) !== undefined) {
+    throw invalidRequest(`key ${keyId} already exists`, "new_key");
+  }
+  const pair = x25519Generate();
+  try {
+    await kv.write(key.path, pair.privateKey.expose());
+    await kv.write(key.publicPath, pair.publicKey);
+  } finally {
+    pair.privateKey.wipe();
+  }
+  return { keyId, publicKey: pair.publicKey };
+}
+
+/** One requested import. */
+export interface ImportRequestItem {
+  readonly keyId: string;
+  readonly keyType: KeyType | undefined;
+  readonly material: ImportMaterial;
+}
+
+/**
+ * Import / ImportSet: every entry is authorized on one pinned generation
+ * before anything is stored, and the backend stores all or none.
+ */
+export async function importKeys(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  items: readonly ImportRequestItem[],
+): Promise<NewKeyResult[]> {
+  if (items.length === 0) throw invalidRequest("no keys to import", "import");
+  const total = items.reduce((n, i) => n + materialLength(i.material), 0);
+  if (total > deps.limits.maxPayloadSize) {
+    throw new BasilError(
+      "PAYLOAD_TOO_LARGE",
+      `key material exceeds the ${deps.limits.maxPayloadSize}-byte limit`,
+      { op: "import" },
+    );
+  }
+  const caller = resolveCaller(deps, peer);
+  const authorized = items.map((i) => authorizeKeyFor(deps, caller, "import", i.keyId));
+  const seen = new Set<string>();
+  const backends = new Set<string>();
+  const prepared = authorized.map((a, n) => {
+    requireClass(a.key, ["asymmetric"], "import");
+    const kt = keyTypeOf(a.key, "import");
+    checkRequestedType(items[n]!.keyType, kt, "import");
+    if (kt.startsWith("ml-")) {
+      throw invalidRequest("post-quantum keys cannot be imported", "import");
+    }
+    if (seen.has(a.key.name)) throw invalidRequest(`key ${a.key.name} appears twice`, "import");
+    seen.add(a.key.name);
+    backends.add(a.backend.name);
+    transitOf(a, "import");
+    return { path: a.key.path, keyType: kt, material: items[n]!.material };
+  });
+  if (backends.size > 1) {
+    throw invalidRequest("one import set must stay within one backend", "import");
+  }
+  const t = transitOf(authorized[0]!, "import");
+  const out = await t.importKeys(prepared);
+  return out.map((r, n) => ({ keyId: items[n]!.keyId, publicKey: r.publicKey }));
+}
+
+function materialLength(m: ImportMaterial): number {
+  return m.kind === "ed25519-seed" ? m.seed.length : m.der.length;
+}
+
+/** Sign: the raw message, with the catalog's algorithm, by the latest version. */
+export async function sign(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  keyId: string,
+  message: Uint8Array,
+): Promise<Uint8Array> {
+  cap("message", message, deps.limits.maxPayloadSize, "sign");
+  const a = authorizeKey(deps, peer, "sign", keyId);
+  requireClass(a.key, ["asymmetric"], "sign");
+  const kt = keyTypeOf(a.key, "sign");
+  if (a.key.engine === "kv2") {
+    // Materialize-to-use: the Ed25519 seed is read for this one operation, then wiped.
+    const got = await a.backend.kv?.read(a.key.path);
+    if (!got) {
+      throw new BasilError("INTERNAL", "key material not found in backend", { op: "sign" });
+    }
+    try {
+      return signMessage(kt, got.value.expose(), message);
+    } finally {
+      got.value.wipe();
+    }
+  }
+  const t = transitOf(a, "sign");
+  const info = await infoOf(t, a.key, "sign");
+  return await t.sign(a.key.path, kt, message, info.latest);
+}
+
+/** Verify: true iff some version in the grace window verifies (public keys: the stored key). */
+export async function verify(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  keyId: string,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  cap("message", message, deps.limits.maxPayloadSize, "verify");
+  cap("signature", signature, deps.limits.maxPayloadSize, "verify");
+  const a = authorizeKey(deps, peer, "verify", keyId);
+  requireClass(a.key, ["asymmetric", "public"], "verify");
+  const kt = keyTypeOf(a.key, "verify");
+  if (a.key.class === "public" || a.key.engine === "kv2") {
+    const path = a.key.class === "public" ? a.key.path : a.key.publicPath!;
+    const got = await a.backend.kv?.read(path);
+    if (!got) return false;
+    try {
+      return verifyMessage(kt, got.value.expose(), message, signature);
+    } finally {
+      got.value.wipe();
+    }
+  }
+  const t = transitOf(a, "verify");
+  const info = await infoOf(t, a.key, "verify");
+  const w = graceWindow(info, deps.limits.graceVersions);
+  for (let v = w.to; v >= w.from; v--) {
+    if (await t.verify(a.key.path, kt, message, signature, v)) return true;
+  }
+  return false;
+}
+
+/** GetPublicKey: the public half of `version` (latest when undefined). */
+export async function getPublicKey(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  keyId: string,
+  version: number | undefined,
+): Promise<{ keyType: KeyType | undefined; publicKey: Uint8Array; version: number }> {
+  const a = authorizeKey(deps, peer, "get_public_key", keyId);
+  requireClass(a.key, ["asymmetric", "public", "sealing"], "get_public_key");
+  if (version === 0) throw invalidRequest("version must be at least 1", "get_public_key");
+  if (a.key.class !== "asymmetric" || a.key.engine === "kv2") {
+    const path = a.key.class === "public" ? a.key.path : a.key.publicPath!;
+    const got = await a.backend.kv?.read(path, version);
+    if (!got) {
+      throw new BasilError("INTERNAL", "key material not found in backend", {
+        op: "get_public_key",
+      });
+    }
+    const bytes = got.value.expose().slice();
+    got.value.wipe();
+    return { keyType: a.key.keyType, publicKey: bytes, version: got.version };
+  }
+  const kt = keyTypeOf(a.key, "get_public_key");
+  const t = transitOf(a, "get_public_key");
+  const info = await infoOf(t, a.key, "get_public_key");
+  const v = version ?? info.latest;
+  if (v < info.minAvailable || v > info.latest) {
+    throw new BasilError("INTERNAL", "key material not found in backend", {
+      op: "get_public_key",
+      detail: `${keyId} has no version ${v}`,
+    });
+  }
+  return { keyType: kt, publicKey: await t.publicKey(a.key.path, kt, v), version: v };
+}

@@ -1,0 +1,31 @@
+/**
+ * Where a command's payload comes from: a positional argument (UTF-8), a
+ * file, or stdin (`-`). Exactly one source is allowed.
+ * @module
+ */
+
+import { utf8 } from "../../core/encoding.ts";
+import type { CliContext } from "../context.ts";
+import { CliError } from "../io.ts";
+
+/** Reads the payload from `--<fileFlag>` / `-` / the positional value. */
+export async function readPayload(
+  ctx: CliContext,
+  positional: string | undefined,
+  file: string | undefined,
+  fileFlag: string,
+): Promise<Uint8Array> {
+  if (positional !== undefined && file !== undefined) {
+    throw new CliError(`give the payload once: a positional value or --${fileFlag}`, 2);
+  }
+  if (positional === "-" || file === "-") return await ctx.io.readStdin();
+  if (file !== undefined) {
+    try {
+      return Deno.readFileSync(file);
+    } catch {
+      throw new CliError(`--${fileFlag} ${file}: cannot read`);
+    }
+  }
+  if (positional !== undefined) return utf8(positional);
+  throw new CliError(`no payload: give a value, --${fileFlag} <path>, or - for stdin`, 2);
+}

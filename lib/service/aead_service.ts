@@ -1,0 +1,113 @@
+/**
+ * basil.broker.v1.AeadService: Encrypt/Decrypt and X25519
+ * WrapEnvelope/UnwrapEnvelope. The API takes no nonce: the broker owns it.
+ * Plaintexts are wiped once the response is serialized.
+ * @module
+ */
+
+import { BasilError, invalidRequest } from "../core/errors.ts";
+import { decrypt, encrypt, unwrapEnvelope, wrapEnvelope } from "../broker/aead.ts";
+import type { BrokerDeps } from "../broker/deps.ts";
+import { AeadService, EnvelopeAlgorithm, KemAlgorithm } from "../wire/basil/broker/v1/broker_pb.ts";
+import { aeadFromWire, aeadToWire } from "./enums.ts";
+import { bindService } from "./types.ts";
+import type { ServiceBinding } from "./types.ts";
+import { requireField, requireKnown } from "./wire_args.ts";
+
+const ENV_ALGS = EnvelopeAlgorithm as unknown as Record<string, string | number>;
+
+/** The AeadService binding. */
+export function aeadService(deps: BrokerDeps): ServiceBinding {
+  return bindService(AeadService, {
+    async encrypt(req, ctx) {
+      const alg = aeadFromWire(req.algorithm);
+      if (!alg) {
+        throw invalidRequest("algorithm must be AES_256_GCM or CHACHA20_POLY1305", "encrypt");
+      }
+      try {
+        const env = await encrypt(
+          deps,
+          ctx.peer,
+          requireField(req.keyId, "key_id", "encrypt"),
+          alg,
+          req.plaintext,
+          req.aad,
+        );
+        return {
+          envelope: {
+            alg: aeadToWire(env.alg),
+            keyVersion: env.version,
+            nonce: env.nonce,
+            ciphertext: env.ciphertext,
+          },
+        };
+      } finally {
+        req.plaintext.fill(0);
+      }
+    },
+    async decrypt(req, ctx) {
+      const id = requireField(req.keyId, "key_id", "decrypt");
+      if (!req.envelope) throw invalidRequest("envelope is required", "decrypt");
+      const e = req.envelope;
+      const plaintext = await decrypt(deps, ctx.peer, id, aeadFromWire(e.alg), {
+        version: e.keyVersion,
+        nonce: e.nonce,
+        ciphertext: e.ciphertext,
+      }, req.aad);
+      ctx.defer(() => plaintext.fill(0));
+      return { plaintext };
+    },
+    async wrapEnvelope(req, ctx) {
+      const id = requireField(req.keyId, "key_id", "wrap_envelope");
+      if (req.kemAlgorithm === KemAlgorithm.UNSPECIFIED) {
+        throw invalidRequest("kem_algorithm is required", "wrap_envelope");
+      }
+      if (req.kemAlgorithm !== KemAlgorithm.X25519) {
+        throw new BasilError("UNSUPPORTED_ALGORITHM", "only X25519 wrapping is supported", {
+          op: "wrap_envelope",
+        });
+      }
+      requireKnown(ENV_ALGS, req.envelopeAlgorithm, "envelope_algorithm", "wrap_envelope");
+      if (req.envelopeAlgorithm === EnvelopeAlgorithm.UNSPECIFIED) {
+        throw invalidRequest("envelope_algorithm is required", "wrap_envelope");
+      }
+      try {
+        const box = await wrapEnvelope(deps, ctx.peer, id, req.plaintext, req.aad);
+        return {
+          envelope: {
+            kemAlgorithm: KemAlgorithm.X25519,
+            // Echoed as the contract says; the X25519 box is always ChaCha20-Poly1305.
+            envelopeAlgorithm: req.envelopeAlgorithm,
+            keyVersion: box.version,
+            encapsulatedKey: box.encapsulatedKey,
+            nonce: box.nonce,
+            ciphertext: box.ciphertext,
+          },
+        };
+      } finally {
+        req.plaintext.fill(0);
+      }
+    },
+    async unwrapEnvelope(req, ctx) {
+      const id = requireField(req.keyId, "key_id", "unwrap_envelope");
+      if (!req.envelope) throw invalidRequest("envelope is required", "unwrap_envelope");
+      const e = req.envelope;
+      const plaintext = await unwrapEnvelope(deps, ctx.peer, id, {
+        version: e.keyVersion,
+        encapsulatedKey: e.encapsulatedKey,
+        nonce: e.nonce,
+        ciphertext: e.ciphertext,
+        x25519: e.kemAlgorithm === KemAlgorithm.X25519,
+      }, req.aad);
+      ctx.defer(() => plaintext.fill(0));
+      return { plaintext };
+    },
+    unsealCose() {
+      return Promise.reject(
+        new BasilError("UNSUPPORTED", "UnsealCose is not available in this build", {
+          op: "unseal_cose",
+        }),
+      );
+    },
+  });
+}
