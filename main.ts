@@ -28,6 +28,7 @@ function parse(argv: readonly string[]): Parameters<typeof runAgent>[0] {
       vaultAddr: v.get("vault-addr"),
     },
     libc,
+    parentPid: v.has("parent-pid") ? Number(v.get("parent-pid")) : undefined,
     cwd: "/",
   };
 }

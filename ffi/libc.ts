@@ -10,7 +10,14 @@ import { dlopen } from "./_dlopen.ts";
 const SYMBOLS = {
   /** int getsockopt(int fd, int level, int optname, void *optval, socklen_t *optlen) */
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  /** int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5) */
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  /** pid_t getppid(void) */
+  getppid: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
+
+const PR_SET_PDEATHSIG = 1;
+const SIGTERM = 15;
 
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
@@ -44,6 +51,17 @@ export class Libc {
       uid: view.getUint32(4, true),
       gid: view.getUint32(8, true),
     };
+  }
+
+  /**
+   * Asks the kernel to send SIGTERM when the parent process dies, then checks
+   * the parent is still `expectedParent` (closing the race where it died
+   * first). Returns false when the parent is already gone.
+   */
+  dieWithParent(expectedParent: number): boolean {
+    if (!this.#lib) throw new TypeError("Cannot use libc after close");
+    if (this.#lib.symbols.prctl(PR_SET_PDEATHSIG, BigInt(SIGTERM), 0n, 0n, 0n) !== 0) return false;
+    return this.#lib.symbols.getppid() === expectedParent;
   }
 
   /** Closes the library. Safe to call twice. */

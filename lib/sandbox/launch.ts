@@ -48,6 +48,8 @@ export function planAgentLaunch(
     new URL("main.ts", ROOT).pathname,
     "--libc",
     libc,
+    "--parent-pid",
+    String(Deno.pid),
   ];
   if (cfg.configFile !== undefined) args.push("--config", cfg.configFile);
   args.push(

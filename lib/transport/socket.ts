@@ -16,7 +16,9 @@ import { describeFsError, formatMode } from "../core/fs.ts";
 function probe(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const c = net.connect(path);
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const done = (live: boolean) => {
+      clearTimeout(timer);
       c.removeAllListeners();
       c.on("error", () => {});
       c.destroy();
@@ -24,7 +26,7 @@ function probe(path: string): Promise<boolean> {
     };
     c.once("connect", () => done(true));
     c.once("error", () => done(false));
-    setTimeout(() => done(false), 2000);
+    timer = setTimeout(() => done(false), 2000);
   });
 }
 
