@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console
 import http2 from "node:http2";
 import fs from "node:fs";
 const [sock, pid, n] = process.argv.slice(2);
