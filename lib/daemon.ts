@@ -5,7 +5,8 @@
  *   config → catalog + policy → capability check → socket path bindable →
  *   audit log (0600) →
  *   unlock the bundle → backends (credentials wiped) → reconcile →
- *   bind the socket → serve.
+ *   JWT revocation list → bind the socket → serve (broker services and the
+ *   SPIFFE Workload API on the same socket).
  *
  * Any failure before the bind prints one line and exits non-zero. SIGTERM,
  * SIGINT and SIGQUIT shut down cleanly and remove the socket; SIGHUP reopens
@@ -23,6 +24,10 @@ import { buildBackends } from "./backends/registry.ts";
 import type { BrokerDeps } from "./broker/deps.ts";
 import { sweepRetention } from "./broker/retention.ts";
 import { GenerationHolder } from "./broker/state.ts";
+import { EventBus } from "./broker/events.ts";
+import { loadRevocations, RevocationList, revocationStoreKey } from "./spiffe/revocation.ts";
+import { WorkloadApi } from "./spiffe/workload.ts";
+import { spiffeService } from "./service/spiffe_service.ts";
 import { loadCatalog } from "./catalog/load.ts";
 import { loadAgentConfig } from "./config/load.ts";
 import type { AgentConfig, ConfigOverrides } from "./config/schema.ts";
@@ -40,13 +45,17 @@ import { aeadService } from "./service/aead_service.ts";
 import { mintingService } from "./service/minting_service.ts";
 import { signingService } from "./service/signing_service.ts";
 import { secretService } from "./service/secret_service.ts";
+import { startJwksServer } from "./transport/jwks_http.ts";
 import { BrokerServer, checkBindable } from "./transport/server.ts";
+import { jwtJwks } from "./spiffe/bundles.ts";
 
 /** Arguments of the agent process (see main.ts). */
 export interface AgentArgs {
   readonly configFile?: string;
   readonly overrides: ConfigOverrides;
   readonly libc: string;
+  /** The launcher's pid: the agent stops when it dies. */
+  readonly parentPid?: number;
   readonly cwd: string;
 }
 
@@ -67,6 +76,15 @@ function stderrLine(line: string): void {
 
 /** Starts the agent; throws `InputError` (fail closed) before anything is bound. */
 export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
+  if (args.parentPid !== undefined) {
+    // A SIGKILLed launcher must not leave an agent serving behind its back.
+    const probe = new Libc(args.libc);
+    const alive = probe.dieWithParent(args.parentPid);
+    probe.close();
+    if (!alive) {
+      throw new InputError("launcher_gone", "the launcher exited before the agent started");
+    }
+  }
   const names = readHostUnixNames();
   const file = args.configFile === undefined
     ? undefined
@@ -101,7 +119,20 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
     }
     if (!cfg.noReconcile) {
       const r = await reconcile(catalog, backends, logger, async (key, backend) => {
-        if (!backend.transit || key.keyType === undefined) throw new Error("no transit engine");
+        if (key.keyType === undefined) throw new Error("no keyType");
+        if (key.engine === "pki") {
+          if (!backend.pki) throw new Error("no pki engine");
+          const td = key.labelMap.get("trust_domain");
+          await backend.pki.createCa(
+            key.path,
+            key.keyType,
+            td !== undefined && key.labelMap.has("svid_kind")
+              ? { commonName: `${td} SPIFFE CA`, uri: `spiffe://${td}` }
+              : { commonName: key.name },
+          );
+          return;
+        }
+        if (!backend.transit) throw new Error("no transit engine");
         await backend.transit.create(key.path, key.keyType);
       });
       logger.log("info", "reconciled", {
@@ -110,11 +141,15 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
         warned: r.warned.length,
       });
     }
+    const revocations = new RevocationList();
+    const store = revocationStoreKey(catalog);
+    await loadRevocations(store, store ? backends.get(store.backend) : undefined, revocations);
     libc = new Libc(args.libc);
     const deps: BrokerDeps = {
       state: new GenerationHolder({ id: 1, catalog, policy }),
       backends,
       audit,
+      events: new EventBus(),
       logger,
       limits: {
         maxPayloadSize: cfg.maxPayloadSize,
@@ -125,24 +160,58 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
       now: () => new Date(),
     };
     const lib = libc;
+    const api = new WorkloadApi(deps, cfg.svidTtlSecs, revocations);
+    const rotations = deps.events.subscribe((e) => e.kind === "key_rotated");
+    (async () => {
+      for await (const e of rotations) if (e.kind === "key_rotated") api.source.reissue(e.keyId);
+    })();
     const server = await BrokerServer.start({
       socket: cfg.socket,
       mode: cfg.socketMode,
       gid,
       services: [
         secretService(deps),
-        adminService(deps),
+        adminService(deps, api),
         signingService(deps),
         aeadService(deps),
         mintingService(deps),
+        spiffeService(deps, api),
       ],
       readPeer: (fd) => lib.peerCredentials(fd),
       logger,
       maxReceiveBytes: Math.max(cfg.maxPayloadSize, cfg.maxEncryptSize) + 64 * 1024,
     });
     const sweep = startRetention(deps, cfg);
+    const jwks = cfg.jwks.enable
+      ? startJwksServer({
+        host: cfg.jwks.listen.host,
+        port: cfg.jwks.listen.port,
+        issuer: cfg.jwks.issuer,
+        tls: cfg.jwks.tls.enable
+          ? {
+            cert: readTextInput(cfg.jwks.tls.certFile!, "jwks.tls.cert-file"),
+            key: readTextInput(cfg.jwks.tls.keyFile!, "jwks.tls.key-file"),
+          }
+          : undefined,
+        source: {
+          jwks: async () => [...(await jwtJwks(deps, deps.state.current())).values()].flat(),
+        },
+        logger,
+      })
+      : undefined;
     logger.log("info", "agent listening", { socket: cfg.socket, version: VERSION, pid: Deno.pid });
-    return serve(cfg, server, { audit, backends, libc, logger, sweep });
+    return serve(cfg, server, {
+      audit,
+      backends,
+      libc,
+      logger,
+      sweep,
+      closeApi: () => {
+        rotations.close();
+        api.close();
+        jwks?.stop();
+      },
+    });
   } catch (e) {
     for (const b of backends?.values() ?? []) b.close();
     libc?.close();
@@ -160,6 +229,7 @@ function serve(
     libc: Libc;
     logger: Logger;
     sweep: (() => void) | undefined;
+    closeApi: () => void;
   },
 ): RunningAgent {
   let resolveDone!: () => void;
@@ -173,6 +243,7 @@ function serve(
     stopping ??= (async () => {
       parts.logger.log("info", "agent stopping");
       parts.sweep?.();
+      parts.closeApi();
       await server.stop();
       for (const b of parts.backends.values()) b.close();
       parts.libc.close();

@@ -3,8 +3,8 @@
  * module imports itself back through a cycle. Layers, lowest first:
  *
  *   0 core, wire, ffi   1 config, catalog   2 crypto, policy   3 seal
- *   4 backends, audit   5 broker   6 service, spiffe, nats   7 transport
- *   8 sandbox   9 daemon.ts   10 cli
+ *   4 backends, audit   5 broker   6 spiffe, nats   7 service   8 transport
+ *   9 sandbox   10 daemon.ts   11 cli
  *
  * A module may import from its own folder or from a lower layer.
  */
@@ -23,13 +23,13 @@ const LAYERS: Record<string, number> = {
   backends: 4,
   audit: 4,
   broker: 5,
-  service: 6,
   spiffe: 6,
   nats: 6,
-  transport: 7,
-  sandbox: 8,
-  "daemon.ts": 9,
-  cli: 10,
+  service: 7,
+  transport: 8,
+  sandbox: 9,
+  "daemon.ts": 10,
+  cli: 11,
 };
 
 const root = new URL("../", import.meta.url).pathname;

@@ -114,6 +114,53 @@ export interface TransitEngine {
   prune(path: string, minVersion: number): Promise<void>;
 }
 
+/** What a certificate should say. */
+export interface CertRequest {
+  /** Subject CN (TLS leaves); SVIDs usually have none. */
+  readonly commonName?: string;
+  readonly dnsSans: readonly string[];
+  readonly ipSans: readonly string[];
+  /** URI SANs; an X.509-SVID carries exactly one `spiffe://` URI. */
+  readonly uriSans: readonly string[];
+  readonly ttlSecs: number;
+  /** The X.509-SVID profile (contract §4.5, SPIFFE X509-SVID spec) rather than a TLS leaf. */
+  readonly svid: boolean;
+}
+
+/** A freshly issued leaf. The leaf private key is released to the caller. */
+export interface IssuedCert {
+  /** DER certificates, leaf first. */
+  readonly chainDer: readonly Uint8Array[];
+  /** DER PKCS#8 of the leaf key. The caller wipes it. */
+  readonly privateKeyPkcs8: SecretBytes;
+  /** DER CA certificates (the trust bundle). */
+  readonly caChainDer: readonly Uint8Array[];
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/**
+ * A certificate authority used in place (engine pki). The CA key signs where
+ * it lives; leaves get fresh key pairs. CA rotation adds a version: leaves
+ * are issued by the latest, bundles carry every version still accepted.
+ */
+export interface PkiEngine {
+  /** Versions of the CA at `path`, or undefined when absent. */
+  info(path: string): Promise<TransitKeyInfo | undefined>;
+  /** Creates the CA (version 1: key + self-signed certificate) if absent. */
+  createCa(
+    path: string,
+    keyType: KeyType,
+    subject: { commonName: string; uri?: string },
+  ): Promise<void>;
+  /** Adds a CA version (new key + certificate); returns its number. */
+  rotateCa(path: string, keyType: KeyType): Promise<number>;
+  /** DER CA certificates of versions `from..to`, newest first. */
+  caCertificates(path: string, keyType: KeyType, from: number, to: number): Promise<Uint8Array[]>;
+  /** Issues a leaf signed by the latest CA version. */
+  issue(path: string, keyType: KeyType, req: CertRequest): Promise<IssuedCert>;
+}
+
 /** A live backend built from a catalog backend and its bundle credential. */
 export interface Backend {
   /** The catalog backend name (= bundle credential id). */
@@ -123,6 +170,7 @@ export interface Backend {
   readonly statusName: string;
   readonly kv?: KvStore;
   readonly transit?: TransitEngine;
+  readonly pki?: PkiEngine;
   /**
    * Read-only existence probe for reconcile and readiness. Resolves false
    * when the key's material is absent; rejects with BACKEND_UNAVAILABLE or

@@ -7,6 +7,7 @@
 import type { AuditSink } from "../audit/sink.ts";
 import type { Backend } from "../backends/backend.ts";
 import type { Logger } from "../core/log.ts";
+import type { EventBus } from "./events.ts";
 import type { GenerationHolder } from "./state.ts";
 
 /** Size caps and version windows from the agent config. */
@@ -22,6 +23,8 @@ export interface BrokerDeps {
   /** Backends by catalog backend name. */
   readonly backends: ReadonlyMap<string, Backend>;
   readonly audit: AuditSink;
+  /** Change events (KeyRotated, BundleChanged, Revoked). */
+  readonly events: EventBus;
   readonly logger: Logger;
   readonly limits: BrokerLimits;
   /** Host user name for a uid (audit presenter), if known. */

@@ -7,6 +7,7 @@
  */
 
 import { BasilError, invalidRequest } from "../core/errors.ts";
+import type { SecretBytes } from "../core/secret.ts";
 import { fromUtf8 } from "../core/encoding.ts";
 import { assembleJwt, jwtAlgFor, jwtKid, signingInput, standardJti } from "../crypto/jwt.ts";
 import type { PeerIdentity } from "../policy/pdp.ts";
@@ -78,4 +79,49 @@ export async function mintJwt(
   const input = signingInput(header, claims);
   const sig = await t.sign(a.key.path, kt, input, info.latest);
   return { token: assembleJwt(input, sig), expiresAt: new Date(exp * 1000) };
+}
+
+/** An issued TLS leaf, as IssueCertificate returns it. */
+export interface IssuedLeaf {
+  readonly chainDer: readonly Uint8Array[];
+  readonly privateKeyDer: SecretBytes;
+  readonly caChainDer: readonly Uint8Array[];
+}
+
+/**
+ * IssueCertificate: a DNS/IP-SAN leaf from a pki issuer key. The CA key signs
+ * in place; the freshly minted leaf key is released to the caller (the one
+ * RPC that returns private key material, by design).
+ */
+export async function issueCertificate(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  issuerKeyId: string,
+  commonName: string,
+  dnsSans: readonly string[],
+  ipSans: readonly string[],
+  ttlSecs: number | undefined,
+): Promise<IssuedLeaf> {
+  const a = authorizeKey(deps, peer, "mint", issuerKeyId);
+  requireClass(a.key, ["asymmetric"], "issue_certificate");
+  if (a.key.engine !== "pki" || !a.backend.pki) {
+    throw invalidRequest(`${issuerKeyId} is not a pki issuer`, "issue_certificate");
+  }
+  if (commonName === "") throw invalidRequest("common_name is required", "issue_certificate");
+  if (ttlSecs === undefined || ttlSecs <= 0) {
+    throw invalidRequest("ttl is required", "issue_certificate");
+  }
+  const cert = await a.backend.pki.issue(a.key.path, keyTypeOf(a.key, "issue_certificate"), {
+    commonName,
+    dnsSans,
+    ipSans,
+    uriSans: [],
+    ttlSecs,
+    svid: false,
+  });
+  return {
+    chainDer: cert.chainDer,
+    privateKeyDer: cert.privateKeyPkcs8,
+    caChainDer: cert.caChainDer,
+  };
 }

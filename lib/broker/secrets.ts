@@ -93,14 +93,25 @@ export async function rotateSecret(
       fresh.wipe();
     }
   }
-  if (a.key.engine !== "transit") {
+  const kt = keyTypeOf(a.key, "rotate");
+  let version: number;
+  if (a.key.engine === "pki" && a.backend.pki) {
+    version = await a.backend.pki.rotateCa(a.key.path, kt);
+  } else if (a.key.engine === "transit") {
+    version = await transitOf(a, "rotate").rotate(a.key.path, kt);
+  } else {
     throw invalidRequest(
       `${a.key.engine}-held ${a.key.class} keys are rotated by provisioning a new version`,
       "rotate",
     );
   }
-  const kt = keyTypeOf(a.key, "rotate");
-  return await transitOf(a, "rotate").rotate(a.key.path, kt);
+  const at = deps.now();
+  deps.events.publish({ kind: "key_rotated", at, keyId: id, newVersion: version });
+  const td = a.key.labelMap.get("trust_domain");
+  if (td !== undefined && a.key.labelMap.has("svid_kind")) {
+    deps.events.publish({ kind: "bundle_changed", at, trustDomain: td });
+  }
+  return version;
 }
 
 /** The wire's coarse catalog kind. */

@@ -13,6 +13,8 @@ import { registerAdminCommands } from "./commands/admin.ts";
 import { registerAeadCommands } from "./commands/aead.ts";
 import { registerKeyCommands } from "./commands/keys.ts";
 import { registerMintCommands } from "./commands/mint.ts";
+import { registerRevokeCommand } from "./commands/revoke.ts";
+import { registerCertCommand } from "./commands/cert.ts";
 import { registerAgentCommand } from "./commands/agent.ts";
 import { registerBundleCommands } from "./commands/bundle.ts";
 import { registerDemoCommand } from "./commands/demo.ts";
@@ -49,6 +51,8 @@ function buildProgram(ctx: CliContext) {
   registerKeyCommands(cmd, ctx);
   registerAeadCommands(cmd, ctx);
   registerMintCommands(cmd, ctx);
+  registerRevokeCommand(cmd, ctx);
+  registerCertCommand(cmd, ctx);
   registerAdminCommands(cmd, ctx);
   registerExplainCommand(cmd, ctx);
   registerBundleCommands(cmd, ctx);

@@ -267,9 +267,6 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
   }
   const jwks = doc.jwks ?? {};
   const listen = parseListen(jwks.listen ?? "127.0.0.1:8201", label);
-  if (jwks.enable) {
-    throw fieldError(TOKEN, label, "jwks.enable", "the JWKS HTTP endpoint is not in this build");
-  }
   if (doc.invocation?.enable) {
     throw fieldError(TOKEN, label, "invocation.enable", "sealed invocation is not in this build");
   }

@@ -75,6 +75,9 @@ export function agentPermissions(
   const read = uniq([
     ...write,
     cfg.configFile,
+    ...(cfg.jwks.enable && cfg.jwks.tls.enable
+      ? [cfg.jwks.tls.certFile, cfg.jwks.tls.keyFile]
+      : []),
     cfg.catalog,
     cfg.policy,
     cfg.bundle,
@@ -89,10 +92,17 @@ export function agentPermissions(
   return {
     read,
     write,
-    net: [`unix:${cfg.socket}`],
+    net: [
+      `unix:${cfg.socket}`,
+      ...(cfg.jwks.enable ? [`${hostForFlag(cfg.jwks.listen.host)}:${cfg.jwks.listen.port}`] : []),
+    ],
     ffi: uniq([libs.libc, ...(libs.tss2 ?? [])]),
     env: [...GRPC_ENV],
   };
+}
+
+function hostForFlag(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
 }
 
 /** The `deno run` flags for a permission set. `--no-prompt` makes every gap an error. */

@@ -1,6 +1,6 @@
 /**
- * basil.broker.v1.AdminService: Status, Health, Readiness and Explain.
- * Watch, Reload and Revoke answer UNIMPLEMENTED until their issues land.
+ * basil.broker.v1.AdminService: Status, Health, Readiness, Explain, Watch
+ * and Revoke. Reload answers UNIMPLEMENTED until hot reload lands.
  * @module
  */
 
@@ -8,8 +8,13 @@ import { BasilError } from "../core/errors.ts";
 import { explainLive, health, ReadinessProbe, status } from "../broker/admin.ts";
 import type { ReadinessReport } from "../broker/admin.ts";
 import type { BrokerDeps } from "../broker/deps.ts";
+import type { BrokerEvent } from "../broker/events.ts";
+import { authorizeRevoke, watch } from "../broker/watch.ts";
+import type { WorkloadApi } from "../spiffe/workload.ts";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   AdminService,
+  EventKind,
   ExplainDecision,
   ReadinessReason,
 } from "../wire/basil/broker/v1/broker_pb.ts";
@@ -25,8 +30,14 @@ const REASON: Record<ReadinessReport["reason"], ReadinessReason> = {
 const notYet = (op: string) =>
   Promise.reject(new BasilError("UNSUPPORTED", `${op} is not available in this build`, { op }));
 
+const KINDS: Record<number, BrokerEvent["kind"]> = {
+  [EventKind.KEY_ROTATED]: "key_rotated",
+  [EventKind.BUNDLE_CHANGED]: "bundle_changed",
+  [EventKind.REVOKED]: "revoked",
+};
+
 /** The AdminService binding. */
-export function adminService(deps: BrokerDeps): ServiceBinding {
+export function adminService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding {
   const readiness = new ReadinessProbe(deps);
   return bindService(AdminService, {
     status(_req, ctx) {
@@ -68,14 +79,47 @@ export function adminService(deps: BrokerDeps): ServiceBinding {
           : undefined,
       });
     },
-    watch() {
-      return notYet("watch");
+    async watch(req, ctx, send) {
+      const kinds = new Set<BrokerEvent["kind"]>();
+      for (const k of req.kinds) {
+        const kind = KINDS[k];
+        if (!kind) {
+          throw new BasilError("INVALID_ARGUMENT", `unknown event kind ${k}`, { op: "watch" });
+        }
+        kinds.add(kind);
+      }
+      await watch(deps, ctx.peer, kinds, ctx.signal, (e) =>
+        send({
+          kind: e.kind === "key_rotated"
+            ? EventKind.KEY_ROTATED
+            : e.kind === "bundle_changed"
+            ? EventKind.BUNDLE_CHANGED
+            : EventKind.REVOKED,
+          at: timestampFromDate(e.at),
+          detail: e.kind === "key_rotated"
+            ? { case: "keyRotated", value: { keyId: e.keyId, newVersion: e.newVersion } }
+            : e.kind === "bundle_changed"
+            ? { case: "bundleChanged", value: { trustDomain: e.trustDomain } }
+            : { case: "revoked", value: { trustDomain: e.trustDomain, id: e.id } },
+        }));
     },
     reload() {
       return notYet("reload");
     },
-    revoke() {
-      return notYet("revoke");
+    async revoke(req, ctx) {
+      const caller = authorizeRevoke(deps, ctx.peer, req.trustDomain, req.jti);
+      const expires = Number(req.expiresAtUnix);
+      await api.revoke(caller.gen, {
+        trust_domain: req.trustDomain,
+        jti: req.jti,
+        expires_at_unix: expires,
+      });
+      return {
+        trustDomain: req.trustDomain,
+        jti: req.jti,
+        expiresAtUnix: req.expiresAtUnix,
+        persisted: true,
+      };
     },
   });
 }

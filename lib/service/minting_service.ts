@@ -1,13 +1,11 @@
 /**
- * basil.broker.v1.MintingService: MintJwt (IssueCertificate arrives with the
- * SPIFFE work).
+ * basil.broker.v1.MintingService: MintJwt and IssueCertificate.
  * @module
  */
 
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { BasilError } from "../core/errors.ts";
 import type { BrokerDeps } from "../broker/deps.ts";
-import { mintJwt } from "../broker/minting.ts";
+import { issueCertificate, mintJwt } from "../broker/minting.ts";
 import { MintingService } from "../wire/basil/broker/v1/broker_pb.ts";
 import { bindService } from "./types.ts";
 import type { ServiceBinding } from "./types.ts";
@@ -27,12 +25,22 @@ export function mintingService(deps: BrokerDeps): ServiceBinding {
       );
       return { token: m.token, expiresAt: timestampFromDate(m.expiresAt) };
     },
-    issueCertificate() {
-      return Promise.reject(
-        new BasilError("UNSUPPORTED", "IssueCertificate is not available in this build yet", {
-          op: "issue_certificate",
-        }),
+    async issueCertificate(req, ctx) {
+      const leaf = await issueCertificate(
+        deps,
+        ctx.peer,
+        requireField(req.issuerKeyId, "issuer_key_id", "issue_certificate"),
+        req.commonName,
+        req.dnsSans,
+        req.ipSans,
+        durationSecs(req.ttl, "ttl", "issue_certificate"),
       );
+      ctx.defer(() => leaf.privateKeyDer.wipe());
+      return {
+        certChainDer: [...leaf.chainDer],
+        privateKeyDer: leaf.privateKeyDer.expose(),
+        caChainDer: [...leaf.caChainDer],
+      };
     },
   });
 }

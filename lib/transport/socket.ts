@@ -16,17 +16,16 @@ import { describeFsError, formatMode } from "../core/fs.ts";
 function probe(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const c = net.connect(path);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const done = (live: boolean) => {
+    const timer = setTimeout(() => done(false), 2000);
+    function done(live: boolean): void {
       clearTimeout(timer);
       c.removeAllListeners();
       c.on("error", () => {});
       c.destroy();
       resolve(live);
-    };
+    }
     c.once("connect", () => done(true));
     c.once("error", () => done(false));
-    timer = setTimeout(() => done(false), 2000);
   });
 }
 

@@ -27,11 +27,12 @@ export async function pythonStubs(): Promise<string> {
       `--python_out=${dir}`,
       "basil/broker/v1/broker.proto",
       "google/rpc/status.proto",
+      "spiffe/workload.proto",
     ],
   }).output();
   if (out.code !== 0) throw new Error(`protoc failed: ${new TextDecoder().decode(out.stderr)}`);
   // google/ stays a namespace package so it merges with the system google.protobuf.
-  for (const d of ["basil", "basil/broker", "basil/broker/v1"]) {
+  for (const d of ["basil", "basil/broker", "basil/broker/v1", "spiffe"]) {
     Deno.writeTextFileSync(`${dir}/${d}/__init__.py`, "");
   }
   await new Deno.Command("chmod", { args: ["-R", "a+rX", dir] }).output();
@@ -67,6 +68,26 @@ export async function pyCall(
   const text = new TextDecoder().decode(out.stdout).trim();
   if (out.code !== 0 || text === "") {
     throw new Error(`python client failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return JSON.parse(text);
+}
+
+/** Runs the Python Workload API client (tests/fixtures/py/workload_client.py). */
+export async function pyWorkload(
+  socket: string,
+  args: readonly string[],
+  o: { as?: RunAs } = {},
+): Promise<Record<string, unknown>> {
+  const gen = await pythonStubs();
+  const all = [`${ROOT}/tests/fixtures/py/workload_client.py`, gen, socket, ...args];
+  const cmd = o.as
+    ? ["setpriv", `--reuid=${o.as.uid}`, `--regid=${o.as.gid}`, "--clear-groups", PYTHON, ...all]
+    : [PYTHON, ...all];
+  const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), env: { HOME: "/nonexistent" } })
+    .output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (out.code !== 0 || text === "") {
+    throw new Error(`workload client failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   return JSON.parse(text);
 }

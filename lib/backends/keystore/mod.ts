@@ -17,6 +17,9 @@
  *   versions below a retention minimum may be pruned (never the latest).
  * - Transit keys (engine transit) are `key` entries used in place: private
  *   material never leaves the backend (transit.ts).
+ * - CAs (engine pki) are `key` entries too: one row per CA version holding
+ *   the sealed CA key and, in the AAD-bound `public` column, that version's
+ *   self-signed certificate (pki.ts).
  * - The backend keeps its own copy of the DEK; `close()` wipes it.
  *
  * Not covered: an attacker who can write the file can delete the newest rows
@@ -26,12 +29,12 @@
  * @module
  */
 
-import type { Backend, KvStore, KvVersion, TransitEngine } from "../backend.ts";
+import type { Backend, KvStore, KvVersion, PkiEngine, TransitEngine } from "../backend.ts";
 import type { CatalogKey } from "../../catalog/schema.ts";
-import { BasilError } from "../../core/errors.ts";
 import type { Logger } from "../../core/log.ts";
 import type { SecretBytes } from "../../core/secret.ts";
 import type { EntryKind } from "./rows.ts";
+import { createKeystorePki } from "./pki.ts";
 import { KeystoreStore } from "./store.ts";
 import { createKeystoreTransit } from "./transit.ts";
 
@@ -43,6 +46,7 @@ export {
   type VersionRange,
 } from "./store.ts";
 export { createKeystoreTransit } from "./transit.ts";
+export { createKeystorePki } from "./pki.ts";
 export { AEAD_ALG_BYTE, transitAad } from "./transit_aead.ts";
 export type { EntryKind } from "./rows.ts";
 
@@ -63,6 +67,8 @@ export interface KeystoreBackend extends Backend {
   readonly kv: KvStore;
   /** Keys used in place (`key` entries; see transit.ts). */
   readonly transit: TransitEngine;
+  /** CAs used in place (`key` entries with their certificates; see pki.ts). */
+  readonly pki: PkiEngine;
   /** The underlying store (kv values and key versions). */
   readonly store: KeystoreStore;
 }
@@ -98,6 +104,7 @@ export function openKeystoreBackend(options: KeystoreBackendOptions): KeystoreBa
     statusName: "keystore",
     kv,
     transit: createKeystoreTransit(store),
+    pki: createKeystorePki(store),
     store,
     exists(key: CatalogKey): Promise<boolean> {
       return attempt(() => {
@@ -114,19 +121,16 @@ export function openKeystoreBackend(options: KeystoreBackendOptions): KeystoreBa
 
 /**
  * Where a catalog key's material lives: kv2 keys (value, public, and the
- * private half of materialize-to-use keys) are `value` entries, transit keys
- * are `key` entries. The keystore has no pki engine.
+ * private half of materialize-to-use keys) are `value` entries; transit keys
+ * and pki CAs (key + certificate per version) are `key` entries.
  */
 export function entryKindFor(key: CatalogKey): EntryKind {
   switch (key.engine) {
     case "kv2":
       return "value";
     case "transit":
-      return "key";
     case "pki":
-      throw new BasilError("BACKEND_ERROR", undefined, {
-        detail: `keystore has no pki engine: ${key.name}`,
-      });
+      return "key";
   }
 }
 

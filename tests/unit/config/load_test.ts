@@ -283,7 +283,6 @@ Deno.test("features not in this build fail instead of being ignored", () => {
   const cases: [string, string][] = [
     ['[logging.file]\nenable = true\ndir = "/var/log"', "logging.file.enable"],
     ["[logging.opentelemetry]\nenable = true", "logging.opentelemetry.enable"],
-    ["[jwks]\nenable = true", "jwks.enable"],
     ["[invocation]\nenable = true", "invocation.enable"],
   ];
   for (const [extra, field] of cases) {

@@ -3,7 +3,9 @@ import http2 from "node:http2";
 const sock = Deno.args[0];
 try {
   Deno.removeSync(sock);
-} catch {}
+} catch {
+  // no stale socket
+}
 const server = http2.createServer();
 server.on("stream", (st) => {
   st.respond({ ":status": 200 });

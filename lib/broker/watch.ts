@@ -1,0 +1,65 @@
+/**
+ * Admin.Watch and Admin.Revoke, gated by explicit `op:watch` over
+ * `broker.watch` and `op:revoke` over `broker.revoke`. A watcher only sees
+ * KeyRotated for keys it could list, get_public_key or get; BundleChanged and
+ * Revoked go to every watcher. A watcher that falls 1024 events behind is cut
+ * off with DATA_LOSS.
+ * @module
+ */
+
+import { BasilError, payloadTooLarge } from "../core/errors.ts";
+import type { PeerIdentity } from "../policy/pdp.ts";
+import { decide } from "../policy/pdp.ts";
+import { authorizeAdmin } from "./authorize.ts";
+import type { BrokerDeps } from "./deps.ts";
+import type { BrokerEvent } from "./events.ts";
+
+/** Streams events to `send` until `signal` aborts; throws DATA_LOSS on lag. */
+export async function watch(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  kinds: ReadonlySet<BrokerEvent["kind"]>,
+  signal: AbortSignal,
+  send: (e: BrokerEvent) => Promise<void>,
+): Promise<void> {
+  const caller = authorizeAdmin(deps, peer, "watch");
+  const sub = deps.events.subscribe((e) => {
+    if (kinds.size > 0 && !kinds.has(e.kind)) return false;
+    if (e.kind !== "key_rotated") return true;
+    const gen = deps.state.current();
+    return (["list", "get_public_key", "get"] as const).some((op) =>
+      decide(gen.catalog, gen.policy, caller.subject, op, e.keyId).allow
+    );
+  });
+  signal.addEventListener("abort", () => sub.close(), { once: true });
+  try {
+    for await (const e of sub) await send(e);
+  } finally {
+    sub.close();
+  }
+  if (sub.lagged) {
+    throw new BasilError("DATA_LOSS", "watcher fell behind; events were dropped", { op: "watch" });
+  }
+}
+
+/** Validates a Revoke request and returns the authorized generation. */
+export function authorizeRevoke(
+  deps: BrokerDeps,
+  peer: PeerIdentity | undefined,
+  trustDomain: string,
+  jti: string,
+): ReturnType<typeof authorizeAdmin> {
+  const caller = authorizeAdmin(deps, peer, "revoke");
+  const max = deps.limits.maxPayloadSize;
+  if (trustDomain === "" || jti === "") {
+    throw new BasilError("INVALID_ARGUMENT", "trust_domain and jti are required", { op: "revoke" });
+  }
+  if (trustDomain.startsWith("spiffe://")) {
+    throw new BasilError("INVALID_ARGUMENT", "trust_domain must not include spiffe://", {
+      op: "revoke",
+    });
+  }
+  if (trustDomain.length > max) throw payloadTooLarge("trust_domain", max, "revoke");
+  if (jti.length > max) throw payloadTooLarge("jti", max, "revoke");
+  return caller;
+}

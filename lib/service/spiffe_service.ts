@@ -1,0 +1,118 @@
+/**
+ * SpiffeWorkloadAPI on the broker socket (contract §4.5). Every call must
+ * carry exactly one `workload.spiffe.io: true` header or fails closed with
+ * INVALID_ARGUMENT. Answers are plain gRPC statuses (no BrokerErrorInfo), as
+ * SPIFFE clients expect. The streams stay open and push fresh SVIDs and
+ * bundles until the client goes away.
+ * @module
+ */
+
+import type { JsonObject } from "@bufbuild/protobuf";
+import { BasilError } from "../core/errors.ts";
+import type { BrokerDeps } from "../broker/deps.ts";
+import { jwtBundles } from "../spiffe/bundles.ts";
+import type { WorkloadApi } from "../spiffe/workload.ts";
+import { SpiffeWorkloadAPI } from "../wire/spiffe/workload_pb.ts";
+import type { CallContext } from "./types.ts";
+import { bindService } from "./types.ts";
+import type { ServiceBinding } from "./types.ts";
+
+const HEADER = "workload.spiffe.io";
+
+function requireHeader(ctx: CallContext): void {
+  const v = ctx.metadata(HEADER);
+  if (v.length !== 1 || v[0] !== "true") {
+    throw new BasilError(
+      "INVALID_ARGUMENT",
+      "SPIFFE Workload API requests require workload.spiffe.io=true",
+    );
+  }
+}
+
+/** Resolves when the call is cancelled. */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((r) => {
+    if (signal.aborted) r();
+    else signal.addEventListener("abort", () => r(), { once: true });
+  });
+}
+
+/** Sends `current()` now and again after every event `accept`s, until cancelled. */
+async function pushOnChange(
+  deps: BrokerDeps,
+  ctx: CallContext,
+  accept: (kind: string) => boolean,
+  push: () => Promise<void>,
+): Promise<void> {
+  const sub = deps.events.subscribe((e) => accept(e.kind));
+  try {
+    await push();
+    const done = aborted(ctx.signal).then(() => sub.close());
+    for await (const _ of sub) {
+      if (ctx.signal.aborted) break;
+      await push();
+    }
+    await Promise.race([done, Promise.resolve()]);
+  } finally {
+    sub.close();
+  }
+}
+
+/** The SpiffeWorkloadAPI binding. */
+export function spiffeService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding {
+  return bindService(SpiffeWorkloadAPI, {
+    async fetchX509SVID(_req, ctx, send) {
+      requireHeader(ctx);
+      const s = await api.x509Svid(ctx.peer);
+      const pending: Promise<void>[] = [];
+      const toWire = (svid: typeof s.first) => ({
+        svids: [{
+          spiffeId: svid.spiffeId,
+          x509Svid: svid.chainDer,
+          x509SvidKey: svid.keyPkcs8,
+          bundle: svid.bundleDer,
+          hint: "",
+        }],
+        crl: [],
+        federatedBundles: {},
+      });
+      await send(toWire(s.first));
+      const unfollow = s.follow((svid) => {
+        if (!ctx.signal.aborted) pending.push(send(toWire(svid)).catch(() => {}));
+      });
+      try {
+        await aborted(ctx.signal);
+      } finally {
+        unfollow();
+        await Promise.all(pending);
+      }
+    },
+    async fetchX509Bundles(_req, ctx, send) {
+      requireHeader(ctx);
+      await pushOnChange(deps, ctx, (k) => k === "bundle_changed", async () => {
+        const bundles = await api.x509Bundles();
+        if (bundles.size === 0) {
+          throw new BasilError("FAILED_PRECONDITION", "no X.509 trust bundle is configured");
+        }
+        await send({ crl: [], bundles: Object.fromEntries(bundles) });
+      });
+    },
+    async fetchJWTSVID(req, ctx) {
+      requireHeader(ctx);
+      const svids = await api.jwtSvids(ctx.peer, req.audience, req.spiffeId);
+      return { svids: svids.map((s) => ({ spiffeId: s.spiffeId, svid: s.token, hint: "" })) };
+    },
+    async fetchJWTBundles(_req, ctx, send) {
+      requireHeader(ctx);
+      await pushOnChange(deps, ctx, (k) => k === "bundle_changed", async () => {
+        const bundles = await jwtBundles(deps, deps.state.current());
+        await send({ bundles: Object.fromEntries(bundles) });
+      });
+    },
+    async validateJWTSVID(req, ctx) {
+      requireHeader(ctx);
+      const v = await api.validate(ctx.peer, req.audience, req.svid);
+      return { spiffeId: v.spiffeId, claims: v.claims as JsonObject };
+    },
+  }, { plainErrors: true });
+}

@@ -1,0 +1,95 @@
+/**
+ * The JWT-SVID revocation deny-list (contract §8): entries `(trust_domain,
+ * jti, expires_at_unix)` kept in memory and persisted as JSON
+ * `{version:1, entries:[…]}` in the catalog value key labelled
+ * `revocation_store=jwt-svid`, so a revocation survives a restart. Entries
+ * expire at their `expires_at_unix`.
+ * @module
+ */
+
+import type { Backend } from "../backends/backend.ts";
+import type { Catalog, CatalogKey } from "../catalog/schema.ts";
+import { BasilError } from "../core/errors.ts";
+import { fromUtf8, utf8 } from "../core/encoding.ts";
+
+/** One deny-list entry. */
+export interface RevocationEntry {
+  readonly trust_domain: string;
+  readonly jti: string;
+  readonly expires_at_unix: number;
+}
+
+/** The in-memory deny-list. */
+export class RevocationList {
+  #entries = new Map<string, RevocationEntry>();
+
+  /** Whether (td, jti) is revoked at `nowUnix`. */
+  has(td: string, jti: string, nowUnix: number): boolean {
+    const e = this.#entries.get(`${td}\u0000${jti}`);
+    return e !== undefined && e.expires_at_unix > nowUnix;
+  }
+
+  /** Adds or replaces entries. */
+  add(...entries: RevocationEntry[]): void {
+    for (const e of entries) this.#entries.set(`${e.trust_domain}\u0000${e.jti}`, e);
+  }
+
+  /** Live entries at `nowUnix` (expired ones dropped). */
+  live(nowUnix: number): RevocationEntry[] {
+    for (const [k, e] of this.#entries) if (e.expires_at_unix <= nowUnix) this.#entries.delete(k);
+    return [...this.#entries.values()];
+  }
+}
+
+/** The revocation store key of a catalog, if any. */
+export function revocationStoreKey(catalog: Catalog): CatalogKey | undefined {
+  return [...catalog.keys.values()].find((k) =>
+    k.class === "value" && k.labelMap.get("revocation_store") === "jwt-svid"
+  );
+}
+
+/** Loads the persisted list (empty when the store or its value is absent). */
+export async function loadRevocations(
+  key: CatalogKey | undefined,
+  backend: Backend | undefined,
+  list: RevocationList,
+): Promise<void> {
+  if (!key || !backend?.kv) return;
+  const got = await backend.kv.read(key.path);
+  if (!got) return;
+  try {
+    const doc = JSON.parse(fromUtf8(got.value.expose()));
+    if (doc?.version !== 1 || !Array.isArray(doc.entries)) throw new Error("shape");
+    for (const e of doc.entries) {
+      if (
+        typeof e?.trust_domain === "string" && typeof e?.jti === "string" &&
+        typeof e?.expires_at_unix === "number"
+      ) {
+        list.add({ trust_domain: e.trust_domain, jti: e.jti, expires_at_unix: e.expires_at_unix });
+      }
+    }
+  } catch {
+    throw new BasilError("INTERNAL", "revocation store is corrupt", { op: "revoke" });
+  } finally {
+    got.value.wipe();
+  }
+}
+
+/** Persists the list as a new version of the store value. */
+export async function persistRevocations(
+  key: CatalogKey,
+  backend: Backend,
+  list: RevocationList,
+  nowUnix: number,
+): Promise<void> {
+  if (!backend.kv) throw new BasilError("BACKEND_UNAVAILABLE", undefined, { op: "revoke" });
+  const doc = { version: 1, entries: list.live(nowUnix) };
+  try {
+    await backend.kv.write(key.path, utf8(JSON.stringify(doc)));
+  } catch (e) {
+    throw new BasilError("BACKEND_UNAVAILABLE", undefined, {
+      op: "revoke",
+      detail: e instanceof Error ? e.message : "write failed",
+    });
+  }
+}
