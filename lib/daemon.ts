@@ -3,8 +3,8 @@
  * nothing is written and no socket exists until every check has passed:
  *
  *   config → catalog + policy → capability check → socket path bindable →
- *   audit log (0600) →
- *   unlock the bundle → backends (credentials wiped) → reconcile →
+ *   audit log openable (probed, nothing left behind) → unlock the bundle →
+ *   audit log opened (0600) → backends (credentials wiped) → reconcile →
  *   JWT revocation list → bind the socket → serve (broker services and the
  *   SPIFFE Workload API on the same socket).
  *
@@ -15,7 +15,7 @@
  */
 
 import { Libc } from "../ffi/libc.ts";
-import { logAuditSink, openAuditFile } from "./audit/sink.ts";
+import { checkAuditWritable, logAuditSink, openAuditFile } from "./audit/sink.ts";
 import type { AuditSink } from "./audit/sink.ts";
 import type { Backend } from "./backends/backend.ts";
 import { checkCapabilities } from "./backends/capability.ts";
@@ -56,6 +56,8 @@ export interface AgentArgs {
   readonly libc: string;
   /** The launcher's pid: the agent stops when it dies. */
   readonly parentPid?: number;
+  /** libtss2 directory for the TPM slot (resolved by the launcher). */
+  readonly tss2Dir?: string;
   readonly cwd: string;
 }
 
@@ -105,14 +107,21 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
   const gid = resolveGroup(cfg, names);
   await checkBindable(cfg.socket);
 
-  const audit: AuditSink = cfg.auditLog === undefined
-    ? logAuditSink(logger)
-    : openAuditFile(cfg.auditLog, logger);
+  if (cfg.auditLog !== undefined) checkAuditWritable(cfg.auditLog);
+  let audit: AuditSink | undefined;
   let backends: Map<string, Backend> | undefined;
   let libc: Libc | undefined;
   try {
-    const creds = await unlockBundle({ bundlePath: cfg.bundle, unlock: cfg.unlock, logger });
+    const creds = await unlockBundle({
+      bundlePath: cfg.bundle,
+      unlock: cfg.unlock,
+      logger,
+      ...(args.tss2Dir === undefined ? {} : { tpm: { libDir: args.tss2Dir, libc: args.libc } }),
+    });
     try {
+      audit = cfg.auditLog === undefined
+        ? logAuditSink(logger)
+        : openAuditFile(cfg.auditLog, logger);
       backends = buildBackends(catalog, creds, logger);
     } finally {
       wipeCreds(creds);
@@ -215,7 +224,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
   } catch (e) {
     for (const b of backends?.values() ?? []) b.close();
     libc?.close();
-    audit.close();
+    audit?.close();
     throw e;
   }
 }

@@ -30,8 +30,8 @@ let
   # main.ts` with an empty DENO_DIR, then `nix-hash --type sha256 --base32
   # node_modules` (two independent installs gave the same hash), as SRI.
   recordedDeps = {
-    lockSha256 = "469943c06770e25acc531cfb38e4ac63cb99a57d44217e545910538b827ba7d0";
-    hash = "sha256-Yl8LRU0TiHLCXjKfD0hNyqhP11Nxu8AEqT9p8LwanKI=";
+    lockSha256 = "55f6b73172d1a44e56e99526da4954c497f40effa175112a063af9338b1aa071";
+    hash = "sha256-lSIg21e6GKKSz8BcRSfB0DJN/IUx+gDlH7pVmYKsH+4=";
   };
   effectiveDepsHash =
     if depsHash != null then depsHash

@@ -24,6 +24,33 @@ export interface AuditSink {
 
 const encoder = new TextEncoder();
 
+/**
+ * Proves early that the audit file can be opened for append, leaving no file
+ * behind when it did not exist: a later failure (say, a wrong passphrase)
+ * must not have written anything, and an unusable audit path must be found
+ * before the unlock consumes the passphrase file.
+ */
+export function checkAuditWritable(path: string): void {
+  try {
+    let existed = true;
+    try {
+      Deno.lstatSync(path);
+    } catch {
+      existed = false;
+    }
+    const f = existed
+      ? Deno.openSync(path, { append: true })
+      : Deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
+    f.close();
+    if (!existed) Deno.removeSync(path);
+  } catch (e) {
+    throw new InputError(
+      "audit_unopenable",
+      `audit-log ${path}: cannot open for append: ${describeFsError(e)}`,
+    );
+  }
+}
+
 /** Opens the JSONL audit file, or throws an `InputError` that stops the start. */
 export function openAuditFile(path: string, logger: Logger): AuditSink {
   const open = (): Deno.FsFile => {

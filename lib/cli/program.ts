@@ -32,6 +32,8 @@ export const CLI_ENV = [
   "BASIL_POLICY",
   "BASIL_BUNDLE",
   "BASIL_LIBC",
+  "BASIL_TSS2_DIR",
+  "BASIL_TPM_TCTI",
   "VAULT_ADDR",
   "TMPDIR",
 ] as const;

@@ -51,6 +51,8 @@ const Doc = z.strictObject({
     "unlock-passphrase-file": z.string().min(1).optional(),
     "unlock-passphrase-no-wipe": z.boolean().optional(),
     "strict-bundle-perms": z.boolean().optional(),
+    // Extension: the TPM's TCTI (default: device:/dev/tpmrm0, then /dev/tpm0).
+    "tpm-tcti": z.string().min(1).optional(),
   }).optional(),
   "broker-identity": z.strictObject({
     id: z.string(),
@@ -323,6 +325,7 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
       passphraseFile: fileAbs(unlock["unlock-passphrase-file"]),
       passphraseNoWipe: unlock["unlock-passphrase-no-wipe"] ?? false,
       strictBundlePerms: unlock["strict-bundle-perms"] ?? false,
+      tpmTcti: unlock["tpm-tcti"],
     },
     jwks: {
       enable: jwks.enable ?? false,

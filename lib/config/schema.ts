@@ -17,6 +17,8 @@ export interface UnlockConfig {
   readonly passphraseFile: string | undefined;
   readonly passphraseNoWipe: boolean;
   readonly strictBundlePerms: boolean;
+  /** TCTI for the TPM slot (extension); undefined = the default device. */
+  readonly tpmTcti: string | undefined;
 }
 
 /** `[jwks]`. */

@@ -10,6 +10,7 @@ import { findLibrary, LIBC_CANDIDATES } from "../../ffi/_dlopen.ts";
 import type { AgentConfig } from "../config/schema.ts";
 import type { Catalog } from "../catalog/schema.ts";
 import { InputError } from "../core/errors.ts";
+import { findTss2Dir, tss2FfiPaths } from "../seal/slots/tpm.ts";
 import { agentPermissions, toDenoFlags } from "./permissions.ts";
 
 /** Where the project's files are, relative to this module. */
@@ -25,6 +26,8 @@ export interface LaunchPlan {
 export interface PlanOptions {
   /** libc path override (e.g. from BASIL_LIBC on NixOS). */
   readonly libc?: string;
+  /** libtss2 directory override (e.g. from BASIL_TSS2_DIR on NixOS). */
+  readonly tss2Dir?: string;
 }
 
 /** Builds the command line of the sandboxed agent process. */
@@ -37,7 +40,12 @@ export function planAgentLaunch(
   if (libc === undefined) {
     throw new InputError("libc_not_found", "cannot find libc.so.6; set BASIL_LIBC to its path");
   }
-  const perms = agentPermissions(cfg, catalog, { libc });
+  // The TPM slot loads libtss2 by exact path; a host without it fails that slot closed.
+  const tss2Dir = cfg.unlock.unlockTpm ? options.tss2Dir ?? findTss2Dir() : undefined;
+  const perms = agentPermissions(cfg, catalog, {
+    libc,
+    ...(tss2Dir === undefined ? {} : { tss2: tss2FfiPaths({ libDir: tss2Dir, libc }) }),
+  });
   const args = [
     "run",
     "--quiet",
@@ -50,6 +58,7 @@ export function planAgentLaunch(
     libc,
     "--parent-pid",
     String(Deno.pid),
+    ...(tss2Dir === undefined ? [] : ["--tss2-dir", tss2Dir]),
   ];
   if (cfg.configFile !== undefined) args.push("--config", cfg.configFile);
   args.push(

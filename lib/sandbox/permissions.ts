@@ -42,6 +42,8 @@ export interface AgentPermissions {
   readonly net: readonly string[];
   readonly ffi: readonly string[];
   readonly env: readonly string[];
+  /** Programs the agent may run (only the age plugin, when configured). */
+  readonly run: readonly string[];
 }
 
 const SQLITE_COMPANIONS = ["", "-wal", "-shm", "-journal"];
@@ -98,6 +100,7 @@ export function agentPermissions(
     ],
     ffi: uniq([libs.libc, ...(libs.tss2 ?? [])]),
     env: [...GRPC_ENV],
+    run: cfg.unlock.ageYubikey ? ["age-plugin-yubikey"] : [],
   };
 }
 
@@ -119,5 +122,6 @@ export function toDenoFlags(p: AgentPermissions): string[] {
     ...flag("net", p.net),
     ...flag("ffi", p.ffi),
     ...flag("env", p.env),
+    ...flag("run", p.run),
   ];
 }

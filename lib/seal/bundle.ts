@@ -5,10 +5,13 @@
  * - One random 32-byte master KEK per bundle encrypts the payload
  *   (AES-256-GCM, AAD = header bytes); every slot wraps that same KEK.
  * - A new bundle has a random 16-byte id, epoch 1 and slots numbered 0..N.
- * - {@linkcode openBundle} tries slots in file order, only those whose method
- *   has an opener (every opener of that method, in the order given), and
- *   stops at the first that opens. A wrong secret and a
- *   tampered slot give the same `bundle_locked` error.
+ * - {@linkcode recoverKek} (and {@linkcode openBundle} on top of it) tries
+ *   slots in file order, only those whose method has an opener (every
+ *   opener of that method, in the order given), and stops at the first that
+ *   opens. A wrong secret and a tampered slot give the same `bundle_locked`
+ *   error; a method may add a non-secret reason (a TPM's "PCR mismatch").
+ * - {@linkcode sealPayload} / {@linkcode decryptPayload} are the only ways
+ *   the payload is encrypted or decrypted (AAD = the literal header bytes).
  * - The KEK, slot keys and payload plaintext are wiped in `finally`.
  * @module
  */
@@ -23,6 +26,7 @@ import {
   type DecodedBundle,
   encodeBundle,
   encodeHeader,
+  type SealedPayload,
   type Slot,
 } from "./format.ts";
 import { type Argon2Params, PRODUCTION_ARGON2 } from "./kdf.ts";
@@ -31,6 +35,7 @@ import {
   type DepositMaterial,
   emptyDeposit,
   encodePayload,
+  type Payload,
   wipePayload,
 } from "./payload.ts";
 import { type SlotMethod, SlotOpenFailed, type SlotSpec } from "./slots/types.ts";
@@ -113,6 +118,56 @@ export interface OpenedBundle {
   wipe(): void;
 }
 
+/** The recovered master KEK (caller wipes) and the slot that gave it. */
+export interface RecoveredKek {
+  readonly kek: Uint8Array;
+  readonly slotId: number;
+  readonly opener: SlotMethod;
+}
+
+/** Options for {@linkcode recoverKek}. */
+export interface RecoverOptions {
+  /** Slot ids not to try (e.g. the slot `remove-slot` is about to drop). */
+  readonly skip?: ReadonlySet<number>;
+}
+
+/**
+ * Tries slots in file order with the openers of their method and returns
+ * the first KEK. Throws `InputError("bundle_locked")` when none opens.
+ */
+export async function recoverKek(
+  bundle: DecodedBundle,
+  file: string,
+  openers: readonly SlotMethod[],
+  logger: Logger = nullLogger,
+  options: RecoverOptions = {},
+): Promise<RecoveredKek> {
+  const tried = [...new Set(openers.map((o) => o.method))];
+  const problems: string[] = [];
+  let matched = 0;
+  for (const slot of bundle.slots) {
+    if (options.skip?.has(slot.slot_id)) continue;
+    for (const opener of openers.filter((o) => o.method === slot.method)) {
+      matched++;
+      const kek = await tryOpen(opener, slot, bundle.headerBytes, logger, problems);
+      if (kek === undefined) continue;
+      logger.log("info", "unlock slot opened", { slot_id: slot.slot_id, method: slot.method });
+      return { kek, slotId: slot.slot_id, opener };
+    }
+  }
+  let detail = "";
+  if (matched === 0 && tried.length > 0) {
+    detail = `; the bundle has no ${tried.join(" or ")} slot`;
+    if (options.skip !== undefined && options.skip.size > 0) detail += " besides the one excluded";
+  } else if (problems.length > 0) detail = `; ${problems.join("; ")}`;
+  throw new InputError(
+    "bundle_locked",
+    `bundle ${file}: no configured unlock slot opened it (tried: ${
+      tried.join(", ") || "none"
+    })${detail}`,
+  );
+}
+
 /**
  * Opens a bundle with the given openers. Throws `InputError`:
  * `bundle_corrupt` / `bundle_unsupported` (decode, payload), `bundle_locked`
@@ -125,37 +180,17 @@ export async function openBundle(
   logger: Logger = nullLogger,
 ): Promise<OpenedBundle> {
   const bundle = input instanceof Uint8Array ? decodeBundle(input, file) : input;
-  const tried = [...new Set(openers.map((o) => o.method))];
-  const problems: string[] = [];
-  let matched = 0;
-  for (const slot of bundle.slots) {
-    for (const opener of openers.filter((o) => o.method === slot.method)) {
-      matched++;
-      const kek = await tryOpen(opener, slot, bundle.headerBytes, logger, problems);
-      if (kek === undefined) continue;
-      try {
-        const opened = await decryptPayload(bundle, kek, file);
-        logger.log("info", "unlock slot opened", { slot_id: slot.slot_id, method: slot.method });
-        return { bundle, slotId: slot.slot_id, ...opened, wipe: () => wipePayload(opened) };
-      } finally {
-        kek.fill(0);
-      }
-    }
+  const { kek, slotId } = await recoverKek(bundle, file, openers, logger);
+  try {
+    const opened = await decryptPayload(bundle, kek, file);
+    return { bundle, slotId, ...opened, wipe: () => wipePayload(opened) };
+  } finally {
+    kek.fill(0);
   }
-  let detail = "";
-  if (matched === 0 && tried.length > 0) {
-    detail = `; the bundle has no ${tried.join(" or ")} slot`;
-  } else if (problems.length > 0) detail = `; ${problems.join("; ")}`;
-  throw new InputError(
-    "bundle_locked",
-    `bundle ${file}: no configured unlock slot opened it (tried: ${
-      tried.join(", ") || "none"
-    })${detail}`,
-  );
 }
 
 /** One opener on one slot: the KEK, or `undefined` after logging why not. */
-async function tryOpen(
+export async function tryOpen(
   opener: SlotMethod,
   slot: Slot,
   headerBytes: Uint8Array,
@@ -168,6 +203,11 @@ async function tryOpen(
     const fields = { slot_id: slot.slot_id, method: slot.method };
     if (e instanceof SlotOpenFailed) {
       logger.log("warn", "unlock slot did not open", fields);
+      // A method may say why without saying anything secret (a TPM: "PCR policy check failed").
+      if (e.message !== "slot did not open") {
+        const problem = `slot ${slot.slot_id}: ${e.message}`;
+        if (!problems.includes(problem)) problems.push(problem);
+      }
     } else if (e instanceof InputError) {
       logger.log("warn", `unlock slot unusable: ${e.message}`, fields);
       const prefix = `slot ${slot.slot_id}`;
@@ -178,11 +218,12 @@ async function tryOpen(
   }
 }
 
-async function decryptPayload(
+/** Decrypts and decodes the payload with `kek` (not wiped here). */
+export async function decryptPayload(
   bundle: DecodedBundle,
   kek: Uint8Array,
   file: string,
-): Promise<{ backends: Map<string, BackendCred>; deposit: DepositMaterial }> {
+): Promise<Payload> {
   const { nonce, ciphertext } = bundle.payload;
   const plaintext = await aesGcmOpen(kek, nonce, bundle.headerBytes, ciphertext);
   if (plaintext === undefined) {
@@ -193,6 +234,21 @@ async function decryptPayload(
   }
   try {
     return decodePayload(plaintext, file);
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+/** Encrypts a payload under `kek` with a fresh nonce, AAD = `headerBytes`. */
+export async function sealPayload(
+  headerBytes: Uint8Array,
+  kek: Uint8Array,
+  payload: Payload,
+): Promise<SealedPayload> {
+  const plaintext = encodePayload(payload);
+  try {
+    const nonce = randomBytes(NONCE_LEN);
+    return { nonce, ciphertext: await aesGcmSeal(kek, nonce, headerBytes, plaintext) };
   } finally {
     plaintext.fill(0);
   }

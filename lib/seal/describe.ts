@@ -9,6 +9,7 @@
  */
 
 import { toHex } from "../core/encoding.ts";
+import { type DepositMeta, depositMeta } from "./deposits/review.ts";
 import { decodeBundle, type DecodedBundle, type SlotMethodName } from "./format.ts";
 
 /** Non-secret bundle metadata. */
@@ -22,12 +23,7 @@ export interface BundleDescription {
     readonly label: string;
     readonly createdUnix: number;
   }[];
-  readonly deposits: readonly {
-    readonly backendId: string;
-    readonly contributorKeyId: string;
-    readonly epoch: number;
-    readonly seq: number;
-  }[];
+  readonly deposits: readonly DepositMeta[];
 }
 
 /** Decodes `bytes` (or takes a decoded bundle) and describes it. */
@@ -47,24 +43,29 @@ export function describeBundle(
       createdUnix: s.created_unix,
     })),
     deposits: b.deposits.map((d) => ({
-      backendId: d.backend_id,
-      contributorKeyId: d.contributor_key_id,
+      backend_id: d.backend_id,
+      contributor_key_id: d.contributor_key_id,
       epoch: d.epoch,
       seq: d.seq,
     })),
   };
 }
 
-/** The `bundle show` lines for a description (no `--open`). */
-export function formatBundleDescription(path: string, d: BundleDescription): string[] {
+/**
+ * The `bundle show` lines for a description. Without `depositLines` (no
+ * `--open`), each deposit shows its plaintext metadata only.
+ */
+export function formatBundleDescription(
+  path: string,
+  d: BundleDescription,
+  depositLines?: readonly string[],
+): string[] {
   return [
     `bundle: ${path}`,
     `epoch: ${d.epoch}`,
     `slots: ${d.slots.length}`,
     `deposits: ${d.deposits.length}`,
     ...d.slots.map((s) => `slot ${s.slotId}: method=${s.method}, label=${s.label}`),
-    ...d.deposits.map((x) =>
-      `deposit: backend=${x.backendId}, contributor=${x.contributorKeyId}, epoch=${x.epoch}, seq=${x.seq}`
-    ),
+    ...(depositLines ?? d.deposits.map((x) => `deposit: ${depositMeta(x)}`)),
   ];
 }

@@ -2,23 +2,39 @@
  * `--slot TYPE[:k=v,...]` and `--open TYPE[:k=v,...]` (contract §5 "Slot
  * spec"), and turning a parsed spec into a {@linkcode SlotMethod}.
  *
+ * Grammar:
+ * - `passphrase:file=P[,label=L]` (slot and open);
+ * - `bip39[:file=P][,label=L]`: `--slot bip39` generates a phrase (returned
+ *   to the caller for a one-time display); `--open` needs `file=`;
+ * - `age-yubikey:recipient=R[,label=L]` for `--slot` (R is `age1…` X25519 or
+ *   `age1yubikey1…`/`age1NAME1…` plugin); `--open age-yubikey[:identity=F]`
+ *   opens with the identities in F (0600), else with the default identity
+ *   of `age-plugin-yubikey` (an extension: the contract's agent uses only
+ *   the plugin);
+ * - `tpm[:pcrs=0,2,4,7][,bank=sha256][,label=L]` (commas continue `pcrs`).
+ *
  * Invariants:
- * - Every slot type parses (`passphrase:file=P[,label=L]`, `bip39[:file=P]`,
- *   `age-yubikey:recipient=R`, `tpm[:pcrs=0,2,4,7][,bank=sha256]`) so errors
- *   are precise, but only `passphrase` builds a method this round; the others
- *   fail closed with `InputError` token `slot_unsupported`.
  * - Default labels: `passphrase`, `break-glass`, `age-yubikey`, `tpm`.
  * - A passphrase file's mode is not checked (as upstream); its bytes are the
- *   file minus one trailing LF then one CR, and must not be empty.
+ *   file minus one trailing LF then one CR, and must not be empty. A phrase
+ *   file and an identity file must be 0600. This module never wipes a file:
+ *   that is the agent's decision (`unlock.ts`).
+ * - On any error, methods already built are disposed.
  * @module
  */
 
 import { InputError } from "../core/errors.ts";
 import { readSecretFile } from "../core/fs.ts";
 import type { SecretBytes } from "../core/secret.ts";
+import { generatePhrase } from "./bip39_phrase.ts";
 import type { SlotMethodName } from "./format.ts";
 import type { Kdf } from "./kdf.ts";
+import { AgeMethod, defaultPluginIdentity, parseAgeRecipient } from "./slots/age.ts";
+import { readAgeIdentityFile } from "./slots/age_identity.ts";
+import type { PluginOptions } from "./slots/age_plugin.ts";
+import { Bip39Method, readPhraseFile } from "./slots/bip39.ts";
 import { PassphraseMethod } from "./slots/passphrase.ts";
+import { loadTpmMethod, type TpmSettings } from "./slots/tpm_loader.ts";
 import type { SlotMethod, SlotSpec } from "./slots/types.ts";
 import { parseSpecFields, type SpecFields } from "./spec_fields.ts";
 
@@ -32,11 +48,19 @@ export const DEFAULT_LABELS: Readonly<Record<SlotMethodName, string>> = {
   tpm: "tpm",
 };
 
+/** The plugin whose default identity `--open age-yubikey` and the agent use. */
+export const DEFAULT_AGE_PLUGIN = "yubikey";
+
 /** A parsed `--slot` / `--open` value (no file read yet). */
 export type ParsedSlotSpec =
   | { readonly kind: "passphrase"; readonly file: string; readonly label: string }
   | { readonly kind: "bip39"; readonly file?: string; readonly label: string }
-  | { readonly kind: "age-yubikey"; readonly recipient?: string; readonly label: string }
+  | {
+    readonly kind: "age-yubikey";
+    readonly recipient?: string;
+    readonly identity?: string;
+    readonly label: string;
+  }
   | {
     readonly kind: "tpm";
     readonly pcrs: readonly number[];
@@ -44,7 +68,9 @@ export type ParsedSlotSpec =
     readonly label: string;
   };
 
-function parse(text: string, flag: string): ParsedSlotSpec {
+type Mode = "--slot" | "--open";
+
+function parse(text: string, flag: Mode): ParsedSlotSpec {
   const colon = text.indexOf(":");
   const kind = colon < 0 ? text : text.slice(0, colon);
   const f = parseSpecFields(colon < 0 ? "" : text.slice(colon + 1), flag, TOKEN, ["pcrs"]);
@@ -60,8 +86,16 @@ function parse(text: string, flag: string): ParsedSlotSpec {
       break;
     }
     case "age-yubikey": {
-      const recipient = f.take("recipient");
-      spec = { kind, label: label(kind), ...(recipient === undefined ? {} : { recipient }) };
+      if (flag === "--slot") {
+        spec = {
+          kind,
+          recipient: f.require("recipient", "an age-yubikey slot"),
+          label: label(kind),
+        };
+      } else {
+        const identity = f.take("identity");
+        spec = { kind, label: label(kind), ...(identity === undefined ? {} : { identity }) };
+      }
       break;
     }
     case "tpm":
@@ -73,25 +107,28 @@ function parse(text: string, flag: string): ParsedSlotSpec {
         `${flag}: unknown slot type (expected one of passphrase, bip39, age-yubikey, tpm)`,
       );
   }
-  f.finish(`a ${kind} slot`);
+  f.finish(`a ${kind} ${flag === "--slot" ? "slot" : "opener"}`);
   return spec;
 }
 
 function parsePcrs(f: SpecFields): number[] {
   const text = f.take("pcrs");
   if (text === undefined) return [0, 2, 4, 7];
-  return text.split(",").map((t) => {
+  const out = text.split(",").map((t) => {
     const s = t.trim();
     if (!/^\d{1,2}$/.test(s) || Number(s) > 23) {
       throw f.error(`field "pcrs" must list PCR indices 0-23`);
     }
     return Number(s);
   });
+  return [...new Set(out)].sort((a, b) => a - b);
 }
 
 /** Parses a `--slot` value for `bundle create` / `add-slot`. */
 export function parseSlotSpec(text: string): ParsedSlotSpec {
-  return parse(text, "--slot");
+  const spec = parse(text, "--slot");
+  if (spec.kind === "age-yubikey") parseAgeRecipient(spec.recipient!, "--slot: recipient");
+  return spec;
 }
 
 /** Parses an `--open` value (same grammar; `label` is accepted and ignored). */
@@ -120,35 +157,90 @@ export function readPassphraseFile(path: string, what: string): SecretBytes {
 /** Options for {@linkcode loadSlotMethod}. */
 export interface LoadSlotOptions {
   /** KDF override (tests). */
-  kdf?: Kdf;
+  readonly kdf?: Kdf;
+  /** How to run age plugins (tests inject a launcher; the CLI adds a PIN prompt). */
+  readonly agePlugin?: PluginOptions;
+  /** TPM access (TCTI, libtss2 directory). */
+  readonly tpm?: TpmSettings;
+}
+
+/** A built method, plus the phrase when `--slot bip39` generated one. */
+export interface LoadedMethod {
+  readonly method: SlotMethod;
+  readonly generatedPhrase?: SecretBytes;
 }
 
 /** Builds the method for a parsed spec, reading any secret file it names. */
-export function loadSlotMethod(spec: ParsedSlotSpec, options: LoadSlotOptions = {}): SlotMethod {
+export async function loadSlotMethod(
+  spec: ParsedSlotSpec,
+  options: LoadSlotOptions = {},
+): Promise<LoadedMethod> {
+  const kdf = options.kdf ? { kdf: options.kdf } : {};
   switch (spec.kind) {
-    case "passphrase": {
-      const pass = readPassphraseFile(spec.file, "passphrase file");
-      return new PassphraseMethod(pass, options.kdf ? { kdf: options.kdf } : {});
+    case "passphrase":
+      return {
+        method: new PassphraseMethod(readPassphraseFile(spec.file, "passphrase file"), kdf),
+      };
+    case "bip39": {
+      if (spec.file !== undefined) {
+        return { method: new Bip39Method(readPhraseFile(spec.file, "bip39 phrase file"), kdf) };
+      }
+      const { entropy, phrase } = generatePhrase();
+      return { method: new Bip39Method(entropy, kdf), generatedPhrase: phrase };
     }
-    default:
-      throw new InputError(
-        "slot_unsupported",
-        `${spec.kind} slots are not supported by this build yet (only passphrase)`,
-      );
+    case "age-yubikey": {
+      const plugin = options.agePlugin ?? {};
+      if (spec.recipient !== undefined) {
+        return { method: new AgeMethod({ recipient: parseAgeRecipient(spec.recipient), plugin }) };
+      }
+      const identities = spec.identity === undefined
+        ? [defaultPluginIdentity(DEFAULT_AGE_PLUGIN)]
+        : await readAgeIdentityFile(spec.identity);
+      return { method: new AgeMethod({ identities, plugin }) };
+    }
+    case "tpm":
+      return {
+        method: await loadTpmMethod({ ...options.tpm, pcrs: spec.pcrs, bank: spec.bank }),
+      };
   }
 }
 
-/** Builds {@linkcode SlotSpec}s for `bundle create`; on error, wipes those built. */
-export function loadSlotSpecs(
+/** Slots to create, and the phrases generated for them (caller shows then wipes). */
+export interface LoadedSlots {
+  readonly slots: SlotSpec[];
+  readonly phrases: SecretBytes[];
+  /** Disposes every method and wipes every phrase. */
+  dispose(): void;
+}
+
+/** Builds {@linkcode SlotSpec}s for `bundle create`/`add-slot`; on error, disposes those built. */
+export async function loadSlotSpecs(
   specs: readonly ParsedSlotSpec[],
   options: LoadSlotOptions = {},
-): SlotSpec[] {
-  const out: SlotSpec[] = [];
+): Promise<LoadedSlots> {
+  const slots: SlotSpec[] = [];
+  const phrases: SecretBytes[] = [];
+  const dispose = () => {
+    for (const s of slots) s.method.dispose();
+    for (const p of phrases) p.wipe();
+  };
   try {
-    for (const s of specs) out.push({ method: loadSlotMethod(s, options), label: s.label });
+    for (const s of specs) {
+      const m = await loadSlotMethod(s, options);
+      slots.push({ method: m.method, label: s.label });
+      if (m.generatedPhrase !== undefined) phrases.push(m.generatedPhrase);
+    }
   } catch (e) {
-    for (const s of out) s.method.dispose();
+    dispose();
     throw e;
   }
-  return out;
+  return { slots, phrases, dispose };
+}
+
+/** Builds opener methods for `--open` specs; on error, disposes those built. */
+export async function loadOpeners(
+  specs: readonly ParsedSlotSpec[],
+  options: LoadSlotOptions = {},
+): Promise<SlotMethod[]> {
+  return (await loadSlotSpecs(specs, options)).slots.map((s) => s.method);
 }

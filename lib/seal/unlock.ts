@@ -2,34 +2,41 @@
  * Agent start-up unlock (contract §1 `[unlock]`, §6 "Unlock at startup").
  *
  * Order, each step failing closed with an `InputError`:
- * 1. configuration: at least one method, and only supported ones
- *    (`unlock_not_configured`, `unlock_unsupported`);
+ * 1. configuration: at least one method (`unlock_not_configured`);
  * 2. bundle permissions: not 0600 → `bundle_perms` if strict, else a warning;
  * 3. read and decode the bundle (`bundle_unreadable`, `bundle_corrupt`, ...);
  * 4. epoch sidecar check (`bundle_stale_epoch`), before any secret is read
- *    and before any Argon2 work;
- * 5. read the passphrase, try slots in file order (`bundle_locked`);
- * 6. advance the sidecar; 7. wipe the passphrase file unless no-wipe (a
- *    failure only warns). Once read, the passphrase file is wiped whether or
- *    not a slot opened, as upstream does ("wiped after read").
+ *    and before any Argon2, plugin or TPM work;
+ * 5. read every configured secret file (passphrase, BIP39 phrase), build
+ *    the configured methods (age-yubikey: the plugin's default identity
+ *    `yubikey`; TPM), and try slots in file order (`bundle_locked`);
+ * 6. advance the sidecar; 7. overlay the effective deposits (bad records are
+ *    logged with their status token and ignored, never fatal);
+ * 8. wipe the secret files: the phrase file ALWAYS once read (valid or
+ *    not), the passphrase file unless no-wipe (a failure only warns).
  *
- * Invariants: the KEK, slot keys and passphrase bytes are wiped in `finally`;
- * only the backend map is returned (deposit material is wiped); no message
- * or log line holds a secret.
+ * Invariants: the KEK, slot keys, phrase entropy and passphrase bytes are
+ * wiped in `finally`; only the backend map is returned (deposit material is
+ * wiped); no message or log line holds a secret.
  * @module
  */
 
 import { InputError } from "../core/errors.ts";
 import { describeFsError, fileMode, formatMode, wipeFile } from "../core/fs.ts";
 import type { Logger } from "../core/log.ts";
-import type { SecretBytes } from "../core/secret.ts";
 import { openBundle } from "./bundle.ts";
-import type { BackendCred } from "./creds.ts";
+import { type BackendCred, wipeCred } from "./creds.ts";
+import { type DepositReview, evaluateDeposits, wipeReviews } from "./deposits/evaluate.ts";
 import { advanceEpoch, checkEpoch } from "./epoch.ts";
-import { decodeBundle } from "./format.ts";
+import { decodeBundle, type DecodedBundle } from "./format.ts";
 import type { Kdf } from "./kdf.ts";
-import { readPassphraseFile } from "./slot_spec.ts";
+import type { DepositMaterial } from "./payload.ts";
+import { DEFAULT_AGE_PLUGIN, readPassphraseFile } from "./slot_spec.ts";
+import { AgeMethod, defaultPluginIdentity } from "./slots/age.ts";
+import type { PluginOptions } from "./slots/age_plugin.ts";
+import { Bip39Method, readPhraseFile } from "./slots/bip39.ts";
 import { PassphraseMethod } from "./slots/passphrase.ts";
+import { loadTpmMethod, type TpmSettings } from "./slots/tpm_loader.ts";
 import type { SlotMethod } from "./slots/types.ts";
 
 /** The `[unlock]` settings. */
@@ -40,6 +47,8 @@ export interface UnlockSettings {
   readonly ageYubikey: boolean;
   readonly unlockTpm: boolean;
   readonly strictBundlePerms: boolean;
+  /** `[unlock] tpm-tcti` (extension): the TCTI for the TPM slot. */
+  readonly tpmTcti?: string;
 }
 
 /** Inputs to {@linkcode unlockBundle}. */
@@ -49,24 +58,21 @@ export interface UnlockOptions {
   readonly logger: Logger;
   /** KDF override (tests only). */
   readonly kdf?: Kdf;
+  /** libtss2 directory and libc for the TPM slot (from the launcher). */
+  readonly tpm?: Omit<TpmSettings, "tcti">;
+  /** age plugin launcher override (tests only). */
+  readonly agePlugin?: PluginOptions;
 }
 
 function checkConfig(u: UnlockSettings): void {
-  const unsupported: string[] = [];
-  if (u.bip39PhraseFile !== undefined) unsupported.push("bip39-phrase-file");
-  if (u.ageYubikey) unsupported.push("age-yubikey");
-  if (u.unlockTpm) unsupported.push("unlock-tpm");
-  if (unsupported.length > 0) {
-    throw new InputError(
-      "unlock_unsupported",
-      `[unlock]: ${unsupported.join(", ")} ${unsupported.length > 1 ? "are" : "is"} not ` +
-        `supported by this build yet; use unlock-passphrase-file`,
-    );
-  }
-  if (u.passphraseFile === undefined) {
+  if (
+    u.passphraseFile === undefined && u.bip39PhraseFile === undefined && !u.ageYubikey &&
+    !u.unlockTpm
+  ) {
     throw new InputError(
       "unlock_not_configured",
-      "[unlock]: no unlock method configured; set unlock-passphrase-file",
+      "[unlock]: no unlock method configured; set unlock-passphrase-file, bip39-phrase-file, " +
+        "age-yubikey or unlock-tpm",
     );
   }
 }
@@ -99,6 +105,115 @@ function readBundle(path: string): Uint8Array {
   }
 }
 
+/** Files to wipe once the unlock attempt is over. */
+interface WipeList {
+  readonly files: { path: string; what: string }[];
+}
+
+async function buildMethods(o: UnlockOptions, wipe: WipeList): Promise<SlotMethod[]> {
+  const u = o.unlock;
+  const kdf = o.kdf ? { kdf: o.kdf } : {};
+  const methods: SlotMethod[] = [];
+  try {
+    if (u.passphraseFile !== undefined) {
+      const pass = readPassphraseFile(u.passphraseFile, "unlock-passphrase-file");
+      if (!u.passphraseNoWipe) wipe.files.push({ path: u.passphraseFile, what: "passphrase" });
+      methods.push(new PassphraseMethod(pass, kdf));
+    }
+    if (u.bip39PhraseFile !== undefined) {
+      const file = u.bip39PhraseFile;
+      // Always wiped once read, even when the phrase turns out to be invalid.
+      let entropy;
+      try {
+        entropy = readPhraseFile(file, "bip39-phrase-file");
+      } catch (e) {
+        if (e instanceof InputError && e.token === "bip39_phrase_invalid") {
+          wipe.files.push({ path: file, what: "bip39 phrase" });
+        }
+        throw e;
+      }
+      wipe.files.push({ path: file, what: "bip39 phrase" });
+      methods.push(new Bip39Method(entropy, kdf));
+    }
+    if (u.ageYubikey) {
+      methods.push(
+        new AgeMethod({
+          identities: [defaultPluginIdentity(DEFAULT_AGE_PLUGIN)],
+          plugin: { ...o.agePlugin, callbacks: agentCallbacks(o.logger) },
+        }),
+      );
+    }
+    if (u.unlockTpm) {
+      methods.push(await loadTpmMethod({ ...o.tpm, ...(u.tpmTcti ? { tcti: u.tpmTcti } : {}) }));
+    }
+  } catch (e) {
+    for (const m of methods) m.dispose();
+    throw e;
+  }
+  return methods;
+}
+
+function agentCallbacks(logger: Logger): PluginOptions["callbacks"] {
+  return {
+    message: (text) => logger.log("info", "age plugin message", { message: text }),
+    requestSecret: () => {
+      logger.log(
+        "warn",
+        "age plugin asked for a PIN; the agent cannot prompt (set the YubiKey PIN policy to " +
+          "'never' or 'once' for unattended starts, or use another slot)",
+      );
+      return Promise.resolve(undefined);
+    },
+  };
+}
+
+function wipeFiles(wipe: WipeList, logger: Logger): void {
+  for (const { path, what } of wipe.files) {
+    const err = wipeFile(path);
+    if (err !== undefined) {
+      logger.log("warn", `${what} file wipe failed; continuing`, { path, error: err });
+    }
+  }
+}
+
+/** Overlays effective deposits onto `backends`; logs every other record. */
+export function applyDeposits(
+  bundle: DecodedBundle,
+  deposit: DepositMaterial,
+  backends: Map<string, BackendCred>,
+  logger: Logger,
+): DepositReview[] {
+  if (bundle.deposits.length === 0) return [];
+  const reviews = evaluateDeposits(bundle, deposit);
+  try {
+    for (const r of reviews) {
+      const fields = {
+        index: r.index,
+        backend_id: r.record.backend_id,
+        contributor: r.record.contributor_key_id,
+        epoch: r.record.epoch,
+        seq: r.record.seq,
+        status: r.status,
+        ...(r.fingerprint === undefined ? {} : { fingerprint: r.fingerprint }),
+      };
+      if (r.status === "effective" && r.cred !== undefined) {
+        const old = backends.get(r.record.backend_id);
+        if (old !== undefined) wipeCred(old);
+        backends.set(r.record.backend_id, r.cred);
+        r.cred = undefined;
+        logger.log("info", "credential deposit applied", fields);
+      } else if (r.status === "superseded") {
+        logger.log("info", "credential deposit superseded", fields);
+      } else {
+        logger.log("warn", "credential deposit ignored", fields);
+      }
+    }
+  } finally {
+    wipeReviews(reviews);
+  }
+  return reviews;
+}
+
 /** Unlocks the bundle and returns its credentials (the caller wipes them). */
 export async function unlockBundle(options: UnlockOptions): Promise<Map<string, BackendCred>> {
   const { bundlePath: path, unlock, logger } = options;
@@ -107,38 +222,27 @@ export async function unlockBundle(options: UnlockOptions): Promise<Map<string, 
   const bundle = decodeBundle(readBundle(path), path);
   checkEpoch(path, bundle.header.epoch);
 
-  const passFile = unlock.passphraseFile!;
-  const methods: SlotMethod[] = [];
-  let read = false;
+  const wipe: WipeList = { files: [] };
+  let methods: SlotMethod[] = [];
   try {
-    const pass: SecretBytes = readPassphraseFile(passFile, "unlock-passphrase-file");
-    read = true;
-    methods.push(new PassphraseMethod(pass, options.kdf ? { kdf: options.kdf } : {}));
+    methods = await buildMethods(options, wipe);
     const opened = await openBundle(bundle, path, methods, logger);
     try {
       advanceEpoch(path, bundle.header.epoch);
-      if (bundle.deposits.length > 0) {
-        logger.log("warn", "bundle deposits are not applied by this build", {
-          path,
-          deposits: bundle.deposits.length,
-        });
-      }
       const backends = new Map(opened.backends);
       opened.backends.clear();
+      try {
+        applyDeposits(bundle, opened.deposit, backends, logger);
+      } catch (e) {
+        for (const c of backends.values()) wipeCred(c);
+        throw e;
+      }
       return backends;
     } finally {
       opened.wipe();
     }
   } finally {
     for (const m of methods) m.dispose();
-    if (read && !unlock.passphraseNoWipe) {
-      const err = wipeFile(passFile);
-      if (err !== undefined) {
-        logger.log("warn", "passphrase file wipe failed; continuing", {
-          path: passFile,
-          error: err,
-        });
-      }
-    }
+    wipeFiles(wipe, logger);
   }
 }

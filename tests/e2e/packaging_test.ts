@@ -311,7 +311,8 @@ Deno.test({
     );
     assert.match(pkg.installPhase, /--prefix PATH : \/nix\/store\/\w+-deno-[^/]+\/bin/);
     assert.match(pkg.installPhase, /--set BASIL_LIBC /);
-    assert.ok(pkg.installPhase.includes("'--allow-run=deno'"), pkg.installPhase);
+    const runFlag = BASIL_FLAGS.find((f) => f.startsWith("--allow-run="))!;
+    assert.ok(pkg.installPhase.includes(`'${runFlag}'`), pkg.installPhase);
     assert.match(pkg.depsBuild, /deno install --frozen --entrypoint cli\.ts main\.ts/);
     assert.equal(pkg.depsHashMode, "recursive");
     // The recorded npm-deps hash must belong to the current deno.lock, or

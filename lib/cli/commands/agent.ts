@@ -29,7 +29,10 @@ export function registerAgentCommand(
       try {
         const cfg = loadConfigFromFlags({ ...o, socket: ctx.explicitSocket() }, ctx);
         const { catalog } = readCatalog(cfg.catalog);
-        plan = planAgentLaunch(cfg, catalog, { libc: ctx.env("BASIL_LIBC") });
+        plan = planAgentLaunch(cfg, catalog, {
+          libc: ctx.env("BASIL_LIBC"),
+          tss2Dir: ctx.env("BASIL_TSS2_DIR"),
+        });
       } catch (e) {
         if (!(e instanceof InputError)) throw e;
         // Same one-line form as the agent's own start-up failures.

@@ -40,6 +40,7 @@ Deno.test("defaults: the seeds' socket, 0600, contract defaults everywhere else"
       passphraseFile: undefined,
       passphraseNoWipe: false,
       strictBundlePerms: false,
+      tpmTcti: undefined,
     },
     jwks: {
       enable: false,
@@ -121,6 +122,7 @@ protocol = "http-json"
     passphraseFile: "/etc/basil/pass.txt",
     passphraseNoWipe: true,
     strictBundlePerms: true,
+    tpmTcti: undefined,
   });
   assert.deepEqual(c.jwks.listen, { host: "::1", port: 9000 });
   assert.equal(c.jwks.issuer, "https://issuer.example.com");

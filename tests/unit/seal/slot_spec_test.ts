@@ -12,7 +12,10 @@ import {
   parseSlotSpec,
   readPassphraseFile,
 } from "../../../lib/seal/slot_spec.ts";
+import { bech32Encode } from "../../../lib/seal/bech32.ts";
 import { CANARY, tempDir, writeFile } from "./helpers.ts";
+
+const YK = bech32Encode("age1yubikey", new Uint8Array(33).fill(2));
 
 function fails(fn: () => unknown, token: string, re: RegExp): void {
   assert.throws(fn, (e: unknown) => {
@@ -48,9 +51,15 @@ Deno.test("slot spec: the other methods parse with their default labels", () => 
     file: "/p",
     label: "break-glass",
   });
-  assert.deepEqual(parseSlotSpec("age-yubikey:recipient=age1yubikey1q"), {
+  assert.deepEqual(parseSlotSpec(`age-yubikey:recipient=${YK}`), {
     kind: "age-yubikey",
-    recipient: "age1yubikey1q",
+    recipient: YK,
+    label: "age-yubikey",
+  });
+  assert.deepEqual(parseOpenSpec("age-yubikey"), { kind: "age-yubikey", label: "age-yubikey" });
+  assert.deepEqual(parseOpenSpec("age-yubikey:identity=/id"), {
+    kind: "age-yubikey",
+    identity: "/id",
     label: "age-yubikey",
   });
   assert.deepEqual(parseSlotSpec("tpm"), {
@@ -83,6 +92,22 @@ Deno.test("slot spec: malformed specs are refused", () => {
   fails(() => parseSlotSpec("tpm:pcrs=0,99"), t, /PCR indices 0-23/);
   fails(() => parseSlotSpec("tpm:pcrs=0,,2"), t, /empty list item/);
   fails(() => parseOpenSpec("bip39"), t, /--open: bip39 requires file=PATH/);
+  fails(() => parseSlotSpec("age-yubikey"), t, /an age-yubikey slot requires field "recipient"/);
+  fails(
+    () => parseSlotSpec(`age-yubikey:recipient=${YK},identity=/i`),
+    t,
+    /unknown field "identity"/,
+  );
+  fails(
+    () => parseOpenSpec(`age-yubikey:recipient=${YK}`),
+    t,
+    /unknown field "recipient" for a age-yubikey opener/,
+  );
+  fails(
+    () => parseSlotSpec("age-yubikey:recipient=age1nope"),
+    "age_recipient_invalid",
+    /--slot: recipient: not a valid age recipient/,
+  );
   fails(
     () => parseOpenSpec("passphrase:path=/p"),
     t,
@@ -90,26 +115,38 @@ Deno.test("slot spec: malformed specs are refused", () => {
   );
 });
 
-Deno.test("slot spec: only passphrase builds a method this round; others fail closed", async () => {
+Deno.test("slot spec: every method builds; bip39 without a file generates a phrase", async () => {
   const dir = await tempDir();
   const p = writeFile(dir, "p", CANARY.passphrase, 0o644); // mode not checked for passphrase files
-  const m = loadSlotMethod(parseSlotSpec(`passphrase:file=${p}`));
-  assert.equal(m.method, "passphrase");
-  m.dispose();
-  for (const spec of ["bip39", "age-yubikey:recipient=r", "tpm"]) {
-    fails(
-      () => loadSlotMethod(parseSlotSpec(spec)),
-      "slot_unsupported",
-      /not supported by this build yet/,
-    );
-  }
-  fails(
-    () => loadSlotSpecs([parseSlotSpec(`passphrase:file=${p}`), parseSlotSpec("tpm")]),
-    "slot_unsupported",
-    /tpm slots/,
-  );
-  const specs = loadSlotSpecs([parseSlotSpec(`passphrase:file=${p},label=a`)]);
-  assert.equal(specs[0]!.label, "a");
+  const m = await loadSlotMethod(parseSlotSpec(`passphrase:file=${p}`));
+  assert.equal(m.method.method, "passphrase");
+  m.method.dispose();
+  const loaded = await loadSlotSpecs([
+    parseSlotSpec(`passphrase:file=${p},label=a`),
+    parseSlotSpec("bip39"),
+    parseSlotSpec(`age-yubikey:recipient=${YK}`),
+  ]);
+  assert.deepEqual(loaded.slots.map((s) => [s.method.method, s.label]), [
+    ["passphrase", "a"],
+    ["bip39", "break-glass"],
+    ["age-yubikey", "age-yubikey"],
+  ]);
+  assert.equal(loaded.phrases.length, 1);
+  assert.equal(new TextDecoder().decode(loaded.phrases[0]!.expose()).split(" ").length, 24);
+  loaded.dispose();
+  assert.ok(loaded.phrases[0]!.wiped);
+  const phrase = writeFile(dir, "phrase", "abandon ".repeat(23) + "art\n");
+  const b = await loadSlotMethod(parseOpenSpec(`bip39:file=${phrase}`));
+  assert.equal(b.method.method, "bip39");
+  assert.equal(b.generatedPhrase, undefined);
+  const yk = await loadSlotMethod(parseOpenSpec("age-yubikey"));
+  assert.equal(yk.method.method, "age-yubikey");
+  // The TPM method is wired (it touches the TPM only when used; see tpm_test.ts).
+  const tpm = await loadSlotMethod(parseSlotSpec("tpm:pcrs=7,0"), {
+    tpm: { libDir: `${dir}/libs` },
+  });
+  assert.equal(tpm.method.method, "tpm");
+  tpm.method.dispose();
 });
 
 Deno.test("slot spec: passphrase bytes are the file minus one LF then one CR", async () => {

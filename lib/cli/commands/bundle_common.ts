@@ -1,0 +1,156 @@
+/**
+ * Shared plumbing of the `basil bundle …` commands: reading and writing the
+ * bundle file, building `--open` methods, and the settings the slot methods
+ * need on the operator's side (the TPM from `BASIL_TPM_TCTI`,
+ * `BASIL_TSS2_DIR` and `BASIL_LIBC`; an age plugin PIN prompt on the
+ * terminal).
+ *
+ * Invariants: secrets come only from 0600 files named in specs, or from the
+ * terminal when a plugin asks for a PIN (never echoed); bundle files are
+ * written atomically with mode 0600; operator commands never wipe the
+ * secret files they read (a BIP39 phrase file is break-glass material).
+ * @module
+ */
+
+import { concat, utf8 } from "../../core/encoding.ts";
+import { InputError } from "../../core/errors.ts";
+import { describeFsError, writeFileAtomic } from "../../core/fs.ts";
+import { SecretBytes } from "../../core/secret.ts";
+import { decodeBundle, type DecodedBundle } from "../../seal/format.ts";
+import { loadOpeners, type LoadSlotOptions, parseOpenSpec } from "../../seal/slot_spec.ts";
+import type { PluginCallbacks } from "../../seal/slots/age_plugin.ts";
+import type { SlotMethod } from "../../seal/slots/types.ts";
+import type { CliContext } from "../context.ts";
+import { CliError } from "../io.ts";
+
+/** Commander collector for repeatable options. */
+export const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+/** Reads a bundle file's bytes. */
+export function readBundleBytes(path: string): Uint8Array {
+  try {
+    return Deno.readFileSync(path);
+  } catch (e) {
+    throw new InputError("bundle_unreadable", `bundle ${path}: cannot read: ${describeFsError(e)}`);
+  }
+}
+
+/** Reads and decodes a bundle file. */
+export function readBundle(path: string): DecodedBundle {
+  return decodeBundle(readBundleBytes(path), path);
+}
+
+/** Atomically replaces the bundle file (mode 0600). */
+export function writeBundle(path: string, bytes: Uint8Array): void {
+  try {
+    writeFileAtomic(path, bytes);
+  } catch (e) {
+    throw new InputError(
+      "bundle_unwritable",
+      `bundle ${path}: cannot write: ${describeFsError(e)}`,
+    );
+  }
+}
+
+function optionalEnv(ctx: CliContext, name: string): string | undefined {
+  try {
+    const v = ctx.env(name);
+    return v === undefined || v === "" ? undefined : v;
+  } catch {
+    return undefined; // not granted to this CLI build
+  }
+}
+
+/** Reads a line from the terminal without echo; `undefined` when stdin is not a terminal. */
+async function promptSecret(ctx: CliContext, prompt: string): Promise<SecretBytes | undefined> {
+  if (!Deno.stdin.isTerminal()) return undefined;
+  ctx.io.err(`${prompt}: `);
+  const buf = new Uint8Array(256);
+  const one = new Uint8Array(1);
+  let n = 0;
+  Deno.stdin.setRaw(true);
+  try {
+    for (;;) {
+      const got = await Deno.stdin.read(one);
+      if (got === null || one[0] === 0x0d || one[0] === 0x0a) break;
+      if (one[0] === 0x03) {
+        buf.fill(0);
+        return undefined;
+      }
+      if (one[0] === 0x7f && n > 0) n--;
+      else if (n < buf.length) buf[n++] = one[0]!;
+    }
+  } finally {
+    Deno.stdin.setRaw(false);
+    one.fill(0);
+    ctx.io.err("\n");
+  }
+  const out = SecretBytes.copyOf(buf.subarray(0, n));
+  buf.fill(0);
+  return out;
+}
+
+/** Plugin callbacks for an interactive operator. */
+export function cliPluginCallbacks(ctx: CliContext): PluginCallbacks {
+  return {
+    message: (text) => ctx.io.err(`age plugin: ${text}\n`),
+    requestSecret: (prompt) => promptSecret(ctx, prompt),
+  };
+}
+
+/** Slot-method options on the CLI side. */
+export function cliSlotOptions(ctx: CliContext): LoadSlotOptions {
+  const tcti = optionalEnv(ctx, "BASIL_TPM_TCTI");
+  const libDir = optionalEnv(ctx, "BASIL_TSS2_DIR");
+  const libc = optionalEnv(ctx, "BASIL_LIBC");
+  return {
+    agePlugin: { callbacks: cliPluginCallbacks(ctx) },
+    tpm: {
+      ...(tcti === undefined ? {} : { tcti }),
+      ...(libDir === undefined ? {} : { libDir }),
+      ...(libc === undefined ? {} : { libc }),
+    },
+  };
+}
+
+/** Builds the `--open` methods (at least one is required). */
+export async function openers(ctx: CliContext, specs: readonly string[]): Promise<SlotMethod[]> {
+  if (specs.length === 0) throw new CliError("give at least one --open <method:…>", 2);
+  return await loadOpeners(specs.map(parseOpenSpec), cliSlotOptions(ctx));
+}
+
+/** Runs `fn` with the `--open` methods, disposing them afterwards. */
+export async function withOpeners<T>(
+  ctx: CliContext,
+  specs: readonly string[],
+  fn: (methods: SlotMethod[]) => Promise<T>,
+): Promise<T> {
+  const methods = await openers(ctx, specs);
+  try {
+    return await fn(methods);
+  } finally {
+    for (const m of methods) m.dispose();
+  }
+}
+
+/** Prints the one-time BIP39 banner without turning the phrase into a JS string. */
+export function printPhrase(
+  ctx: CliContext,
+  path: string,
+  slotId: number,
+  phrase: Uint8Array,
+): void {
+  const out = concat(
+    utf8(
+      `\nBIP39 recovery phrase for slot ${slotId} of ${path}.\n` +
+        `Write it down now and keep it offline: it will never be shown again.\n\n  `,
+    ),
+    phrase,
+    utf8("\n\n"),
+  );
+  try {
+    ctx.io.outBytes(out);
+  } finally {
+    out.fill(0);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Builds the TPM slot method (`tpm.ts`) from the CLI's or the agent's
+ * settings.
+ *
+ * Invariants: the libtss2 directory is `libDir` when given, else the one
+ * `findTss2Dir()` locates; none found is an `InputError("tpm_unavailable")`
+ * (fail closed: a missing TPM stack is reported like any unusable slot).
+ * @module
+ */
+
+import { InputError } from "../../core/errors.ts";
+import { findTss2Dir, TpmMethod } from "./tpm.ts";
+import type { SlotMethod } from "./types.ts";
+
+/** Where and how to reach the TPM. */
+export interface TpmSettings {
+  /** TCTI string (e.g. `device:/dev/tpmrm0`, `swtpm:port=2321`); default: tpmrm0 then tpm0. */
+  readonly tcti?: string;
+  /** Directory holding the libtss2 libraries; default: searched. */
+  readonly libDir?: string;
+  /** libc path when it is not `<libDir>/libc.so.6`. */
+  readonly libc?: string;
+}
+
+/** Builds a TPM method; `pcrs`/`bank` apply to newly created slots. */
+export function loadTpmMethod(
+  s: TpmSettings & { readonly pcrs?: readonly number[]; readonly bank?: string },
+): Promise<SlotMethod> {
+  const libDir = s.libDir ?? findTss2Dir();
+  if (libDir === undefined) {
+    return Promise.reject(
+      new InputError(
+        "tpm_unavailable",
+        "tpm: libtss2 (tss2-esys, tss2-mu, tss2-tctildr) was not found; install tpm2-tss",
+      ),
+    );
+  }
+  if (s.bank !== undefined && s.bank !== "sha256") {
+    return Promise.reject(
+      new InputError("slot_spec_invalid", "tpm: unsupported PCR bank (only sha256)"),
+    );
+  }
+  return Promise.resolve(
+    new TpmMethod({
+      libDir,
+      ...(s.tcti === undefined ? {} : { tcti: s.tcti }),
+      ...(s.libc === undefined ? {} : { libc: s.libc }),
+      ...(s.pcrs === undefined ? {} : { pcrs: s.pcrs }),
+      bank: "sha256",
+    }),
+  );
+}
