@@ -29,6 +29,7 @@ function parse(argv: readonly string[]): Parameters<typeof runAgent>[0] {
     },
     libc,
     parentPid: v.has("parent-pid") ? Number(v.get("parent-pid")) : undefined,
+    tss2Dir: v.get("tss2-dir"),
     cwd: "/",
   };
 }
