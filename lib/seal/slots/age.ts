@@ -23,11 +23,11 @@ import { Decrypter, Encrypter, type Identity, type Recipient, Stanza } from "age
 import { InputError } from "../../core/errors.ts";
 import { rawPrivateToPkcs8 } from "../../crypto/key_formats.ts";
 import { x25519PublicKey } from "../../crypto/x25519_seal.ts";
-import { KEY_LEN } from "../aead.ts";
 import { bech32Decode, bech32Encode } from "../bech32.ts";
 import type { Slot } from "../format.ts";
 import { type PluginOptions, pluginUnwrap, pluginWrap } from "./age_plugin.ts";
 import {
+  checkKekLength,
   type SlotCreateContext,
   type SlotMaterial,
   type SlotMethod,
@@ -188,14 +188,7 @@ export class AgeMethod implements SlotMethod {
     if (this.#identities.length === 0) throw new SlotOpenFailed();
     const kek = await ageUnwrap(slot.wrap.ciphertext, this.#identities, this.#plugin);
     if (kek === undefined) throw new SlotOpenFailed();
-    if (kek.length !== KEY_LEN) {
-      kek.fill(0);
-      throw new InputError(
-        "slot_params",
-        `slot ${slot.slot_id}: unwrapped key has the wrong length`,
-      );
-    }
-    return kek;
+    return checkKekLength(kek, slot.slot_id);
   }
 
   /** Drops the identities (WebCrypto keys cannot be wiped from JS). */

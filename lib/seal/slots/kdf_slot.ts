@@ -15,15 +15,17 @@
 
 import { InputError } from "../../core/errors.ts";
 import type { SecretBytes } from "../../core/secret.ts";
-import { aesGcmOpen, aesGcmSeal, KEY_LEN, NONCE_LEN, randomBytes } from "../aead.ts";
+import { NONCE_LEN, randomBytes } from "../aead.ts";
 import type { Slot } from "../format.ts";
 import { argon2idKdf, checkArgon2Params, type Kdf, SALT_LEN } from "../kdf.ts";
 import {
+  checkKekLength,
   type SlotCreateContext,
   type SlotMaterial,
   type SlotMethod,
   SlotOpenFailed,
-  wrapAad,
+  unwrapKek,
+  wrapKek,
 } from "./types.ts";
 
 /** Options for the KDF slot methods. */
@@ -51,9 +53,8 @@ export abstract class KdfSlotMethod implements SlotMethod {
     const argon2 = { ...ctx.argon2 };
     const key = await this.#kdf(this.#secret.expose(), salt, argon2);
     try {
-      const nonce = randomBytes(NONCE_LEN);
-      const ciphertext = await aesGcmSeal(key, nonce, wrapAad(ctx.headerBytes, ctx.slotId), kek);
-      return { params: { kind: this.method, salt, argon2 }, wrap: { nonce, ciphertext } };
+      const wrap = await wrapKek(key, kek, ctx.headerBytes, ctx.slotId);
+      return { params: { kind: this.method, salt, argon2 }, wrap };
     } finally {
       key.fill(0);
     }
@@ -72,24 +73,12 @@ export abstract class KdfSlotMethod implements SlotMethod {
     const key = await this.#kdf(this.#secret.expose(), p.salt, p.argon2);
     let kek: Uint8Array | undefined;
     try {
-      kek = await aesGcmOpen(
-        key,
-        slot.wrap.nonce,
-        wrapAad(headerBytes, slot.slot_id),
-        slot.wrap.ciphertext,
-      );
+      kek = await unwrapKek(key, slot, headerBytes);
     } finally {
       key.fill(0);
     }
     if (kek === undefined) throw new SlotOpenFailed();
-    if (kek.length !== KEY_LEN) {
-      kek.fill(0);
-      throw new InputError(
-        "slot_params",
-        `slot ${slot.slot_id}: unwrapped key has the wrong length`,
-      );
-    }
-    return kek;
+    return checkKekLength(kek, slot.slot_id);
   }
 
   /** Wipes the secret. */

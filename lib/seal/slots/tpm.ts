@@ -43,14 +43,16 @@ import {
   Tss2Error,
 } from "../../../ffi/tss2.ts";
 import { InputError } from "../../core/errors.ts";
-import { aesGcmOpen, aesGcmSeal, KEY_LEN, NONCE_LEN, randomBytes } from "../aead.ts";
+import { KEY_LEN, NONCE_LEN, randomBytes } from "../aead.ts";
 import type { Slot, SlotParams } from "../format.ts";
 import {
+  checkKekLength,
   type SlotCreateContext,
   type SlotMaterial,
   type SlotMethod,
   SlotOpenFailed,
-  wrapAad,
+  unwrapKek,
+  wrapKek,
 } from "./types.ts";
 
 /** The only SRK template this build knows. */
@@ -173,13 +175,7 @@ export class TpmMethod implements SlotMethod {
       esys.close();
     }
     try {
-      const nonce = randomBytes(NONCE_LEN);
-      const ciphertext = await aesGcmSeal(
-        slotKey,
-        nonce,
-        wrapAad(ctx.headerBytes, ctx.slotId),
-        kek,
-      );
+      const wrap = await wrapKek(slotKey, kek, ctx.headerBytes, ctx.slotId);
       const params: SlotParams = {
         kind: "tpm",
         public: blobs.public,
@@ -188,7 +184,7 @@ export class TpmMethod implements SlotMethod {
         name_alg: "sha256",
         srk_template: SRK_TEMPLATE,
       };
-      return { params, wrap: { nonce, ciphertext } };
+      return { params, wrap };
     } finally {
       slotKey.fill(0);
     }
@@ -209,24 +205,12 @@ export class TpmMethod implements SlotMethod {
       if (slotKey.length !== KEY_LEN) {
         throw new TpmSlotOpenFailed("tpm: unsealed key has the wrong length");
       }
-      kek = await aesGcmOpen(
-        slotKey,
-        slot.wrap.nonce,
-        wrapAad(headerBytes, slot.slot_id),
-        slot.wrap.ciphertext,
-      );
+      kek = await unwrapKek(slotKey, slot, headerBytes);
     } finally {
       slotKey.fill(0);
     }
     if (kek === undefined) throw new TpmSlotOpenFailed("tpm: KEK wrap did not authenticate");
-    if (kek.length !== KEY_LEN) {
-      kek.fill(0);
-      throw new InputError(
-        "slot_params",
-        `slot ${slot.slot_id}: unwrapped key has the wrong length`,
-      );
-    }
-    return kek;
+    return checkKekLength(kek, slot.slot_id);
   }
 
   /** Closes the libraries (the method holds no secret). */

@@ -14,7 +14,9 @@
  * @module
  */
 
+import { InputError } from "../../core/errors.ts";
 import { concat, u32be } from "../../core/encoding.ts";
+import { aesGcmOpen, aesGcmSeal, KEY_LEN, NONCE_LEN, randomBytes } from "../aead.ts";
 import type { Argon2Params, KekWrap, Slot, SlotMethodName, SlotParams } from "../format.ts";
 
 /** The wrong secret, or a slot that does not authenticate. Carries no detail. */
@@ -62,4 +64,37 @@ export interface SlotSpec {
 /** The KEK-wrap AAD: header bytes ‖ u32 BE slot_id. */
 export function wrapAad(headerBytes: Uint8Array, slotId: number): Uint8Array {
   return concat(headerBytes, u32be(slotId));
+}
+
+/** AES-256-GCM-wraps the KEK under a slot key, with AAD {@linkcode wrapAad}. */
+export async function wrapKek(
+  slotKey: Uint8Array,
+  kek: Uint8Array,
+  headerBytes: Uint8Array,
+  slotId: number,
+): Promise<KekWrap> {
+  const nonce = randomBytes(NONCE_LEN);
+  const ciphertext = await aesGcmSeal(slotKey, nonce, wrapAad(headerBytes, slotId), kek);
+  return { nonce, ciphertext };
+}
+
+/** Unwraps a slot's KEK with its slot key; undefined when it does not authenticate. */
+export function unwrapKek(
+  slotKey: Uint8Array,
+  slot: Slot,
+  headerBytes: Uint8Array,
+): Promise<Uint8Array | undefined> {
+  return aesGcmOpen(
+    slotKey,
+    slot.wrap.nonce,
+    wrapAad(headerBytes, slot.slot_id),
+    slot.wrap.ciphertext,
+  );
+}
+
+/** Returns `kek` if it is a 32-byte key; otherwise wipes it and throws `slot_params`. */
+export function checkKekLength(kek: Uint8Array, slotId: number): Uint8Array {
+  if (kek.length === KEY_LEN) return kek;
+  kek.fill(0);
+  throw new InputError("slot_params", `slot ${slotId}: unwrapped key has the wrong length`);
 }
