@@ -74,6 +74,7 @@ interface Statements {
   readonly any: StatementSync;
   readonly insert: StatementSync;
   readonly range: StatementSync;
+  readonly latestType: StatementSync;
   readonly prune: StatementSync;
 }
 
@@ -103,6 +104,9 @@ export class KeystoreStore {
       insert: db.prepare(`INSERT INTO entries (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`),
       range: db.prepare(
         "SELECT min(version) AS lo, max(version) AS hi FROM entries WHERE kind = ? AND path = ?",
+      ),
+      latestType: db.prepare(
+        "SELECT version, key_type FROM entries WHERE kind = ? AND path = ? ORDER BY version DESC LIMIT 1",
       ),
       prune: db.prepare("DELETE FROM entries WHERE kind = ? AND path = ? AND version < ?"),
     };
@@ -215,6 +219,24 @@ export class KeystoreStore {
   }
 
   /** The oldest and newest stored versions of `path`, or undefined when it holds none. */
+  /**
+   * The latest version and its stored key type, WITHOUT opening the row: for
+   * routing only. Every use of key material opens (and so authenticates) the
+   * row, whose AAD binds the key type.
+   */
+  peekLatest(
+    kind: EntryKind,
+    path: string,
+  ): { version: number; keyType: string | null } | undefined {
+    const { stmts } = this.#live();
+    const row = sql(() => stmts.latestType.get(kind, path));
+    if (typeof row?.version !== "number") return undefined;
+    return {
+      version: row.version,
+      keyType: typeof row.key_type === "string" ? row.key_type : null,
+    };
+  }
+
   versionRange(kind: EntryKind, path: string): VersionRange | undefined {
     const { stmts } = this.#live();
     const row = sql(() => stmts.range.get(kind, path));

@@ -126,13 +126,12 @@ export function createKeystoreTransit(store: KeystoreStore): TransitEngine {
 
 function info(store: KeystoreStore, path: string): TransitKeyInfo | undefined {
   const range = store.versionRange("key", path);
-  if (range === undefined) return undefined;
-  // Open the latest row so the reported key type is authenticated.
-  const latest = store.read("key", path, range.max);
-  if (latest === undefined) return undefined;
-  latest.secret.wipe();
+  const latest = store.peekLatest("key", path);
+  if (range === undefined || latest === undefined) return undefined;
+  // Metadata only: no key is opened here (every use of the key opens and
+  // authenticates its row, whose AAD binds the key type).
   const keyType = latest.keyType;
-  if (keyType === undefined || !(KEY_TYPES as readonly string[]).includes(keyType)) {
+  if (keyType === null || !(KEY_TYPES as readonly string[]).includes(keyType)) {
     throw new BasilError("INTERNAL", undefined, {
       detail: `keystore key ${path} has no valid key type`,
     });
