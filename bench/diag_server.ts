@@ -16,7 +16,18 @@
  * None of these runs the launcher or the agent's permission sandbox; the
  * difference to the agent is what those (and SO_PEERCRED) cost.
  *
- *   deno run … bench/diag_server.ts <mode> <socket>
+ * - `handler-timed`: `handler-plain`, plus timing inside the server: the
+ *   handler from entry to its callback, the idle gap from one callback to
+ *   the next call's entry, and the time per call spent in the keystore's
+ *   row reads (`store.read`), the transit engine's `info` and `sign` /
+ *   `encrypt`, and the audit append. Written as one JSON line to
+ *   `<statsFile>` at SIGTERM (p50 / p99 µs per series).
+ *
+ * The handler modes serve the GetSecret suite's broker (SecretService), or
+ * with `tier2` the Tier 2 suite's (SigningService and AeadService, keys
+ * created in process).
+ *
+ *   deno run … bench/diag_server.ts <mode> <socket> [getsecret|tier2] [statsFile]
  * @module
  */
 
@@ -24,14 +35,23 @@ import * as grpc from "@grpc/grpc-js";
 import type { Buffer } from "node:buffer";
 import net from "node:net";
 import { nullLogger } from "../lib/core/log.ts";
+import { aeadService } from "../lib/service/aead_service.ts";
 import { secretService } from "../lib/service/secret_service.ts";
+import { signingService } from "../lib/service/signing_service.ts";
+import type { ServiceBinding } from "../lib/service/types.ts";
 import { encodePeer, toGrpcService } from "../lib/transport/grpc.ts";
 import { BrokerServer } from "../lib/transport/server.ts";
-import { ECHO_PATH, inProcessBroker } from "./setup.ts";
+import { ECHO_PATH, inProcessBroker, inProcessTier2 } from "./setup.ts";
 
-const [mode, sock] = Deno.args;
-if (!mode || !sock) {
-  console.error("usage: diag_server.ts echo-injector|handler-plain|handler-server <socket>");
+const [mode, sock, suite = "getsecret", statsFile] = Deno.args;
+if (
+  !mode || !sock || (suite !== "getsecret" && suite !== "tier2") ||
+  (mode === "handler-timed" && !statsFile)
+) {
+  console.error(
+    "usage: diag_server.ts echo-injector|handler-plain|handler-server|handler-timed <socket> " +
+      "[getsecret|tier2] [statsFile]",
+  );
   Deno.exit(2);
 }
 try {
@@ -40,6 +60,75 @@ try {
 const dir = await Deno.makeTempDir({ prefix: "basil-bench-diag-" });
 const cleanups: (() => void | Promise<void>)[] = [() => Deno.removeSync(dir, { recursive: true })];
 const id = (x: Buffer): Buffer => x;
+
+/** `handler-timed`'s clocks (see the module doc). */
+class Timer {
+  readonly #file: string;
+  /** Time spent in each wrapped call during the current request, ms. */
+  readonly #acc = new Map<string, number>();
+  readonly #series = new Map<string, number[]>();
+  #lastEnd = 0;
+
+  constructor(
+    b: { backend: { store: object; transit?: object; kv?: object }; deps: { audit: object } },
+    file: string,
+  ) {
+    this.#file = file;
+    this.#wrap(b.backend.store, "read", "store.read");
+    this.#wrap(b.deps.audit, "write", "audit.write");
+    if (b.backend.transit) {
+      for (const m of ["info", "sign", "encrypt"]) this.#wrap(b.backend.transit, m, `transit.${m}`);
+    }
+  }
+
+  /** Replaces `obj[name]` by a version that adds its duration (sync or async) to the request's. */
+  #wrap(obj: object, name: string, label: string): void {
+    const o = obj as Record<string, (...a: unknown[]) => unknown>;
+    const orig = o[name]!.bind(obj);
+    const add = (t: number) =>
+      this.#acc.set(label, (this.#acc.get(label) ?? 0) + performance.now() - t);
+    o[name] = (...a: unknown[]) => {
+      const t = performance.now();
+      const r = orig(...a);
+      if (r instanceof Promise) return r.finally(() => add(t));
+      add(t);
+      return r;
+    };
+  }
+
+  #push(name: string, ms: number): void {
+    let s = this.#series.get(name);
+    if (!s) this.#series.set(name, s = []);
+    s.push(ms);
+  }
+
+  /** Calls a unary handler, timing it to its callback. */
+  call(handle: (...a: unknown[]) => unknown, call: unknown, rest: unknown[]): unknown {
+    const t = performance.now();
+    if (this.#lastEnd > 0) this.#push("gap", t - this.#lastEnd);
+    const cb = rest[0] as (...a: unknown[]) => void;
+    return handle(call, (...r: unknown[]) => {
+      this.#push("handler", performance.now() - t);
+      for (const [k, v] of this.#acc) {
+        this.#push(k, v);
+        this.#acc.set(k, 0);
+      }
+      cb(...r);
+      this.#lastEnd = performance.now();
+    });
+  }
+
+  write(): void {
+    const q = (a: number[], p: number) => +(a[Math.floor(p * a.length)]! * 1000).toFixed(1);
+    const stats = Object.fromEntries(
+      [...this.#series].map(([k, v]) => {
+        v.sort((x, y) => x - y);
+        return [k, { n: v.length, p50_us: q(v, 0.5), p99_us: q(v, 0.99) }];
+      }),
+    );
+    Deno.writeTextFileSync(this.#file, JSON.stringify(stats) + "\n");
+  }
+}
 
 if (mode === "echo-injector") {
   const server = new grpc.Server();
@@ -67,22 +156,29 @@ if (mode === "echo-injector") {
     listener.close();
     server.forceShutdown();
   });
-} else if (mode === "handler-plain" || mode === "handler-server") {
-  const b = await inProcessBroker(dir);
+} else if (mode === "handler-plain" || mode === "handler-server" || mode === "handler-timed") {
+  const b = suite === "tier2" ? await inProcessTier2(dir) : await inProcessBroker(dir);
   cleanups.push(() => b.close());
-  const binding = secretService(b.deps);
-  if (mode === "handler-plain") {
-    const svc = toGrpcService(binding, nullLogger);
+  const bindings: ServiceBinding[] = suite === "tier2"
+    ? [signingService(b.deps), aeadService(b.deps)]
+    : [secretService(b.deps)];
+  if (mode === "handler-plain" || mode === "handler-timed") {
     const peer = encodePeer(b.peer);
-    const impl: grpc.UntypedServiceImplementation = {};
-    for (const [k, fn] of Object.entries(svc.implementation)) {
-      impl[k] = ((call: { getPeer: () => string }, ...rest: unknown[]) => {
-        call.getPeer = () => peer;
-        return (fn as (...a: unknown[]) => unknown)(call, ...rest);
-      }) as grpc.UntypedHandleCall;
-    }
+    const timer = mode === "handler-timed" ? new Timer(b, statsFile!) : undefined;
     const server = new grpc.Server();
-    server.addService(svc.definition, impl);
+    for (const binding of bindings) {
+      const svc = toGrpcService(binding, nullLogger);
+      const impl: grpc.UntypedServiceImplementation = {};
+      for (const [k, fn] of Object.entries(svc.implementation)) {
+        const handle = fn as (...a: unknown[]) => unknown;
+        impl[k] = ((call: { getPeer: () => string }, ...rest: unknown[]) => {
+          call.getPeer = () => peer;
+          return timer ? timer.call(handle, call, rest) : handle(call, ...rest);
+        }) as grpc.UntypedHandleCall;
+      }
+      server.addService(svc.definition, impl);
+    }
+    if (timer) cleanups.push(() => timer.write());
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(
         `unix:${sock}`,
@@ -96,7 +192,7 @@ if (mode === "echo-injector") {
       socket: sock,
       mode: 0o600,
       gid: undefined,
-      services: [binding],
+      services: bindings,
       readPeer: () => ({ uid: b.peer.uid, gid: b.peer.gid, pid: b.peer.pid }),
       logger: nullLogger,
       maxReceiveBytes: 1 << 20,

@@ -2,20 +2,25 @@
 /**
  * The floor: a bare grpc-js echo server on a unix socket with identity
  * serializers (guides/perf-examples/grpc_server.mjs). `/bench.Echo/Unary`
- * returns the request bytes. Prints `listening` once bound.
+ * returns the request bytes, or, when a response size is given, one fixed
+ * `Msg{bytes payload}` of that many bytes (for operations whose response is
+ * not the size of their request: Sign, Encrypt). Prints `listening` once
+ * bound.
  *
- *   deno run … bench/echo_server.ts <socket>
+ *   deno run … bench/echo_server.ts <socket> [responseBytes]
  * @module
  */
 
 import * as grpc from "@grpc/grpc-js";
-import type { Buffer } from "node:buffer";
+import { Buffer } from "node:buffer";
+import { protoBytes } from "./payload.ts";
 
-const sock = Deno.args[0];
+const [sock, respArg] = Deno.args;
 if (!sock) {
-  console.error("usage: echo_server.ts <socket>");
+  console.error("usage: echo_server.ts <socket> [responseBytes]");
   Deno.exit(2);
 }
+const fixed = respArg === undefined ? undefined : Buffer.from(protoBytes(Number(respArg)));
 const id = (x: Buffer): Buffer => x;
 const server = new grpc.Server();
 server.addService({
@@ -30,7 +35,7 @@ server.addService({
   },
 }, {
   unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
-    cb(null, call.request),
+    cb(null, fixed ?? call.request),
 });
 try {
   Deno.removeSync(sock);
