@@ -20,6 +20,7 @@ import type { AuditSink } from "./audit/sink.ts";
 import type { Backend } from "./backends/backend.ts";
 import { checkCapabilities } from "./backends/capability.ts";
 import { reconcile } from "./backends/reconcile.ts";
+import { provisionKey } from "./backends/provision.ts";
 import { buildBackends } from "./backends/registry.ts";
 import type { BrokerDeps } from "./broker/deps.ts";
 import { sweepRetention } from "./broker/retention.ts";
@@ -127,23 +128,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
       wipeCreds(creds);
     }
     if (!cfg.noReconcile) {
-      const r = await reconcile(catalog, backends, logger, async (key, backend) => {
-        if (key.keyType === undefined) throw new Error("no keyType");
-        if (key.engine === "pki") {
-          if (!backend.pki) throw new Error("no pki engine");
-          const td = key.labelMap.get("trust_domain");
-          await backend.pki.createCa(
-            key.path,
-            key.keyType,
-            td !== undefined && key.labelMap.has("svid_kind")
-              ? { commonName: `${td} SPIFFE CA`, uri: `spiffe://${td}` }
-              : { commonName: key.name },
-          );
-          return;
-        }
-        if (!backend.transit) throw new Error("no transit engine");
-        await backend.transit.create(key.path, key.keyType);
-      });
+      const r = await reconcile(catalog, backends, logger, provisionKey);
       logger.log("info", "reconciled", {
         present: r.present,
         generated: r.generated.length,
@@ -191,23 +176,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
       maxReceiveBytes: Math.max(cfg.maxPayloadSize, cfg.maxEncryptSize) + 64 * 1024,
     });
     const sweep = startRetention(deps, cfg);
-    const jwks = cfg.jwks.enable
-      ? startJwksServer({
-        host: cfg.jwks.listen.host,
-        port: cfg.jwks.listen.port,
-        issuer: cfg.jwks.issuer,
-        tls: cfg.jwks.tls.enable
-          ? {
-            cert: readTextInput(cfg.jwks.tls.certFile!, "jwks.tls.cert-file"),
-            key: readTextInput(cfg.jwks.tls.keyFile!, "jwks.tls.key-file"),
-          }
-          : undefined,
-        source: {
-          jwks: async () => [...(await jwtJwks(deps, deps.state.current())).values()].flat(),
-        },
-        logger,
-      })
-      : undefined;
+    const jwks = cfg.jwks.enable ? startJwks(cfg, deps) : undefined;
     logger.log("info", "agent listening", { socket: cfg.socket, version: VERSION, pid: Deno.pid });
     return serve(cfg, server, {
       audit,
@@ -270,6 +239,24 @@ function serve(
   for (const s of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) Deno.addSignalListener(s, onStop);
   Deno.addSignalListener("SIGHUP", onHup);
   return { config: cfg, done, stop };
+}
+
+/** Serves the JWKS of the JWT-SVID issuers over HTTP (`[jwks] enable`). */
+function startJwks(cfg: AgentConfig, deps: BrokerDeps): { stop(): Promise<void> } {
+  const tls = cfg.jwks.tls;
+  return startJwksServer({
+    host: cfg.jwks.listen.host,
+    port: cfg.jwks.listen.port,
+    issuer: cfg.jwks.issuer,
+    tls: tls.enable
+      ? {
+        cert: readTextInput(tls.certFile!, "jwks.tls.cert-file"),
+        key: readTextInput(tls.keyFile!, "jwks.tls.key-file"),
+      }
+      : undefined,
+    source: { jwks: async () => [...(await jwtJwks(deps, deps.state.current())).values()].flat() },
+    logger: deps.logger,
+  });
 }
 
 /** Runs the retention sweep now and every `retention-sweep-secs`; returns a stopper. */
