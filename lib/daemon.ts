@@ -177,8 +177,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
     });
     const sweep = startRetention(deps, cfg);
     const jwks = cfg.jwks.enable ? startJwks(cfg, deps) : undefined;
-    logger.log("info", "agent listening", { socket: cfg.socket, version: VERSION, pid: Deno.pid });
-    return serve(cfg, server, {
+    const running = serve(cfg, server, {
       audit,
       backends,
       libc,
@@ -190,6 +189,9 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
         jwks?.stop();
       },
     });
+    // Only now, with the signal handlers installed, may a supervisor rely on SIGTERM.
+    logger.log("info", "agent listening", { socket: cfg.socket, version: VERSION, pid: Deno.pid });
+    return running;
   } catch (e) {
     for (const b of backends?.values() ?? []) b.close();
     libc?.close();

@@ -5,6 +5,9 @@
  */
 
 import assert from "node:assert/strict";
+import { loadCatalog } from "../../lib/catalog/load.ts";
+import { loadAgentConfig } from "../../lib/config/load.ts";
+import { planAgentLaunch } from "../../lib/sandbox/launch.ts";
 import { Fixture, runAgentToExit, RunningAgent } from "../helpers/fixture.ts";
 
 Deno.test("agent binds 0600 by default and SIGTERM removes the socket", async () => {
@@ -93,6 +96,45 @@ Deno.test("SIGINT also shuts down cleanly", async () => {
     const { code } = await a.exited();
     assert.equal(code, 0);
     assert.throws(() => Deno.lstatSync(f.socket), Deno.errors.NotFound);
+  } finally {
+    f.cleanup();
+  }
+});
+
+Deno.test("SIGTERM straight after 'agent listening' always shuts down cleanly", async () => {
+  const f = await Fixture.create();
+  try {
+    // The agent process exactly as the launcher starts it, so the test can
+    // signal it the instant the line appears (no polling delay).
+    const cfg = loadAgentConfig({
+      file: { path: f.config, text: Deno.readTextFileSync(f.config) },
+      cwd: f.dir,
+    });
+    const { catalog } = loadCatalog(Deno.readTextFileSync(f.catalog), f.catalog);
+    const plan = planAgentLaunch(cfg, catalog);
+    const args = [...plan.args];
+    for (let i = 0; i < 10; i++) {
+      const child = new Deno.Command(plan.command, {
+        args,
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      let text = "";
+      let signalled = false;
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        text += chunk;
+        if (!signalled && text.includes('"agent listening"')) {
+          child.kill("SIGTERM");
+          signalled = true;
+        }
+      }
+      const st = await child.status;
+      assert.ok(signalled, `round ${i}: ${text}`);
+      assert.equal(st.code, 0, `round ${i}: exit ${st.code} ${st.signal ?? ""}\n${text}`);
+      assert.match(text, /"agent stopped"/, `round ${i}`);
+      assert.throws(() => Deno.lstatSync(f.socket), Deno.errors.NotFound, `round ${i}`);
+    }
   } finally {
     f.cleanup();
   }
