@@ -233,15 +233,18 @@ export function clientCommand(
 /**
  * c workers on one connection to `s`, warm-up then measured (env). Throws
  * unless the request and response are exactly `bytes` on the wire: the
- * floor and the operation must move the same bytes.
+ * floor and the operation must move the same bytes. `clientArgs` go before
+ * the mode (e.g. `--md key=value`).
  */
 export async function measure(
   env: BenchEnv,
   s: Server,
   conc: number,
   bytes: { req: number; resp: number },
+  clientArgs: readonly string[] = [],
 ): Promise<Summary> {
   const o = await clientCommand(env, [
+    ...clientArgs,
     "measure",
     s.socket,
     s.path,

@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-console
 /**
  * `deno task bench`: the broker against floors measured in the same run
- * (method of guides/performance.md §4). Two suites, both by default:
+ * (method of guides/performance.md §4). Four suites, all by default:
  *
  * - `getsecret` (bench/getsecret.ts): GetSecret vs the bare grpc-js echo at
  *   1 and 16 in flight, C in process, R8, and RSS (R11); `--diag` adds
@@ -13,6 +13,15 @@
  *   R6, R8; `--diag` adds the Tier 2 handlers on plain grpc-js and behind
  *   BrokerServer, and times the handler inside the server at c=1. Writes
  *   bench/results/<timestamp>-tier2[-diag].json.
+ * - `spiffe` (bench/spiffe.ts): FetchJWTSVID vs echo at 1 and 16 in flight
+ *   (R4), the time to the first FetchX509SVID response for new and cached
+ *   identities (R5), and the rotation push to 1, 100 and 500 open streams
+ *   vs a streaming echo (R10). Writes bench/results/<timestamp>-spiffe.json.
+ * - `unlock` (bench/unlock.ts): start → socket bound through the launcher
+ *   with a bundle of one slot each (passphrase, BIP39, age plugin, TPM on
+ *   swtpm), against `deno run` hello + grpc-js and the first hash-wasm
+ *   Argon2id call in a fresh process (R12), N ≥ 5 starts each; unpinned.
+ *   Writes bench/results/<timestamp>-unlock.json.
  *
  * Every transport run uses a fresh server (the agent through the launcher,
  * or the echo) and a separate client process; floor and agent alternate
@@ -20,7 +29,7 @@
  * `--quick`: 1 round of 1 s + 1 s. Servers on cpu0 and clients on cpu1
  * unless `--no-pin`.
  *
- *   deno task bench [--suite all|getsecret|tier2] [--quick] [--diag] [--rounds N]
+ *   deno task bench [--suite all|getsecret|tier2|spiffe|unlock] [--quick] [--diag] [--rounds N]
  *                   [--no-pin] [--out file]
  *
  * `--out` names the results file and needs a single suite.
@@ -30,9 +39,13 @@
 import type { BenchEnv } from "./common.ts";
 import { hasTaskset } from "./common.ts";
 import { runGetSecret } from "./getsecret.ts";
+import { runSpiffe } from "./spiffe.ts";
 import { runTier2 } from "./tier2.ts";
+import { runUnlock } from "./unlock.ts";
 
-const USAGE = "usage: deno task bench [--suite all|getsecret|tier2] [--quick] [--diag] " +
+const SUITES = ["all", "getsecret", "tier2", "spiffe", "unlock"];
+const USAGE =
+  "usage: deno task bench [--suite all|getsecret|tier2|spiffe|unlock] [--quick] [--diag] " +
   "[--rounds N] [--no-pin] [--out file]";
 
 const argv = [...Deno.args];
@@ -60,8 +73,8 @@ const fail = (msg: string): never => {
   Deno.exit(2);
 };
 if (argv.length > 0) fail(`unknown arguments: ${argv.join(" ")}`);
-if (!["all", "getsecret", "tier2"].includes(suite)) fail(`unknown suite ${suite}`);
-if (out !== undefined && suite === "all") fail("--out needs --suite getsecret or --suite tier2");
+if (!SUITES.includes(suite)) fail(`unknown suite ${suite}`);
+if (out !== undefined && suite === "all") fail("--out needs a single --suite");
 
 const env: BenchEnv = {
   pinned: pin && hasTaskset(),
@@ -76,3 +89,5 @@ const env: BenchEnv = {
 
 if (suite === "all" || suite === "getsecret") await runGetSecret(env, { diag });
 if (suite === "all" || suite === "tier2") await runTier2(env, { diag });
+if (suite === "all" || suite === "spiffe") await runSpiffe(env);
+if (suite === "all" || suite === "unlock") await runUnlock(env);

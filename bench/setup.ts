@@ -256,16 +256,20 @@ export function tier2Policy(uid: number): unknown {
 export type Adapter = (request: Buffer) => Promise<Buffer>;
 
 /** The broker's core objects built in process, as lib/daemon.ts builds them. */
-interface Core {
+export interface Core {
   readonly deps: BrokerDeps;
   readonly backend: KeystoreBackend;
   readonly audit: AuditSink;
   readonly peer: PeerIdentity;
-  /** The grpc-js handler of `binding`'s `method`, as the transport calls it, with this peer. */
-  adapter(binding: ServiceBinding, method: string): Adapter;
+  /**
+   * The grpc-js handler of `binding`'s `method`, as the transport calls it,
+   * with this peer and request metadata `md` (header → values).
+   */
+  adapter(binding: ServiceBinding, method: string, md?: Record<string, string[]>): Adapter;
 }
 
-function buildCore(
+/** Builds catalog, policy, keystore (fresh DEK) and audit file in `dir`, as lib/daemon.ts does. */
+export function buildCore(
   dir: string,
   catalogJson: (db: string) => unknown,
   policyJson: (uid: number) => unknown,
@@ -293,7 +297,11 @@ function buildCore(
   };
   const peer: PeerIdentity = { uid, gid, pid: Deno.pid };
   const peerString = encodePeer(peer);
-  const adapter = (binding: ServiceBinding, method: string): Adapter => {
+  const adapter = (
+    binding: ServiceBinding,
+    method: string,
+    md: Record<string, string[]> = {},
+  ): Adapter => {
     const impl = toGrpcService(binding, logger).implementation[method] as unknown as (
       call: unknown,
       cb: (e: unknown, v?: Buffer) => void,
@@ -304,7 +312,7 @@ function buildCore(
         const call = {
           request,
           getPeer: () => peerString,
-          metadata: { get: () => [] },
+          metadata: { get: (k: string) => md[k] ?? [] },
           once: () => call,
         };
         impl(call, (e, v) => e ? reject(e) : resolve(v!));
