@@ -8,46 +8,10 @@
  */
 
 import assert from "node:assert/strict";
-import { toBase64, toHex } from "../../lib/core/encoding.ts";
 import { Fixture, readProc, runAgentToExit } from "../helpers/fixture.ts";
+import { assertNoCanary, readIfExists } from "../helpers/canary.ts";
 
 const enc = new TextEncoder();
-
-function forms(secret: Uint8Array): Uint8Array[] {
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(secret);
-  return [
-    secret,
-    enc.encode(toHex(secret)),
-    enc.encode(toHex(secret).toUpperCase()),
-    enc.encode(toBase64(secret)),
-    enc.encode(toBase64(secret).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_")),
-    enc.encode(JSON.stringify(text).slice(1, -1)),
-  ].filter((f) => f.length >= 8);
-}
-
-function contains(hay: Uint8Array, needle: Uint8Array): boolean {
-  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return true;
-  }
-  return false;
-}
-
-function assertNoCanary(where: string, hay: Uint8Array, canaries: Record<string, Uint8Array>) {
-  for (const [name, secret] of Object.entries(canaries)) {
-    for (const f of forms(secret)) {
-      assert.ok(!contains(hay, f), `${name} canary found in ${where}`);
-    }
-  }
-}
-
-function readIf(path: string): Uint8Array {
-  try {
-    return Deno.readFileSync(path);
-  } catch {
-    return new Uint8Array();
-  }
-}
 
 Deno.test("canary passphrase, DEK and value appear in no output", async () => {
   const tag = crypto.randomUUID().replaceAll("-", "");
@@ -101,7 +65,7 @@ Deno.test("canary passphrase, DEK and value appear in no output", async () => {
     outputs.push(["agent stderr", enc.encode(stderr)]);
   }
   for (const p of [f.audit, f.db, `${f.db}-wal`, `${f.db}-shm`, f.bundle, `${f.bundle}.epoch`]) {
-    outputs.push([p, readIf(p)]);
+    outputs.push([p, readIfExists(p)]);
   }
   try {
     for (const [where, bytes] of outputs) assertNoCanary(where, bytes, canaries);

@@ -12,48 +12,11 @@
 import assert from "node:assert/strict";
 import { mnemonicToEntropy } from "@scure/bip39";
 import { wordlist } from "@scure/bip39/wordlists/english.js";
-import { toBase64, toHex } from "../../lib/core/encoding.ts";
 import { basil } from "../helpers/cli.ts";
 import { Fixture, readProc, runAgentToExit } from "../helpers/fixture.ts";
+import { assertNoCanary, countBytes, readIfExists } from "../helpers/canary.ts";
 
 const enc = new TextEncoder();
-
-function forms(secret: Uint8Array): Uint8Array[] {
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(secret);
-  return [
-    secret,
-    enc.encode(toHex(secret)),
-    enc.encode(toHex(secret).toUpperCase()),
-    enc.encode(toBase64(secret)),
-    enc.encode(toBase64(secret).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_")),
-    enc.encode(JSON.stringify(text).slice(1, -1)),
-  ].filter((f) => f.length >= 8);
-}
-
-function count(hay: Uint8Array, needle: Uint8Array): number {
-  let n = 0;
-  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    n++;
-  }
-  return n;
-}
-
-function assertNoCanary(where: string, hay: Uint8Array, canaries: Record<string, Uint8Array>) {
-  for (const [name, secret] of Object.entries(canaries)) {
-    for (const f of forms(secret)) {
-      assert.equal(count(hay, f), 0, `${name} canary found in ${where}`);
-    }
-  }
-}
-
-function readIf(path: string): Uint8Array {
-  try {
-    return Deno.readFileSync(path);
-  } catch {
-    return new Uint8Array();
-  }
-}
 
 Deno.test("unlock canaries (passphrases, BIP39 phrase, DEK, Vault token, secret_id) appear in no output", async () => {
   const tag = crypto.randomUUID().replaceAll("-", "");
@@ -107,7 +70,7 @@ Deno.test("unlock canaries (passphrases, BIP39 phrase, DEK, Vault token, secret_
     const phrase = enc.encode(m[1]!);
     const entropy = mnemonicToEntropy(m[1]!, wordlist);
     // The banner is the phrase's one appearance, exactly once.
-    assert.equal(count(created.stdoutBytes, phrase), 1);
+    assert.equal(countBytes(created.stdoutBytes, phrase), 1);
     assertNoCanary("bundle create stdout (entropy)", created.stdoutBytes, { entropy });
     assertNoCanary("bundle create stderr", enc.encode(created.stderr), { phrase, entropy });
     const canaries = { passphrase, passphrase2, dek, vaultToken, secretId, phrase, entropy };
@@ -218,7 +181,7 @@ Deno.test("unlock canaries (passphrases, BIP39 phrase, DEK, Vault token, secret_
         `${f.dir}/deposit2.pub`,
       ]
     ) {
-      outputs.push([p, readIf(p)]);
+      outputs.push([p, readIfExists(p)]);
     }
     assert.ok(outputs.length > 30);
     for (const [where, bytes] of outputs) assertNoCanary(where, bytes, canaries);
