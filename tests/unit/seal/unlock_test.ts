@@ -204,33 +204,25 @@ Deno.test("unlock: missing or corrupt bundle and missing passphrase file are cle
   assert.equal(noPass.message, `unlock-passphrase-file ${f.dir}/gone: cannot read: no such file`);
 });
 
-Deno.test("unlock: a failed wipe only warns", async () => {
-  const f = await fixture();
-  // Make the wipe fail: a read-only file in a read-only directory. Root
-  // ignores permissions, so probe first and skip where they do not apply.
-  const sub = `${f.dir}/ro`;
-  Deno.mkdirSync(sub);
-  const pass = writeFile(sub, "pass", `${CANARY.passphrase}\n`, 0o400);
-  Deno.chmodSync(sub, 0o500);
-  let enforced = false;
-  try {
-    Deno.openSync(pass, { write: true }).close();
-  } catch {
-    enforced = true;
-  }
-  if (!enforced) {
-    Deno.chmodSync(sub, 0o700);
-    // deno-lint-ignore no-console
-    console.log("SKIP: wipe failure needs file permissions to apply (running as root)");
-    return;
-  }
-  const logger = new RecordingLogger();
-  const creds = await unlockBundle({
-    bundlePath: f.bundle,
-    unlock: { ...f.settings, passphraseFile: pass },
-    logger,
-  });
-  assert.equal(creds.size, 1);
-  assert.ok(logger.lines.some((l) => l.level === "warn" && /wipe failed/.test(l.message)));
-  Deno.chmodSync(sub, 0o700);
+// Make the wipe fail even as root: the passphrase file sits outside the
+// only path this test may write, so Deno's sandbox refuses the zeroing.
+const wipeCase = await fixture();
+const wipePass = writeFile(await tempDir(), "pass", `${CANARY.passphrase}\n`);
+
+Deno.test({
+  name: "unlock: a failed wipe only warns",
+  permissions: { read: true, write: [wipeCase.dir] },
+  fn: async () => {
+    const logger = new RecordingLogger();
+    const creds = await unlockBundle({
+      bundlePath: wipeCase.bundle,
+      unlock: { ...wipeCase.settings, passphraseFile: wipePass },
+      logger,
+    });
+    assert.equal(creds.size, 1);
+    wipeCreds(creds);
+    assert.ok(logger.lines.some((l) => l.level === "warn" && /wipe failed/.test(l.message)));
+    assert.ok(exists(wipePass), "the file the wipe could not touch is still there");
+    assert.ok(!logger.text().includes(CANARY.passphrase));
+  },
 });
