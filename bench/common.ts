@@ -307,6 +307,21 @@ export const fmtK = (a: Agg): string =>
 export const fmtX = (a: Agg): string =>
   `${a.med.toFixed(2)}× (${a.min.toFixed(2)}–${a.max.toFixed(2)})`;
 
+/** A goal verdict; only gated ones count toward the summary line. */
+export interface GoalVerdict {
+  readonly gate: boolean;
+  readonly pass: boolean;
+}
+
+/** `Gated goals: N PASS, M MISS (names of the misses)`; `name` labels a verdict. */
+export function gatedSummary<V extends GoalVerdict>(verdicts: V[], name: (v: V) => string): string {
+  const gated = verdicts.filter((v) => v.gate);
+  const missed = gated.filter((v) => !v.pass);
+  return `Gated goals: ${gated.length - missed.length} PASS, ${missed.length} MISS (${
+    missed.map(name).join(", ") || "none"
+  })`;
+}
+
 /** Writes a results file (default bench/results/<stamp>[-quick][-suffix].json); returns its path. */
 export function writeResults(
   env: BenchEnv,

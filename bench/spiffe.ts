@@ -58,6 +58,7 @@ import {
   fmt,
   fmtK,
   fmtX,
+  gatedSummary,
   hex,
   loadavg,
   measure,
@@ -753,15 +754,8 @@ export async function runSpiffe(env: BenchEnv): Promise<void> {
         } ms`,
     );
   }
-  const gated = verdicts.filter((v) => v.gate);
-  out.push("");
-  out.push(
-    `Gated goals: ${gated.filter((v) => v.pass).length} PASS, ${
-      gated.filter((v) => !v.pass).length
-    } MISS (${
-      gated.filter((v) => !v.pass).map((v) => `${v.goal} ${v.what}`).join(", ") || "none"
-    })`,
-  );
+  out.push("", gatedSummary(verdicts, (v) => `${v.goal} ${v.what}`));
+
   console.log(out.join("\n"));
 
   const file = writeResults(env, started, "-spiffe", {

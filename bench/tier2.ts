@@ -44,6 +44,7 @@ import {
   fmt,
   fmtK,
   fmtX,
+  gatedSummary,
   loadavg,
   measure,
   runInproc,
@@ -460,16 +461,8 @@ export async function runTier2(env: BenchEnv, o: { diag: boolean }): Promise<voi
       );
     }
   }
-  const gated = verdicts.filter((v) => v.gate);
-  out.push("");
-  out.push(
-    `Gated goals: ${gated.filter((v) => v.pass).length} PASS, ${
-      gated.filter((v) => !v.pass).length
-    } MISS (${
-      gated.filter((v) => !v.pass).map((v) => `${v.goal} ${v.op} c=${v.conc}`).join(", ") ||
-      "none"
-    })`,
-  );
+  out.push("", gatedSummary(verdicts, (v) => `${v.goal} ${v.op} c=${v.conc}`));
+
   console.log(out.join("\n"));
 
   const file = writeResults(env, started, o.diag ? "-tier2-diag" : "-tier2", {

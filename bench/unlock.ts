@@ -54,7 +54,7 @@ import { childPids, Fixture, readProc } from "../tests/helpers/fixture.ts";
 import { Swtpm } from "../tests/helpers/swtpm.ts";
 import { fakeKeyHex, fakeRecipient, newFakeYubikey } from "../tests/unit/seal/fake_age_plugin.ts";
 import type { BenchEnv } from "./common.ts";
-import { agg, fmt, fmtX, lines, loadavg, writeResults } from "./common.ts";
+import { agg, fmt, fmtX, gatedSummary, lines, loadavg, writeResults } from "./common.ts";
 import type { Agg } from "./common.ts";
 import { median } from "./h.ts";
 
@@ -785,15 +785,8 @@ export async function runUnlock(env: BenchEnv): Promise<void> {
       } | ${v} |`,
     );
   }
-  const gated = verdicts.filter((v) => v.gate);
-  out.push("");
-  out.push(
-    `Gated goals: ${gated.filter((v) => v.pass).length} PASS, ${
-      gated.filter((v) => !v.pass).length
-    } MISS (${
-      gated.filter((v) => !v.pass).map((v) => `${v.goal} ${v.what}`).join(", ") || "none"
-    })`,
-  );
+  out.push("", gatedSummary(verdicts, (v) => `${v.goal} ${v.what}`));
+
   console.log(out.join("\n"));
 
   const file = writeResults(env, started, "-unlock", {

@@ -16,6 +16,7 @@
 import type { CatalogKey } from "../catalog/schema.ts";
 import type { BackendKind, KeyType } from "../core/ops.ts";
 import type { SecretBytes } from "../core/secret.ts";
+import type { LeafRequest } from "../crypto/x509/mod.ts";
 
 /** One stored version of a value. The caller wipes `value` after use. */
 export interface KvVersion {
@@ -115,17 +116,7 @@ export interface TransitEngine {
 }
 
 /** What a certificate should say. */
-export interface CertRequest {
-  /** Subject CN (TLS leaves); SVIDs usually have none. */
-  readonly commonName?: string;
-  readonly dnsSans: readonly string[];
-  readonly ipSans: readonly string[];
-  /** URI SANs; an X.509-SVID carries exactly one `spiffe://` URI. */
-  readonly uriSans: readonly string[];
-  readonly ttlSecs: number;
-  /** The X.509-SVID profile (contract §4.5, SPIFFE X509-SVID spec) rather than a TLS leaf. */
-  readonly svid: boolean;
-}
+export type CertRequest = LeafRequest;
 
 /** A freshly issued leaf. The leaf private key is released to the caller. */
 export interface IssuedCert {

@@ -13,93 +13,39 @@
  */
 
 import { Buffer } from "node:buffer";
-import { concat, fromBase64, fromUtf8, toBase64, utf8 } from "../core/encoding.ts";
+import { concat, fromBase64, fromHex, fromUtf8, toBase64, utf8 } from "../core/encoding.ts";
 
 /** Length of a raw Ed25519 seed, X25519 private key, or either public key. */
 export const RAW_KEY_BYTES = 32;
 
-/** RFC 8410 PKCS#8 prefix for an Ed25519 seed (OID 1.3.101.112). */
-const ED25519_PKCS8_PREFIX = new Uint8Array([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
-/** RFC 8410 SPKI prefix for an Ed25519 public key. */
-const ED25519_SPKI_PREFIX = new Uint8Array([
-  0x30,
-  0x2a,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x03,
-  0x21,
-  0x00,
-]);
-/** RFC 8410 PKCS#8 prefix for an X25519 private key (OID 1.3.101.110). */
-const X25519_PKCS8_PREFIX = new Uint8Array([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
-/** RFC 8410 SPKI prefix for an X25519 public key. */
-const X25519_SPKI_PREFIX = new Uint8Array([
-  0x30,
-  0x2a,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x6e,
-  0x03,
-  0x21,
-  0x00,
-]);
-
 /** Which Curve25519 form a raw key belongs to. */
 export type RawCurve = "ed25519" | "x25519";
+
+/**
+ * RFC 8410 DER prefixes that precede the raw 32 bytes: PKCS#8 v1 and SPKI,
+ * for Ed25519 (OID 1.3.101.112) and X25519 (OID 1.3.101.110).
+ */
+const PREFIX: Record<RawCurve, { pkcs8: Uint8Array; spki: Uint8Array }> = {
+  ed25519: {
+    pkcs8: fromHex("302e020100300506032b657004220420"),
+    spki: fromHex("302a300506032b6570032100"),
+  },
+  x25519: {
+    pkcs8: fromHex("302e020100300506032b656e04220420"),
+    spki: fromHex("302a300506032b656e032100"),
+  },
+};
 
 /** Wraps a 32-byte private key as PKCS#8 DER; the caller wipes the result. */
 export function rawPrivateToPkcs8(curve: RawCurve, raw: Uint8Array): Uint8Array {
   if (raw.length !== RAW_KEY_BYTES) throw new RangeError("raw private key must be 32 bytes");
-  return concat(curve === "ed25519" ? ED25519_PKCS8_PREFIX : X25519_PKCS8_PREFIX, raw);
+  return concat(PREFIX[curve].pkcs8, raw);
 }
 
 /** Wraps a 32-byte public key as SubjectPublicKeyInfo DER. */
 export function rawPublicToSpki(curve: RawCurve, raw: Uint8Array): Uint8Array {
   if (raw.length !== RAW_KEY_BYTES) throw new RangeError("raw public key must be 32 bytes");
-  return concat(curve === "ed25519" ? ED25519_SPKI_PREFIX : X25519_SPKI_PREFIX, raw);
+  return concat(PREFIX[curve].spki, raw);
 }
 
 /**
@@ -112,9 +58,7 @@ export function rawFromFixedDer(
   form: "pkcs8" | "spki",
   der: Uint8Array,
 ): Uint8Array | undefined {
-  const prefix = form === "pkcs8"
-    ? (curve === "ed25519" ? ED25519_PKCS8_PREFIX : X25519_PKCS8_PREFIX)
-    : (curve === "ed25519" ? ED25519_SPKI_PREFIX : X25519_SPKI_PREFIX);
+  const prefix = PREFIX[curve][form];
   if (der.length !== prefix.length + RAW_KEY_BYTES) return undefined;
   for (let i = 0; i < prefix.length; i++) if (der[i] !== prefix[i]) return undefined;
   // Not `der.slice`: on a node `Buffer` that is a view, not a copy.

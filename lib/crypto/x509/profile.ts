@@ -31,13 +31,16 @@ import {
 /** Most entries accepted in one SAN list. */
 export const MAX_SANS_PER_KIND = 100;
 
-/** A leaf request, as the backend contract's `CertRequest` carries it. */
+/** What a certificate should say (the backend contract's `CertRequest`). */
 export interface LeafRequest {
+  /** Subject CN (TLS leaves); SVIDs usually have none. */
   readonly commonName?: string;
   readonly dnsSans: readonly string[];
   readonly ipSans: readonly string[];
+  /** URI SANs; an X.509-SVID carries exactly one `spiffe://` URI. */
   readonly uriSans: readonly string[];
   readonly ttlSecs: number;
+  /** The X.509-SVID profile (contract §4.5, SPIFFE X509-SVID spec) rather than a TLS leaf. */
   readonly svid: boolean;
 }
 

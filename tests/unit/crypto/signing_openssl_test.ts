@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { fromUtf8, utf8 } from "../../../lib/core/encoding.ts";
+import { concat, fromHex, fromUtf8, utf8 } from "../../../lib/core/encoding.ts";
 import type { KeyType } from "../../../lib/core/ops.ts";
 import { SecretBytes } from "../../../lib/core/secret.ts";
 import {
@@ -100,21 +100,8 @@ async function opensslVerifies(
 
 /** Raw Ed25519 public key → PEM via the fixed SPKI prefix, checked by openssl. */
 async function edRawToPem(dir: string, raw: Uint8Array): Promise<string> {
-  const spki = new Uint8Array([
-    0x30,
-    0x2a,
-    0x30,
-    0x05,
-    0x06,
-    0x03,
-    0x2b,
-    0x65,
-    0x70,
-    0x03,
-    0x21,
-    0x00,
-    ...raw,
-  ]);
+  // Spelled out here, independently of lib/crypto/key_formats.ts.
+  const spki = concat(fromHex("302a300506032b6570032100"), raw);
   await Deno.writeFile(`${dir}/pub.der`, spki);
   const r = await openssl(["pkey", "-pubin", "-inform", "DER", "-in", "pub.der"], dir);
   assert.ok(r.ok, r.out);
