@@ -14,7 +14,7 @@
  * - `x509:keygen`: one P-256 key pair (`generateSigningKey`).
  * - `x509:C`: `pki.issue` on the keystore pki engine: open the CA row, leaf
  *   keygen, TBS, CA signature, DER. C_x509 for R5.
- * - `x509:new-identity`: `X509SvidSource.get` for an identity never seen
+ * - `x509:new-identity`: `X509SvidSource.subscribe` for an identity never seen
  *   (issue + trust bundle read), as the first FetchX509SVID of a workload.
  * - `x509:cached`: `WorkloadApi.x509Svid` for an identity already issued
  *   (resolution, policy, audit, cache hit).
@@ -94,10 +94,16 @@ try {
     }, o),
     await bench(
       "x509:new-identity",
-      () => b.api.source.get(b.x509, `spiffe://example.org/bench-${n++}`),
+      async () =>
+        (await b.api.source.subscribe(b.x509, `spiffe://example.org/bench-${n++}`, () => {}))
+          .unsubscribe(),
       o,
     ),
-    await bench("x509:cached", () => b.api.x509Svid(b.peer), o),
+    await bench(
+      "x509:cached",
+      async () => (await b.api.x509Svid(b.peer, () => {})).unsubscribe(),
+      o,
+    ),
     await bench("x509:rotate-ca", () => pki.rotateCa(X509_CA_PATH, "ecdsa-p256"), o),
     coldRotation,
   );

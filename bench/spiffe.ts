@@ -731,7 +731,9 @@ export async function runSpiffe(env: BenchEnv): Promise<void> {
       (x509First.broker_first_us.med / 1000).toFixed(2)
     } ms = echo ${(x509First.echo_first_us.med / 1000).toFixed(2)} + C_x509 ${
       (inproc["x509:C"]!.p50.med / 1000).toFixed(2)
-    } (leaf keygen ${(inproc["x509:keygen"]!.p50.med / 1000).toFixed(2)}; source.get of a new ` +
+    } (leaf keygen ${
+      (inproc["x509:keygen"]!.p50.med / 1000).toFixed(2)
+    }; source.subscribe of a new ` +
       `identity ${(inproc["x509:new-identity"]!.p50.med / 1000).toFixed(2)}) + rest ${
         (x509First.added_us.med / 1000).toFixed(2)
       } ms${

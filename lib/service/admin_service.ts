@@ -108,16 +108,16 @@ export function adminService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding
     },
     async revoke(req, ctx) {
       const caller = authorizeRevoke(deps, ctx.peer, req.trustDomain, req.jti);
-      const expires = Number(req.expiresAtUnix);
-      await api.revoke(caller.gen, {
+      const kept = await api.revoke(caller.gen, {
         trust_domain: req.trustDomain,
         jti: req.jti,
-        expires_at_unix: expires,
+        expires_at_unix: Number(req.expiresAtUnix),
       });
       return {
-        trustDomain: req.trustDomain,
-        jti: req.jti,
-        expiresAtUnix: req.expiresAtUnix,
+        trustDomain: kept.trust_domain,
+        jti: kept.jti,
+        // What is kept: the request's expiry, or later (see revocationExpiry).
+        expiresAtUnix: BigInt(kept.expires_at_unix),
         persisted: true,
       };
     },

@@ -12,6 +12,7 @@ import { BasilError } from "../core/errors.ts";
 import type { BrokerDeps } from "../broker/deps.ts";
 import { jwtBundles } from "../spiffe/bundles.ts";
 import type { WorkloadApi } from "../spiffe/workload.ts";
+import type { ServedSvid } from "../spiffe/svid_source.ts";
 import { SpiffeWorkloadAPI } from "../wire/spiffe/workload_pb.ts";
 import type { CallContext } from "./types.ts";
 import { bindService } from "./types.ts";
@@ -63,9 +64,7 @@ export function spiffeService(deps: BrokerDeps, api: WorkloadApi): ServiceBindin
   return bindService(SpiffeWorkloadAPI, {
     async fetchX509SVID(_req, ctx, send) {
       requireHeader(ctx);
-      const s = await api.x509Svid(ctx.peer);
-      const pending: Promise<void>[] = [];
-      const toWire = (svid: typeof s.first) => ({
+      const toWire = (svid: ServedSvid) => ({
         svids: [{
           spiffeId: svid.spiffeId,
           x509Svid: svid.chainDer,
@@ -76,15 +75,22 @@ export function spiffeService(deps: BrokerDeps, api: WorkloadApi): ServiceBindin
         crl: [],
         federatedBundles: {},
       });
-      await send(toWire(s.first));
-      const unfollow = s.follow((svid) => {
-        if (!ctx.signal.aborted) pending.push(send(toWire(svid)).catch(() => {}));
-      });
+      // `send` encodes at once, so responses leave in the order of these calls.
+      let sent: Promise<unknown> = Promise.resolve();
+      const push = (svid: ServedSvid) => {
+        if (!ctx.signal.aborted) sent = Promise.all([sent, send(toWire(svid)).catch(() => {})]);
+      };
+      // A refresh may land before the first response is sent: hold it until then.
+      let early: ServedSvid[] | undefined = [];
+      const sub = await api.x509Svid(ctx.peer, (svid) => early ? early.push(svid) : push(svid));
       try {
+        push(sub.svid);
+        for (const svid of early) push(svid);
+        early = undefined;
         await aborted(ctx.signal);
       } finally {
-        unfollow();
-        await Promise.all(pending);
+        sub.unsubscribe();
+        await sent;
       }
     },
     async fetchX509Bundles(_req, ctx, send) {

@@ -50,7 +50,8 @@ export async function jwtJwks(deps: BrokerDeps, gen: Generation): Promise<Map<st
     const id = `spiffe://${issuer.trustDomain}`;
     const keys = out.get(id) ?? [];
     for (let v = w.to; v >= w.from; v--) {
-      const pub = await t.publicKey(issuer.key.path, kt, v);
+      const pub = await t.publicKey(issuer.key.path, kt, v).catch(() => undefined);
+      if (pub === undefined) continue; // pruned since `info`
       const jwk = await exportJWK(await importSPKI(fromUtf8(pub), alg, { extractable: true }));
       keys.push({ ...(jwk as Jwk), kid: jwtKid(alg, pub), alg, use: "sig" });
     }

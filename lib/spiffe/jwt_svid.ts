@@ -87,6 +87,8 @@ export function locateIssuer(
   } catch {
     throw invalid("malformed");
   }
+  // No JOSE extension is understood, so none may be marked critical (RFC 7515 §4.1.11).
+  if ("crit" in header) throw invalid("unsupported critical header");
   for (const c of ["exp", "iss", "sub", "aud"]) if (!(c in claims)) throw invalid(`missing ${c}`);
   if (typeof claims.jti !== "string" || claims.jti === "") throw invalid("missing jti");
   const sub = typeof claims.sub === "string" ? parseSpiffeId(claims.sub) : undefined;
@@ -121,7 +123,9 @@ export async function verifyJwtSvid(
   const w = graceWindow(info, deps.limits.graceVersions);
   let ok = false;
   for (let v = w.to; v >= w.from && !ok; v--) {
-    ok = verifyMessage(kt, await t.publicKey(issuer.key.path, kt, v), input, sig);
+    // A version pruned since `info` is simply not a match.
+    const pub = await t.publicKey(issuer.key.path, kt, v).catch(() => undefined);
+    ok = pub !== undefined && verifyMessage(kt, pub, input, sig);
   }
   if (!ok) throw invalid("bad signature");
   const now = deps.now().getTime() / 1000;

@@ -3,7 +3,8 @@
  * jti, expires_at_unix)` kept in memory and persisted as JSON
  * `{version:1, entries:[…]}` in the catalog value key labelled
  * `revocation_store=jwt-svid`, so a revocation survives a restart. Entries
- * expire at their `expires_at_unix`.
+ * expire at their `expires_at_unix`, which is never earlier than the moment
+ * every JWT-SVID minted before the revocation has expired.
  * @module
  */
 
@@ -39,6 +40,34 @@ export class RevocationList {
     for (const [k, e] of this.#entries) if (e.expires_at_unix <= nowUnix) this.#entries.delete(k);
     return [...this.#entries.values()];
   }
+
+  /** The live entries at `nowUnix` as they would be with `entry` added (the list is unchanged). */
+  liveWith(entry: RevocationEntry, nowUnix: number): RevocationEntry[] {
+    const key = `${entry.trust_domain}\u0000${entry.jti}`;
+    const others = this.live(nowUnix).filter((e) => `${e.trust_domain}\u0000${e.jti}` !== key);
+    return [...others, entry];
+  }
+}
+
+/** Latest accepted `expires_at_unix` (9999-12-31T23:59:59Z). */
+export const MAX_EXPIRES_AT_UNIX = 253_402_300_799;
+
+/**
+ * The expiry a revocation is kept until: the requested one, but never before
+ * every JWT-SVID minted up to now has expired (`minLifetimeSecs` from now).
+ * Throws INVALID_ARGUMENT for a missing, past or out-of-range value.
+ */
+export function revocationExpiry(
+  requested: number,
+  nowUnix: number,
+  minLifetimeSecs: number,
+): number {
+  const bad = (why: string) =>
+    new BasilError("INVALID_ARGUMENT", `expires_at_unix ${why}`, { op: "revoke" });
+  if (requested > MAX_EXPIRES_AT_UNIX) throw bad("is out of range");
+  if (!Number.isSafeInteger(requested) || requested <= 0) throw bad("is required");
+  if (requested <= nowUnix) throw bad("is in the past");
+  return Math.max(requested, nowUnix + minLifetimeSecs);
 }
 
 /** The revocation store key of a catalog, if any. */
@@ -75,15 +104,14 @@ export async function loadRevocations(
   }
 }
 
-/** Persists the list as a new version of the store value. */
+/** Persists `entries` as a new version of the store value. */
 export async function persistRevocations(
   key: CatalogKey,
   backend: Backend,
-  list: RevocationList,
-  nowUnix: number,
+  entries: readonly RevocationEntry[],
 ): Promise<void> {
   if (!backend.kv) throw new BasilError("BACKEND_UNAVAILABLE", undefined, { op: "revoke" });
-  const doc = { version: 1, entries: list.live(nowUnix) };
+  const doc = { version: 1, entries };
   try {
     await backend.kv.write(key.path, utf8(JSON.stringify(doc)));
   } catch (e) {

@@ -18,17 +18,23 @@ import { x509Bundles } from "./bundles.ts";
 import { callerSpiffeId, parseSpiffeId } from "./ids.ts";
 import type { Issuer } from "./issuers.ts";
 import { issuersOf } from "./issuers.ts";
-import { locateIssuer, mintJwtSvid, verifyJwtSvid } from "./jwt_svid.ts";
+import { JWT_SVID_TTL_SECS, locateIssuer, mintJwtSvid, verifyJwtSvid } from "./jwt_svid.ts";
 import type { ValidatedJwt } from "./jwt_svid.ts";
-import { persistRevocations, RevocationList, revocationStoreKey } from "./revocation.ts";
+import {
+  persistRevocations,
+  revocationExpiry,
+  RevocationList,
+  revocationStoreKey,
+} from "./revocation.ts";
 import type { RevocationEntry } from "./revocation.ts";
 import { X509SvidSource } from "./svid_source.ts";
-import type { ServedSvid } from "./svid_source.ts";
+import type { SvidListener, SvidSubscription } from "./svid_source.ts";
 
 /** The Workload API state: the SVID source and the revocation list. */
 export class WorkloadApi {
   readonly source: X509SvidSource;
   readonly revocations: RevocationList;
+  #revoking: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: BrokerDeps, svidTtlSecs: number, revocations: RevocationList) {
     this.revocations = revocations;
@@ -77,15 +83,16 @@ export class WorkloadApi {
     throw unauthorized("mint", `no ${kind} issuer for the caller`);
   }
 
-  /** The caller's X.509-SVID (issued now if needed) and a way to follow its refreshes. */
-  async x509Svid(peer: PeerIdentity | undefined): Promise<{
-    first: ServedSvid;
-    follow: (listener: (svid: ServedSvid) => void) => () => void;
-    issuer: Issuer;
-  }> {
+  /**
+   * The caller's X.509-SVID (issued now if needed); `listener` then receives
+   * every refresh until `unsubscribe` is called.
+   */
+  x509Svid(
+    peer: PeerIdentity | undefined,
+    listener: SvidListener,
+  ): Promise<SvidSubscription> {
     const { issuer, spiffeId } = this.#pickIssuer(resolveCaller(this.deps, peer), "x509", "");
-    const first = await this.source.get(issuer, spiffeId);
-    return { first, issuer, follow: (l) => this.source.watch(issuer, spiffeId, l) };
+    return this.source.subscribe(issuer, spiffeId, listener);
   }
 
   /** JWT-SVIDs for the caller: one per SPIFFE ID, carrying every audience. */
@@ -140,8 +147,24 @@ export class WorkloadApi {
     return x509Bundles(this.deps, gen);
   }
 
-  /** Records and persists a revocation (the caller was authorized for `revoke`). */
-  async revoke(gen: Generation, entry: RevocationEntry): Promise<void> {
+  /**
+   * Persists, then applies, a revocation (the caller was authorized for
+   * `revoke`); returns the entry as kept (its expiry may be extended, see
+   * {@linkcode revocationExpiry}). Revocations are applied one at a time, so
+   * a slower store write can never overwrite a newer list.
+   */
+  revoke(gen: Generation, entry: RevocationEntry): Promise<RevocationEntry> {
+    const run = this.#revoking.then(() => this.#revokeNow(gen, entry));
+    this.#revoking = run.then(() => {}, () => {});
+    return run;
+  }
+
+  async #revokeNow(gen: Generation, requested: RevocationEntry): Promise<RevocationEntry> {
+    const now = Math.floor(this.deps.now().getTime() / 1000);
+    const entry: RevocationEntry = {
+      ...requested,
+      expires_at_unix: revocationExpiry(requested.expires_at_unix, now, JWT_SVID_TTL_SECS),
+    };
     const key = revocationStoreKey(gen.catalog);
     const backend = key ? this.deps.backends.get(key.backend) : undefined;
     if (!key || !backend) {
@@ -153,15 +176,15 @@ export class WorkloadApi {
         },
       );
     }
-    const now = Math.floor(this.deps.now().getTime() / 1000);
+    await persistRevocations(key, backend, this.revocations.liveWith(entry, now));
     this.revocations.add(entry);
-    await persistRevocations(key, backend, this.revocations, now);
     this.deps.events.publish({
       kind: "revoked",
       at: this.deps.now(),
       trustDomain: entry.trust_domain,
       id: entry.jti,
     });
+    return entry;
   }
 
   /** Stops background refreshes. */

@@ -1,10 +1,11 @@
 /**
  * The JWKS / OIDC discovery HTTP endpoint (`[jwks]`, off by default).
- * Hardened: GET and HEAD only; exactly three fixed paths (no file system, no
+ * Hardened: GET only (contract §4.7); exactly three fixed paths (no file system, no
  * traversal, nothing reflected from Host or X-Forwarded-*); no request body is
  * read; public data only (the JWKS of every JWT-SVID issuer version in the
  * grace window); `Cache-Control: public, max-age=300` and a strong content
- * ETag; the document is rebuilt at most every 2 s.
+ * ETag; the document is rebuilt at most every 2 s, and concurrent requests
+ * share one rebuild.
  * @module
  */
 
@@ -42,13 +43,18 @@ export function jwksHandler(
   o: Omit<JwksServerOptions, "host" | "port" | "tls">,
 ): (req: Request) => Promise<Response> {
   const now = o.now ?? Date.now;
-  let cache: { at: number; body: Uint8Array<ArrayBuffer>; etag: string } | undefined;
+  type Doc = { at: number; body: Uint8Array<ArrayBuffer>; etag: string };
+  let cache: Doc | undefined;
+  let building: Promise<Doc> | undefined;
   const enc = new TextEncoder();
-  const jwksDoc = async () => {
-    if (cache && now() - cache.at < CACHE_MS) return cache;
+  const build = async (): Promise<Doc> => {
     const body = enc.encode(JSON.stringify({ keys: await o.source.jwks() }));
-    cache = { at: now(), body, etag: await etagOf(body) };
-    return cache;
+    return { at: now(), body, etag: await etagOf(body) };
+  };
+  const jwksDoc = (): Promise<Doc> => {
+    if (cache && now() - cache.at < CACHE_MS) return Promise.resolve(cache);
+    building ??= build().then((d) => (cache = d)).finally(() => (building = undefined));
+    return building;
   };
   const discovery = o.issuer === undefined ? undefined : enc.encode(JSON.stringify({
     issuer: o.issuer,
@@ -67,7 +73,7 @@ export function jwksHandler(
       },
     });
   return async (req) => {
-    if (req.method !== "GET" && req.method !== "HEAD") return plain(405, { allow: "GET, HEAD" });
+    if (req.method !== "GET") return plain(405, { allow: "GET" });
     let path: string;
     try {
       path = new URL(req.url).pathname;
@@ -103,7 +109,7 @@ export function jwksHandler(
     if (req.headers.get("if-none-match") === etag) {
       return new Response(null, { status: 304, headers });
     }
-    return new Response(req.method === "HEAD" ? null : body, { status: 200, headers });
+    return new Response(body, { status: 200, headers });
   };
 }
 

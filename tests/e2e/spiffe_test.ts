@@ -9,6 +9,7 @@
  */
 
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { EventSchema, WatchRequestSchema } from "../../lib/wire/basil/broker/v1/broker_pb.ts";
@@ -375,6 +376,13 @@ Deno.test({
       assert.equal(wrongAud.code, "INVALID_ARGUMENT");
       const tampered = await pyWorkload(f.socket, ["validate", "db", token.slice(0, -3) + "AAA"]);
       assert.equal(tampered.code, "INVALID_ARGUMENT");
+      const [h64, ...rest] = token.split(".");
+      const header = JSON.parse(Buffer.from(h64!, "base64url").toString());
+      const critHeader = Buffer.from(JSON.stringify({ ...header, crit: ["x"], x: 1 }))
+        .toString("base64url");
+      const crit = await pyWorkload(f.socket, ["validate", "db", [critHeader, ...rest].join(".")]);
+      assert.equal(crit.code, "INVALID_ARGUMENT");
+      assert.match(crit.details as string, /unsupported critical header/);
 
       // python3-jwt verifies it against the JWKS the Workload API serves.
       const jwks = await pyWorkload(f.socket, ["jwtbundles"]);
@@ -401,6 +409,18 @@ Deno.test({
       ]);
       assert.equal(rev.code, 0, rev.stderr);
       assert.equal(JSON.parse(rev.stdout).persisted, true);
+      assert.ok(JSON.parse(rev.stdout).expires_at_unix >= payload.exp);
+      const past = await f.cli([
+        "revoke",
+        "--trust-domain",
+        TD,
+        "--jti",
+        "x",
+        "--expires-at-unix",
+        "1000",
+      ]);
+      assert.equal(past.code, 1);
+      assert.match(past.stderr, /InvalidArgument.*expires_at_unix is in the past/);
       const revoked = await pyWorkload(f.socket, ["validate", "db", token]);
       assert.equal(revoked.code, "INVALID_ARGUMENT");
       assert.match(revoked.details as string, /revoked/);
@@ -449,6 +469,7 @@ Deno.test("JWKS HTTP is off by default; when enabled it is GET-only, cached and 
       const [method, path, status] of [
         ["POST", "/jwks.json", 405],
         ["DELETE", "/jwks.json", 405],
+        ["HEAD", "/jwks.json", 405],
         ["GET", "/../../etc/passwd", 404],
         ["GET", "/%2e%2e/etc/passwd", 404],
         ["GET", "/", 404],

@@ -52,7 +52,7 @@ import {
   parseCertificate,
   requireCaKeyType,
 } from "../../crypto/x509/mod.ts";
-import type { KeystoreStore, OpenedEntry } from "./store.ts";
+import type { KeystoreStore, OpenedEntry, PublicEntry } from "./store.ts";
 import { createKeystoreTransit } from "./transit.ts";
 
 /** Parsed CA certificates kept in memory (path × version). */
@@ -64,7 +64,7 @@ export function createKeystorePki(store: KeystoreStore): PkiEngine {
   const cache = new Map<string, CaCertificateInfo>();
 
   /** The CA certificate of an opened version (cached by exact bytes). */
-  function caOf(path: string, e: OpenedEntry): CaCertificateInfo {
+  function caOf(path: string, e: PublicEntry): CaCertificateInfo {
     const der = e.publicKey;
     const slot = `${e.version}\0${path}`;
     const hit = cache.get(slot);
@@ -170,9 +170,8 @@ export function createKeystorePki(store: KeystoreStore): PkiEngine {
         if (range === undefined) throw notFound(`keystore pki ${path} is absent`);
         const out: Uint8Array[] = [];
         for (let v = Math.min(to, range.max); v >= Math.max(from, range.min); v--) {
-          const e = store.read("key", path, v);
+          const e = store.readPublic("key", path, v);
           if (e === undefined) continue; // pruned meanwhile
-          e.secret.wipe();
           if (e.keyType !== kt) throw typeMismatch(path, e.keyType, kt);
           out.push(caOf(path, e).der.slice());
         }

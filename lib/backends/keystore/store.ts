@@ -67,6 +67,13 @@ export interface OpenedEntry {
   readonly createdUnix: number;
 }
 
+/** The public part of a key version, authenticated when its row was opened. */
+export interface PublicEntry {
+  readonly version: number;
+  readonly keyType: string | undefined;
+  readonly publicKey: Uint8Array | undefined;
+}
+
 interface Statements {
   readonly latest: StatementSync;
   readonly exact: StatementSync;
@@ -85,6 +92,8 @@ export class KeystoreStore {
   readonly dbPath: string;
   #db: DatabaseSync;
   #dek: SecretBytes;
+  /** Public parts by kind/path/version (versions never change; prune evicts). */
+  readonly #publics = new Map<string, PublicEntry>();
   #stmts: Statements;
   #closed = false;
 
@@ -256,6 +265,9 @@ export class KeystoreStore {
         detail: "keystore prune: bad minimum version",
       });
     }
+    for (const slot of this.#publics.keys()) {
+      if (slot.startsWith(`${kind}\u0000${path}\u0000`)) this.#publics.delete(slot);
+    }
     return this.#transaction(() => {
       const max = stmts.maxVersion.get(kind, path)?.v;
       if (typeof max !== "number") return 0;
@@ -281,6 +293,24 @@ export class KeystoreStore {
   }
 
   /** Opens `version` of `path` (latest when undefined); undefined when absent. */
+  /**
+   * The public part (key type, public key) of one version. The row is opened
+   * and authenticated once, its secret wiped at once, and the result cached:
+   * verifying and publishing keys need not decrypt private keys every time.
+   * The returned bytes are shared: callers copy before handing them out.
+   */
+  readPublic(kind: EntryKind, path: string, version: number): PublicEntry | undefined {
+    const slot = `${kind}\u0000${path}\u0000${version}`;
+    const hit = this.#publics.get(slot);
+    if (hit !== undefined) return hit;
+    const e = this.read(kind, path, version);
+    if (e === undefined) return undefined;
+    e.secret.wipe();
+    const pub = { version: e.version, keyType: e.keyType, publicKey: e.publicKey };
+    this.#publics.set(slot, pub);
+    return pub;
+  }
+
   read(kind: EntryKind, path: string, version?: number): OpenedEntry | undefined {
     const { stmts, dek } = this.#live();
     if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) return undefined;

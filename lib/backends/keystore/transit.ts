@@ -78,11 +78,7 @@ export function createKeystoreTransit(store: KeystoreStore): TransitEngine {
         }
       }),
     publicKey: (path, keyType, version) =>
-      attempt(() => {
-        const e = openVersion(store, path, keyType, version);
-        e.secret.wipe();
-        return e.publicKey?.slice() ?? new Uint8Array(0);
-      }),
+      attempt(() => publicOf(store, path, keyType, version).slice()),
     async sign(path, keyType, message, version) {
       if (!isSigningKeyType(keyType)) throw notSigning(keyType);
       const e = openVersion(store, path, keyType, version);
@@ -95,9 +91,7 @@ export function createKeystoreTransit(store: KeystoreStore): TransitEngine {
     verify: (path, keyType, message, signature, version) =>
       attempt(() => {
         if (!isSigningKeyType(keyType)) throw notSigning(keyType);
-        const e = openVersion(store, path, keyType, version);
-        e.secret.wipe();
-        return verifyMessage(keyType, e.publicKey ?? new Uint8Array(0), message, signature);
+        return verifyMessage(keyType, publicOf(store, path, keyType, version), message, signature);
       }),
     encrypt: (path, keyType, plaintext, aad, version) =>
       attempt(() => {
@@ -161,6 +155,21 @@ function openVersion(
     throw typeMismatch(path, e.keyType, keyType);
   }
   return e;
+}
+
+/** The public key of one version (authenticated, cached by the store), checked against the type. */
+function publicOf(
+  store: KeystoreStore,
+  path: string,
+  keyType: KeyType,
+  version: number,
+): Uint8Array {
+  const e = Number.isSafeInteger(version) && version >= 1
+    ? store.readPublic("key", path, version)
+    : undefined;
+  if (e === undefined) throw notFound(`keystore key ${path} has no version ${version}`);
+  if (e.keyType !== keyType) throw typeMismatch(path, e.keyType, keyType);
+  return e.publicKey ?? new Uint8Array(0);
 }
 
 function importKeys(

@@ -116,7 +116,13 @@ export function checkLeafRequest(req: LeafRequest): LeafProfile {
     }
     uriSans = [id];
   } else {
-    uriSans = checkList("uri_sans", req.uriSans, isUri, "not a valid absolute URI");
+    // Only the SVID profile may carry a SPIFFE ID (in any letter case).
+    uriSans = checkList(
+      "uri_sans",
+      req.uriSans,
+      (u) => isUri(u) && !isSpiffeScheme(u),
+      "not a valid absolute URI, or a SPIFFE ID outside the X509-SVID profile",
+    );
   }
 
   if (!req.svid && cn !== undefined && isDnsName(cn)) {
@@ -138,13 +144,18 @@ export function checkCaSubject(subject: CaSubjectRequest): CaSubject {
   let trustDomain: string | undefined;
   if (uri !== undefined) {
     if (typeof uri !== "string" || !isUri(uri)) throw invalid("uri: not a valid absolute URI");
-    if (uri.startsWith("spiffe:")) {
+    if (isSpiffeScheme(uri)) {
       const id = parseSpiffeId(uri);
       if (id === undefined) throw invalid("uri: not a valid SPIFFE ID");
       trustDomain = id.trustDomain;
     }
   }
   return { commonName: cn, uri, trustDomain };
+}
+
+/** Whether a URI's scheme is `spiffe` (schemes are case-insensitive, RFC 3986 §3.1). */
+function isSpiffeScheme(uri: string): boolean {
+  return uri.slice(0, 7).toLowerCase() === "spiffe:";
 }
 
 function checkList(

@@ -375,7 +375,11 @@ Deno.test("pki: the CA key stays sealed and an edited certificate fails to open"
       assert.match((e as { detail: string }).detail, /failed authentication/);
       return true;
     });
-    await assert.rejects(b.pki.caCertificates(path, "ecdsa-p256", 1, 1), isCode("INTERNAL"));
+    // The running store serves the certificate it authenticated, never the edited one;
+    // a fresh store refuses the row.
+    assert.deepEqual(await b.pki.caCertificates(path, "ecdsa-p256", 1, 1), [caDer]);
+    const fresh = f.open();
+    await assert.rejects(fresh.pki.caCertificates(path, "ecdsa-p256", 1, 1), isCode("INTERNAL"));
   });
 });
 

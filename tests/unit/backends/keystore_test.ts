@@ -197,6 +197,28 @@ Deno.test("keystore: key entries keep key type and public key", async () => {
   });
 });
 
+Deno.test("keystore: readPublic authenticates a row once and prune evicts it", async () => {
+  await withKeystore((f) => {
+    const b = f.open();
+    const publicKey = crypto.getRandomValues(new Uint8Array(32));
+    for (let i = 0; i < 3; i++) {
+      b.store.append("key", "k", utf8(`seed-${i}`), { keyType: "ed25519", publicKey });
+    }
+    let opens = 0;
+    const read = b.store.read.bind(b.store);
+    b.store.read = (...args) => (opens++, read(...args));
+    for (let i = 0; i < 5; i++) {
+      assert.deepEqual(b.store.readPublic("key", "k", 1)?.publicKey, publicKey);
+    }
+    assert.equal(opens, 1, "one decrypt for five reads of the public part");
+    assert.equal(b.store.readPublic("key", "k", 9), undefined);
+    b.store.prune("key", "k", 2);
+    assert.equal(b.store.readPublic("key", "k", 1), undefined, "pruned: no longer served");
+    assert.equal(b.store.readPublic("value", "k", 2), undefined, "kinds are separate");
+    assert.equal(b.store.readPublic("key", "k", 2)?.keyType, "ed25519");
+  });
+});
+
 Deno.test("keystore: db, wal and shm are 0600, and a wider mode is tightened", async () => {
   await withKeystore(async (f) => {
     const b = f.open();

@@ -463,9 +463,14 @@ Deno.test("transit: prune deletes below the minimum but never the latest", async
     const t = b.transit;
     await t.create("p", "ed25519");
     for (let i = 0; i < 4; i++) await t.rotate("p", "ed25519");
+    // Public parts are cached once read; pruning must evict them too.
+    const s2 = await t.sign("p", "ed25519", utf8("m"), 2);
+    assert.equal(await t.verify("p", "ed25519", utf8("m"), s2, 2), true);
+    await t.publicKey("p", "ed25519", 2);
     await t.prune("p", 3);
     assert.deepEqual(await t.info("p"), { keyType: "ed25519", latest: 5, minAvailable: 3 });
     await assert.rejects(t.publicKey("p", "ed25519", 2), notFound);
+    await assert.rejects(t.verify("p", "ed25519", utf8("m"), s2, 2), notFound);
     await t.prune("p", 1);
     assert.deepEqual(await t.info("p"), { keyType: "ed25519", latest: 5, minAvailable: 3 });
     await t.prune("p", 100);
@@ -511,9 +516,16 @@ Deno.test("transit: exists() reports transit keys; swapped or edited rows fail t
     db.exec("UPDATE entries SET key_type = 'ed25519-nkey' WHERE path = 'a'");
     await assert.rejects(t.sign("a", "ed25519-nkey", utf8("m"), 1), failsToOpen);
     db.exec("UPDATE entries SET key_type = 'ed25519' WHERE path = 'a'");
+    const pubA = await t.publicKey("a", "ed25519", 1);
     const other = await t.publicKey("c", "ed25519", 1);
     db.prepare("UPDATE entries SET public = ? WHERE path = 'a'").run(other);
-    await assert.rejects(t.verify("a", "ed25519", utf8("m"), sigBefore, 1), failsToOpen);
+    // A running store keeps the public key it authenticated, never the edited bytes;
+    // a fresh one refuses the row.
+    assert.equal(await t.verify("a", "ed25519", utf8("m"), sigBefore, 1), true);
+    assert.deepEqual(await t.publicKey("a", "ed25519", 1), pubA);
+    const fresh = f.open().transit;
+    await assert.rejects(fresh.verify("a", "ed25519", utf8("m"), sigBefore, 1), failsToOpen);
+    await assert.rejects(fresh.publicKey("a", "ed25519", 1), failsToOpen);
     db.close();
   });
 });

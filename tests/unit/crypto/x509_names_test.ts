@@ -197,7 +197,9 @@ Deno.test("x509 profile: TLS requests need a common name; bad names, IPs and ttl
     [{ commonName: "a", ipSans: ["300.1.1.1"] }, "ip_sans[0]: not a valid IP address"],
     [{ commonName: "a", ipSans: ["::1", "1::2::3"] }, "ip_sans[1]: not a valid IP address"],
     [{ commonName: "a", ipSans: ["localhost"] }, "ip_sans[0]: not a valid IP address"],
-    [{ commonName: "a", uriSans: ["not a uri"] }, "uri_sans[0]: not a valid absolute URI"],
+    [{ commonName: "a", uriSans: ["not a uri"] }, /^uri_sans\[0\]: not a valid absolute URI/],
+    [{ commonName: "a", uriSans: ["spiffe://td/x"] }, /^uri_sans\[0\]: .*SPIFFE ID outside/],
+    [{ commonName: "a", uriSans: ["SPIFFE://td/x"] }, /^uri_sans\[0\]: .*SPIFFE ID outside/],
     [{ commonName: "a", ttlSecs: 0 }, /^ttl: /],
     [{ commonName: "a", ttlSecs: -5 }, /^ttl: /],
     [{ commonName: "a", ttlSecs: 1.5 }, /^ttl: /],
@@ -243,6 +245,11 @@ Deno.test("x509 profile: CA subjects", () => {
   assert.throws(
     () => checkCaSubject({ commonName: "CA", uri: "spiffe://Bad/" }),
     isCode("INVALID_REQUEST", "uri: not a valid SPIFFE ID"),
+  );
+  assert.throws(
+    () => checkCaSubject({ commonName: "CA", uri: "SPIFFE://example.org" }),
+    isCode("INVALID_REQUEST", "uri: not a valid SPIFFE ID"),
+    "the scheme is matched in any case, so an upper-case one cannot dodge the trust domain pin",
   );
   assert.throws(
     () => checkCaSubject({ commonName: "CA", uri: "no scheme" }),
