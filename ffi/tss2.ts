@@ -62,20 +62,38 @@ export class Tss2Error extends Error {
   }
 }
 
-/** The TPM-layer error number of `rc` (format-one codes normalised to `0x80 | n`). */
-export function tpmErrorNumber(rc: number): number | undefined {
-  if ((rc >>> 16) !== 0) return undefined; // another layer (ESYS, TCTI, ...)
-  return (rc & 0x80) !== 0 ? 0x80 | (rc & 0x3f) : rc & 0x7ff;
+/** `TSS2_MU_RC_LAYER | TSS2_BASE_RC_BAD_SIZE`: the MU layer's "wrong size". */
+export const TSS2_MU_RC_BAD_SIZE = 0x0009_0010;
+
+/** A marshalling failure found here, not by tpm2-tss (e.g. trailing bytes after a structure). */
+export class Tss2WireError extends Tss2Error {
+  constructor(fn: string, decoded: string) {
+    super(fn, TSS2_MU_RC_BAD_SIZE, decoded);
+    this.name = "Tss2WireError";
+  }
 }
 
-/** TPM_RC values the seal flow distinguishes. */
+/**
+ * The TPM-layer response code of `rc` with its per-call position stripped,
+ * or `undefined` for another TSS2 layer (ESYS, TCTI, MU, ...). TPM 2.0 Part 2
+ * §6.6: a format-one code (bit 7 set) keeps `0x80 | E` (bits 0-5), dropping
+ * the P flag (bit 6) and the parameter/handle/session number (bits 8-11); a
+ * format-zero code keeps bits 0-6 (E) and 8-11 (VER1, reserved, vendor,
+ * WARN), so warnings (`0x9xx`) never collide with errors (`0x1xx`).
+ */
+export function tpmErrorNumber(rc: number): number | undefined {
+  if ((rc >>> 16) !== 0) return undefined; // another layer (ESYS, TCTI, ...)
+  return (rc & 0x80) !== 0 ? 0x80 | (rc & 0x3f) : rc & 0xf7f;
+}
+
+/** TPM_RC values the seal flow distinguishes (as {@linkcode tpmErrorNumber} returns them). */
 export const TPM_RC = {
-  /** A policy check failed (format one). */
+  /** A policy check failed (format one: RC_FMT1 + 0x01d). */
   POLICY_FAIL: 0x9d,
-  /** Integrity check failed: the object was not made by this TPM's parent. */
+  /** Integrity check failed: the object was not made by this TPM's parent (RC_FMT1 + 0x01f). */
   INTEGRITY: 0x9f,
-  /** A PCR changed while the policy session was open. */
-  PCR_CHANGED: 0x167,
+  /** A PCR changed while the policy session was open (RC_VER1 + 0x028). */
+  PCR_CHANGED: 0x128,
 } as const;
 
 /** An open set of tpm2-tss libraries. */
@@ -134,14 +152,23 @@ export class Tss2 {
     throw new Tss2Error(fn, rc, this.#cString(this.#rc.symbols.Tss2_RC_Decode(rc)));
   }
 
-  /** Wire bytes → a C struct buffer, rejecting trailing bytes. */
+  /**
+   * Wire bytes → a C struct buffer, rejecting trailing bytes
+   * ({@linkcode Tss2WireError}). `dest` may hold a secret (a
+   * SENSITIVE_CREATE's data): it is wiped on every failure; on success the
+   * caller wipes it.
+   */
   unmarshal(fn: Unmarshal, wire: Uint8Array): Uint8Array {
     const dest = new Uint8Array(STRUCT_BYTES);
     const offset = new BigUint64Array(1);
-    this.check(fn, this.#mu.symbols[fn](wire, BigInt(wire.length), offset, dest));
-    if (offset[0] !== BigInt(wire.length)) {
+    try {
+      this.check(fn, this.#mu.symbols[fn](wire, BigInt(wire.length), offset, dest));
+      if (offset[0] !== BigInt(wire.length)) {
+        throw new Tss2WireError(fn, "trailing bytes after the structure");
+      }
+    } catch (e) {
       dest.fill(0);
-      throw new Tss2Error(fn, 0, "trailing bytes after the structure");
+      throw e;
     }
     return dest;
   }

@@ -4,8 +4,12 @@
  * - {@linkcode writeFileAtomic} writes a temp file created 0600 in the target's
  *   directory, fsyncs it, then renames it over the target: a reader sees the
  *   old or the new file, never a partial one, and never a wider mode.
- * - {@linkcode readSecretFile} reads into a `SecretBytes`, optionally refusing
- *   a file that is not 0600.
+ * - {@linkcode readSecretFile} opens the file once and checks and reads that
+ *   one handle (no check-then-read race): with `requireOwnerOnly` it refuses
+ *   anything but a regular 0600/0400 file owned by this process's uid (the
+ *   owner check is skipped when `--allow-sys=uid` is not granted, as in the
+ *   agent's sandbox). It returns a `SecretBytes`; every intermediate buffer
+ *   is wiped.
  * - {@linkcode wipeFile} overwrites with zeros, fsyncs and unlinks.
  * @module
  */
@@ -68,34 +72,74 @@ export function writeFileAtomic(
 
 /** How {@linkcode readSecretFile} treats the file. */
 export interface ReadSecretOptions {
-  /** Refuse the file unless its mode is exactly 0600 (or 0400). */
+  /**
+   * Refuse the file unless it is a regular file, its mode is exactly 0600
+   * (or 0400) and, when the process may ask for its uid, it is owned by
+   * that uid.
+   */
   requireOwnerOnly?: boolean;
   /** Strip one trailing LF, then one trailing CR. */
   stripNewline?: boolean;
   /** A label for messages, e.g. `dek-file`. Never the content. */
   what: string;
+  /**
+   * Called with the permission bits of the OPENED file, before anything is
+   * read; it may throw (e.g. an `InputError`) to refuse the file.
+   */
+  onMode?: (mode: number) => void;
+}
+
+/** This process's uid, or `undefined` when it may not be asked (no `--allow-sys=uid`). */
+function processUid(): number | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "sys", kind: "uid" }).state !== "granted") {
+      return undefined;
+    }
+    return Deno.uid() ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads a secret file. Errors name the path and the problem, never content. */
 export function readSecretFile(path: string, options: ReadSecretOptions): SecretBytes {
   let data: Uint8Array;
+  let file: Deno.FsFile | undefined;
   try {
+    file = Deno.openSync(path, { read: true });
+    const st = file.statSync();
+    const mode = (st.mode ?? 0) & 0o7777;
     if (options.requireOwnerOnly) {
-      const mode = fileMode(path);
+      if (!st.isFile) {
+        throw new InputError(
+          "secret_file_unreadable",
+          `${options.what} ${path}: not a regular file`,
+        );
+      }
       if (mode !== 0o600 && mode !== 0o400) {
         throw new InputError(
           "secret_file_mode",
           `${options.what} ${path}: mode is ${formatMode(mode)}, must be 0600`,
         );
       }
+      const uid = processUid();
+      if (uid !== undefined && st.uid !== null && st.uid !== uid) {
+        throw new InputError(
+          "secret_file_owner",
+          `${options.what} ${path}: owned by uid ${st.uid}, must be owned by uid ${uid}`,
+        );
+      }
     }
-    data = Deno.readFileSync(path);
+    options.onMode?.(mode);
+    data = readAll(file, st.size);
   } catch (e) {
     if (e instanceof InputError) throw e;
     throw new InputError(
       "secret_file_unreadable",
       `${options.what} ${path}: cannot read: ${describeFsError(e)}`,
     );
+  } finally {
+    file?.close();
   }
   let end = data.length;
   if (options.stripNewline) {
@@ -106,6 +150,29 @@ export function readSecretFile(path: string, options: ReadSecretOptions): Secret
   const out = data.slice(0, end);
   data.fill(0);
   return new SecretBytes(out);
+}
+
+/** Reads `file` to its end into an exactly sized buffer; every grown-out buffer is wiped. */
+function readAll(file: Deno.FsFile, sizeHint: number): Uint8Array {
+  // One spare byte: a file of the stated size is read (and EOF seen) without a regrow.
+  let buf = new Uint8Array(Math.max(0, sizeHint) + 1);
+  let len = 0;
+  try {
+    for (;;) {
+      if (len === buf.length) {
+        const next = new Uint8Array(buf.length * 2);
+        next.set(buf);
+        buf.fill(0);
+        buf = next;
+      }
+      const n = file.readSync(buf.subarray(len));
+      if (n === null) break;
+      len += n;
+    }
+    return buf.slice(0, len);
+  } finally {
+    buf.fill(0);
+  }
 }
 
 /**

@@ -41,7 +41,7 @@ export function planAgentLaunch(
     throw new InputError("libc_not_found", "cannot find libc.so.6; set BASIL_LIBC to its path");
   }
   // The TPM slot loads libtss2 by exact path; a host without it fails that slot closed.
-  const tss2Dir = cfg.unlock.unlockTpm ? options.tss2Dir ?? findTss2Dir() : undefined;
+  const tss2Dir = cfg.unlock.unlockTpm ? options.tss2Dir ?? findTss2Dir({ libc }) : undefined;
   const perms = agentPermissions(cfg, catalog, {
     libc,
     ...(tss2Dir === undefined ? {} : { tss2: tss2FfiPaths({ libDir: tss2Dir, libc }) }),

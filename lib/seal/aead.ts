@@ -5,7 +5,9 @@
  * Invariants: keys are exactly 32 bytes, nonces exactly 12, tags 16 and
  * appended to the ciphertext (the layout Rust's `aes-gcm` uses); every open
  * failure (wrong key, AAD, nonce or tampered ciphertext) yields `undefined`,
- * with no detail. Callers own and wipe key and plaintext buffers.
+ * with no detail. A key that is not 32 bytes (a caller bug, not an open
+ * failure) throws `RangeError`, as does a wrong-length nonce on seal.
+ * Callers own and wipe key and plaintext buffers.
  * @module
  */
 

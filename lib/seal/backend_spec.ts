@@ -13,6 +13,8 @@
  *   trimmed (bytes only, never a JS string) and must not be empty; a DEK is
  *   exactly 32 raw bytes (a 32-byte DEK plus a line ending is also accepted).
  * - No error quotes a field value or file content.
+ * - {@linkcode parseBackendSpecs} wipes every credential already read when a
+ *   later spec fails.
  * @module
  */
 
@@ -193,7 +195,27 @@ export function readDek(path: string): SecretBytes {
   return dek;
 }
 
-/** Collects parsed backends into a map, rejecting a repeated id. */
+/**
+ * Parses every `--backend` spec and collects them into a map, rejecting a
+ * repeated id. If any spec fails (a bad field, an unreadable or wrong-mode
+ * file, a duplicate id), every credential already read is wiped first.
+ */
+export function parseBackendSpecs(specs: readonly string[]): Map<string, BackendCred> {
+  const parsed: ParsedBackend[] = [];
+  try {
+    for (const spec of specs) parsed.push(parseBackendSpec(spec));
+  } catch (e) {
+    for (const p of parsed) wipe(p.cred);
+    throw e;
+  }
+  return collectBackends(parsed);
+}
+
+/**
+ * Collects parsed backends into a map, rejecting a repeated id (every
+ * credential in `entries` is wiped then). Prefer
+ * {@linkcode parseBackendSpecs}, which also wipes when a later spec fails.
+ */
 export function collectBackends(entries: readonly ParsedBackend[]): Map<string, BackendCred> {
   const out = new Map<string, BackendCred>();
   for (const { id, cred } of entries) {

@@ -4,7 +4,8 @@
  * Invariants:
  * - One random 32-byte master KEK per bundle encrypts the payload
  *   (AES-256-GCM, AAD = header bytes); every slot wraps that same KEK.
- * - A new bundle has a random 16-byte id, epoch 1 and slots numbered 0..N.
+ * - A new bundle has a random 16-byte id, epoch 1 and N slots numbered
+ *   0..N-1.
  * - {@linkcode recoverKek} (and {@linkcode openBundle} on top of it) tries
  *   slots in file order, only those whose method has an opener (every
  *   opener of that method, in the order given), and stops at the first that

@@ -14,7 +14,6 @@
  */
 
 import type { SecretBytes } from "../core/secret.ts";
-import { b64urlEncodeAscii } from "./b64.ts";
 import type { JsonValue } from "./json_bytes.ts";
 import { JsonWriter } from "./json_writer.ts";
 import {
@@ -182,7 +181,7 @@ export function writeCred(w: JsonWriter, cred: BackendCred): void {
       key("spiffe_id").str(cred.spiffe_id);
       break;
     case "DbKeystoreDek":
-      key("dek").text(b64urlEncodeAscii(cred.dek.expose()));
+      key("dek").b64(cred.dek.expose());
       break;
     case "OnePassword":
       key("provider_uri").str(cred.provider_uri);
@@ -203,7 +202,7 @@ export function writeCred(w: JsonWriter, cred: BackendCred): void {
       break;
     case "Opaque":
       key("kind").str(cred.kind);
-      key("secret").text(b64urlEncodeAscii(cred.secret.expose()));
+      key("secret").b64(cred.secret.expose());
       break;
   }
   w.raw("}}");

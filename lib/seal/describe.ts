@@ -4,13 +4,16 @@
  * Invariants: nothing here decrypts; the description holds no ciphertext,
  * salt or key material, only ids, epochs, times, methods, labels and deposit
  * metadata. Output lines follow upstream (`bundle:`, `epoch:`, `slots:`,
- * `deposits:`, `slot N: method=…, label=…`, `deposit: backend=…`).
+ * `deposits:`, `slot N: method=…, label=…`, `deposit: backend=…`). Labels
+ * and deposit metadata are unauthenticated and printed escaped
+ * ({@linkcode printable}).
  * @module
  */
 
 import { toHex } from "../core/encoding.ts";
 import { type DepositMeta, depositMeta } from "./deposits/review.ts";
 import { decodeBundle, type DecodedBundle, type SlotMethodName } from "./format.ts";
+import { printable } from "./printable.ts";
 
 /** Non-secret bundle metadata. */
 export interface BundleDescription {
@@ -65,7 +68,7 @@ export function formatBundleDescription(
     `epoch: ${d.epoch}`,
     `slots: ${d.slots.length}`,
     `deposits: ${d.deposits.length}`,
-    ...d.slots.map((s) => `slot ${s.slotId}: method=${s.method}, label=${s.label}`),
+    ...d.slots.map((s) => `slot ${s.slotId}: method=${s.method}, label=${printable(s.label)}`),
     ...(depositLines ?? d.deposits.map((x) => `deposit: ${depositMeta(x)}`)),
   ];
 }

@@ -5,10 +5,13 @@
  *
  * Invariants: {@linkcode JsonWriter.text} escapes the way `serde_json` and
  * `JSON.stringify` both do (`\"`, `\\`, `\b\f\n\r\t`, other controls as
- * lowercase `\u00xx`, everything else verbatim); {@linkcode JsonWriter.finish}
- * wipes every intermediate part.
+ * lowercase `\u00xx`, everything else verbatim); {@linkcode JsonWriter.b64}
+ * wipes its intermediate encoding; {@linkcode JsonWriter.finish} and
+ * {@linkcode JsonWriter.discard} wipe every intermediate part.
  * @module
  */
+
+import { b64urlEncodeAscii } from "./b64.ts";
 
 const SHORT_OUT: Record<number, string> = {
   0x22: '\\"',
@@ -58,6 +61,25 @@ export class JsonWriter {
     out[o++] = 0x22;
     this.#parts.push(out.subarray(0, o));
     return this;
+  }
+
+  /**
+   * Appends `bytes` as a base64url-no-pad JSON string without making a JS
+   * string; the intermediate encoding (a copy of a secret) is wiped.
+   */
+  b64(bytes: Uint8Array): this {
+    const ascii = b64urlEncodeAscii(bytes);
+    try {
+      return this.text(ascii);
+    } finally {
+      ascii.fill(0);
+    }
+  }
+
+  /** Wipes and drops every part (for an aborted document). */
+  discard(): void {
+    for (const p of this.#parts) p.fill(0);
+    this.#parts = [];
   }
 
   /** Concatenates the parts into one buffer and wipes the parts. */

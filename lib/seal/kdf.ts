@@ -66,7 +66,10 @@ export function checkArgon2Params(p: Argon2Params): void {
   }
 }
 
-/** Argon2id(secret, salt) → 32 bytes, after checking the costs and salt. */
+/**
+ * Argon2id(secret, salt) → 32 bytes, after checking the costs and salt
+ * (`bundle_kdf_params`) and that the secret is not empty (`kdf_secret_empty`).
+ */
 export async function argon2idKdf(
   secret: Uint8Array,
   salt: Uint8Array,
@@ -76,7 +79,8 @@ export async function argon2idKdf(
   if (salt.length < MIN_SALT_LEN) {
     throw new InputError("bundle_kdf_params", `argon2 salt must be at least ${MIN_SALT_LEN} bytes`);
   }
-  if (secret.length === 0) throw new InputError("bundle_kdf_params", "argon2 secret is empty");
+  // Not a bundle problem: the secret (passphrase, phrase entropy) is the caller's input.
+  if (secret.length === 0) throw new InputError("kdf_secret_empty", "argon2 secret is empty");
   const out = await argon2id({
     password: secret,
     salt,

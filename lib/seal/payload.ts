@@ -15,7 +15,6 @@
 
 import { InputError } from "../core/errors.ts";
 import type { SecretBytes } from "../core/secret.ts";
-import { b64urlEncodeAscii } from "./b64.ts";
 import { type BackendCred, readCredsMap, wipeCreds, writeCredsMap } from "./creds.ts";
 import { JsonSyntaxError, parseJsonBytes, wipeJson } from "./json_bytes.ts";
 import { JsonWriter } from "./json_writer.ts";
@@ -66,11 +65,21 @@ export function emptyDeposit(): DepositMaterial {
 /** Serializes a payload to JSON bytes (the AEAD plaintext). The caller wipes it. */
 export function encodePayload(p: Payload): Uint8Array {
   const w = new JsonWriter();
+  try {
+    writePayload(w, p);
+  } catch (e) {
+    w.discard();
+    throw e;
+  }
+  return w.finish();
+}
+
+function writePayload(w: JsonWriter, p: Payload): void {
   w.raw(`{"schema_version":${PAYLOAD_SCHEMA_VERSION},"backends":`);
   writeCredsMap(w, p.backends);
   w.raw(`,"deposit":{`);
   if (p.deposit.ingestPrivateKey !== undefined) {
-    w.raw(`"ingest_private_key":`).text(b64urlEncodeAscii(p.deposit.ingestPrivateKey.expose()));
+    w.raw(`"ingest_private_key":`).b64(p.deposit.ingestPrivateKey.expose());
     w.raw(",");
   }
   w.raw(`"contributors":{`);
@@ -82,7 +91,6 @@ export function encodePayload(p: Payload): Uint8Array {
     w.raw(`,"allowed_backend_ids":${JSON.stringify(allowed)}}`);
   });
   w.raw("}}}");
-  return w.finish();
 }
 
 /**

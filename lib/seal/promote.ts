@@ -30,6 +30,7 @@ import { type DepositReview, evaluateDeposits, wipeReviews } from "./deposits/ev
 import { type DecodedBundle, encodeBundle, encodeHeader, type Slot } from "./format.ts";
 import { PRODUCTION_ARGON2 } from "./kdf.ts";
 import { type Payload, wipePayload } from "./payload.ts";
+import { printable } from "./printable.ts";
 import { AgeMethod, parseAgeRecipient } from "./slots/age.ts";
 import type { PluginOptions } from "./slots/age_plugin.ts";
 import { loadTpmMethod, type TpmSettings } from "./slots/tpm_loader.ts";
@@ -140,7 +141,7 @@ async function openEverySlot(
       break;
     }
     if (!out.has(slot.slot_id)) {
-      missing.push(`slot ${slot.slot_id} (method=${slot.method}, label=${slot.label})`);
+      missing.push(`slot ${slot.slot_id} (method=${slot.method}, label=${printable(slot.label)})`);
     }
   }
   if (missing.length > 0) {

@@ -15,7 +15,9 @@
  *
  * Invariants:
  * - Default labels: `passphrase`, `break-glass`, `age-yubikey`, `tpm`.
- * - A passphrase file's mode is not checked (as upstream); its bytes are the
+ * - The CLI does not check a passphrase file's mode (as upstream); the
+ *   agent passes {@linkcode ReadPassphraseOptions.onMode} to warn about or
+ *   refuse a group/world-accessible one (`unlock.ts`). Its bytes are the
  *   file minus one trailing LF then one CR, and must not be empty. A phrase
  *   file and an identity file must be 0600. This module never wipes a file:
  *   that is the agent's decision (`unlock.ts`).
@@ -140,13 +142,30 @@ export function parseOpenSpec(text: string): ParsedSlotSpec {
   return spec;
 }
 
+/** Options for {@linkcode readPassphraseFile}. */
+export interface ReadPassphraseOptions {
+  /**
+   * Called with the permission bits of the opened file before it is read;
+   * may throw to refuse it. Without it the mode is not checked.
+   */
+  readonly onMode?: (mode: number) => void;
+}
+
 /**
- * Reads a passphrase file: bytes minus one trailing LF then one CR. Mode is
- * not checked. Throws `InputError` (`secret_file_unreadable`,
- * `passphrase_empty`) naming `what` and the path.
+ * Reads a passphrase file: bytes minus one trailing LF then one CR. Throws
+ * `InputError` (`secret_file_unreadable`, `passphrase_empty`, or whatever
+ * `onMode` throws) naming `what` and the path.
  */
-export function readPassphraseFile(path: string, what: string): SecretBytes {
-  const pass = readSecretFile(path, { stripNewline: true, what });
+export function readPassphraseFile(
+  path: string,
+  what: string,
+  options: ReadPassphraseOptions = {},
+): SecretBytes {
+  const pass = readSecretFile(path, {
+    stripNewline: true,
+    what,
+    ...(options.onMode === undefined ? {} : { onMode: options.onMode }),
+  });
   if (pass.length === 0) {
     pass.wipe();
     throw new InputError("passphrase_empty", `${what} ${path}: is empty`);

@@ -7,7 +7,10 @@
  * 3. read and decode the bundle (`bundle_unreadable`, `bundle_corrupt`, ...);
  * 4. epoch sidecar check (`bundle_stale_epoch`), before any secret is read
  *    and before any Argon2, plugin or TPM work;
- * 5. read every configured secret file (passphrase, BIP39 phrase), build
+ * 5. read every configured secret file (passphrase, BIP39 phrase; a
+ *    passphrase file readable or writable by group/other is refused with
+ *    `secret_file_mode` if strict-bundle-perms, else warned about; a phrase
+ *    file must always be 0600), build
  *    the configured methods (age-yubikey: the plugin's default identity
  *    `yubikey`; TPM), and try slots in file order (`bundle_locked`);
  * 6. advance the sidecar; 7. overlay the effective deposits (bad records are
@@ -97,6 +100,31 @@ function checkPerms(path: string, strict: boolean, logger: Logger): void {
   });
 }
 
+/**
+ * A secret file that group or other may access: refused (`secret_file_mode`)
+ * when strict, else a warning. Secrets should come only from 0600 files.
+ */
+function checkSecretFileMode(
+  path: string,
+  what: string,
+  mode: number,
+  strict: boolean,
+  logger: Logger,
+): void {
+  if ((mode & 0o077) === 0) return;
+  if (strict) {
+    throw new InputError(
+      "secret_file_mode",
+      `${what} ${path}: mode is ${formatMode(mode)}, must be 0600 (strict-bundle-perms)`,
+    );
+  }
+  logger.log(
+    "warn",
+    `${what} is accessible to group or other; chmod 0600 (strict-bundle-perms refuses it)`,
+    { path, mode: formatMode(mode) },
+  );
+}
+
 function readBundle(path: string): Uint8Array {
   try {
     return Deno.readFileSync(path);
@@ -116,7 +144,11 @@ async function buildMethods(o: UnlockOptions, wipe: WipeList): Promise<SlotMetho
   const methods: SlotMethod[] = [];
   try {
     if (u.passphraseFile !== undefined) {
-      const pass = readPassphraseFile(u.passphraseFile, "unlock-passphrase-file");
+      const file = u.passphraseFile;
+      const what = "unlock-passphrase-file";
+      const pass = readPassphraseFile(file, what, {
+        onMode: (mode) => checkSecretFileMode(file, what, mode, u.strictBundlePerms, o.logger),
+      });
       if (!u.passphraseNoWipe) wipe.files.push({ path: u.passphraseFile, what: "passphrase" });
       methods.push(new PassphraseMethod(pass, kdf));
     }

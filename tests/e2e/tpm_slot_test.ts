@@ -25,9 +25,17 @@ import {
   tss2FfiPaths,
   unsealKey,
 } from "../../lib/seal/slots/tpm.ts";
-import { Tss2 } from "../../ffi/tss2.ts";
+import {
+  type EsysContext,
+  SESSION_TYPE,
+  TPM_RC,
+  tpmErrorNumber,
+  Tss2,
+  Tss2Error,
+  Tss2WireError,
+} from "../../ffi/tss2.ts";
 import { SlotOpenFailed } from "../../lib/seal/slots/types.ts";
-import { readPublic, sealedTemplate } from "../../ffi/_tss2_wire.ts";
+import { pcrSelection, readPublic, sealedTemplate, srkTemplate } from "../../ffi/_tss2_wire.ts";
 import { IN_CI, needs } from "../helpers/peers.ts";
 import { closedPort, containsBytes, RecordingRelay, Swtpm } from "../helpers/swtpm.ts";
 
@@ -397,3 +405,107 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "tpm slot: a PCR extended between PolicyPCR and Unseal is a PCR policy failure",
+  ...SWTPM,
+  fn: async () => {
+    await using tpm = await Swtpm.start();
+    const key = randomBytes(32);
+    const tss2 = new Tss2(LIB_DIR!, `${LIB_DIR}/libc.so.6`);
+    const withContext = <T>(fn: (esys: EsysContext) => T): T => {
+      const esys = tss2.connect(tpm.tcti);
+      try {
+        return fn(esys);
+      } finally {
+        esys.close();
+      }
+    };
+    try {
+      const blobs = withContext((esys) => sealKey(esys, key, [7]));
+      // The TPM's own answer: TPM_RC_PCR_CHANGED (RC_VER1 + 0x028), even for a
+      // PCR outside the selection (any extend bumps the PCR update counter).
+      withContext((esys) => {
+        const srk = esys.createPrimary(srkTemplate());
+        const item = esys.load(srk, blobs.private, blobs.public);
+        const session = esys.startSession(SESSION_TYPE.POLICY, srk);
+        esys.policyPcr(session, pcrSelection([7]));
+        extendSync(tpm, 8);
+        assert.throws(() => esys.unseal(item, session), (e) => {
+          assert.ok(e instanceof Tss2Error);
+          assert.equal(e.rc, 0x128);
+          assert.equal(tpmErrorNumber(e.rc), TPM_RC.PCR_CHANGED);
+          return true;
+        });
+      });
+      // The slot reports it as a PCR policy failure, not a generic TPM error.
+      withContext((esys) =>
+        assert.throws(
+          () => unsealKey(extendingBeforeUnseal(esys, tpm), blobs, [7]),
+          failsWith(/^tpm: PCR policy check failed$/),
+        )
+      );
+      // PCR 7 never changed: a fresh session still unseals.
+      assert.deepEqual(withContext((esys) => unsealKey(esys, blobs, [7])), key);
+    } finally {
+      tss2.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "tpm ffi: unmarshal reports trailing bytes with their own error, never rc 0",
+  ...HAVE_LIBS,
+  fn: () => {
+    const tss2 = new Tss2(LIB_DIR!, `${LIB_DIR}/libc.so.6`);
+    try {
+      const fn = "Tss2_MU_TPML_PCR_SELECTION_Unmarshal";
+      const ok = tss2.unmarshal(fn, pcrSelection([7]));
+      assert.ok(ok.length > 0);
+      assert.throws(() => tss2.unmarshal(fn, new Uint8Array([...pcrSelection([7]), 0])), (e) => {
+        assert.ok(e instanceof Tss2WireError);
+        assert.notEqual(e.rc, 0);
+        assert.equal(tpmErrorNumber(e.rc), undefined, "not a TPM code");
+        assert.match(e.message, /trailing bytes/);
+        return true;
+      });
+      // A truncated structure is tpm2-tss's own MU error.
+      assert.throws(() => tss2.unmarshal(fn, pcrSelection([7]).subarray(0, 5)), (e) => {
+        assert.ok(e instanceof Tss2Error && !(e instanceof Tss2WireError));
+        assert.notEqual(e.rc, 0);
+        return true;
+      });
+    } finally {
+      tss2.close();
+    }
+  },
+});
+
+/** Extends PCR `index` synchronously (ESYS calls are synchronous, so the test must be too). */
+function extendSync(tpm: Swtpm, index: number): void {
+  const hex = Array.from(randomBytes(32), (b) => b.toString(16).padStart(2, "0")).join("");
+  const out = new Deno.Command("tpm2_pcrextend", {
+    args: [`${index}:sha256=${hex}`],
+    env: { TPM2TOOLS_TCTI: tpm.tcti, TSS2_LOG: "all+none" },
+    stdin: "null",
+  }).outputSync();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+}
+
+/** `esys`, except that PCR 8 is extended right before Unseal (after PolicyPCR). */
+function extendingBeforeUnseal(esys: EsysContext, tpm: Swtpm): EsysContext {
+  const racing: Pick<
+    EsysContext,
+    "createPrimary" | "load" | "startSession" | "policyPcr" | "unseal"
+  > = {
+    createPrimary: (publicWire) => esys.createPrimary(publicWire),
+    load: (parent, privateWire, publicWire) => esys.load(parent, privateWire, publicWire),
+    startSession: (type, saltKey, attributes) => esys.startSession(type, saltKey, attributes),
+    policyPcr: (session, selection) => esys.policyPcr(session, selection),
+    unseal: (item, session) => {
+      extendSync(tpm, 8);
+      return esys.unseal(item, session);
+    },
+  };
+  return racing as EsysContext;
+}

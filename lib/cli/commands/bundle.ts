@@ -15,7 +15,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { writeFileAtomic } from "../../core/fs.ts";
 import { x25519Generate } from "../../crypto/x25519_seal.ts";
-import { collectBackends, parseBackendSpec } from "../../seal/backend_spec.ts";
+import { parseBackendSpecs } from "../../seal/backend_spec.ts";
 import { createBundle, openBundle } from "../../seal/bundle.ts";
 import { credKind, wipeCreds } from "../../seal/creds.ts";
 import { evaluateDeposits, wipeReviews } from "../../seal/deposits/evaluate.ts";
@@ -72,7 +72,7 @@ export async function createBundleFile(
   if (generating && options.showPhrase === undefined) {
     throw new CliError("--slot bip39 without file= generates a phrase; use `basil bundle create`");
   }
-  const backends = collectBackends(backendSpecs.map(parseBackendSpec));
+  const backends = parseBackendSpecs(backendSpecs);
   let loaded: Awaited<ReturnType<typeof loadSlotSpecs>> | undefined;
   const deposit = emptyDeposit();
   try {

@@ -5,11 +5,14 @@
  * the non-secret fingerprint.
  *
  * Invariants: only plaintext metadata, status tokens and fingerprints; never
- * a credential field.
+ * a credential field. The metadata is unauthenticated (anyone who can write
+ * the bundle can append a record), so its strings are escaped with
+ * {@linkcode printable} before they reach a terminal.
  * @module
  */
 
 import type { DepositRecord } from "../format.ts";
+import { printable } from "../printable.ts";
 import type { DepositReview } from "./evaluate.ts";
 
 /** What applying a deposit would do. */
@@ -27,9 +30,11 @@ export type DepositMeta = Pick<
   "backend_id" | "contributor_key_id" | "epoch" | "seq"
 >;
 
-/** `backend=…, contributor=…, epoch=…, seq=…` (plaintext metadata only). */
+/** `backend=…, contributor=…, epoch=…, seq=…` (plaintext metadata only, escaped). */
 export function depositMeta(d: DepositMeta): string {
-  return `backend=${d.backend_id}, contributor=${d.contributor_key_id}, epoch=${d.epoch}, seq=${d.seq}`;
+  return `backend=${printable(d.backend_id)}, contributor=${
+    printable(d.contributor_key_id)
+  }, epoch=${d.epoch}, seq=${d.seq}`;
 }
 
 /** One review line. */

@@ -60,10 +60,17 @@ export function parseAgeRecipient(text: string, where = "recipient"): AgeRecipie
 /** One identity able to open an age slot. */
 export type AgeIdentity =
   | { readonly kind: "x25519"; readonly key: CryptoKey; readonly recipient: string }
-  | { readonly kind: "plugin"; readonly plugin: string; readonly text: string };
+  | AgePluginIdentity;
+
+/** An identity served by an `age-plugin-NAME` binary. */
+export type AgePluginIdentity = {
+  readonly kind: "plugin";
+  readonly plugin: string;
+  readonly text: string;
+};
 
 /** The default identity of a plugin (what `age -j NAME` uses): no key data. */
-export function defaultPluginIdentity(plugin: string): AgeIdentity {
+export function defaultPluginIdentity(plugin: string): AgePluginIdentity {
   return {
     kind: "plugin",
     plugin,
@@ -89,20 +96,48 @@ export async function x25519Identity(raw: Uint8Array): Promise<AgeIdentity> {
   }
 }
 
+/**
+ * A plugin recipient for age-encryption's `Encrypter`. It keeps a reference
+ * to each file key it wrapped so the caller can wipe it once `encrypt` is
+ * done with it (age-encryption never wipes its file key).
+ */
 class PluginRecipient implements Recipient {
+  readonly #fileKeys: Uint8Array[] = [];
   constructor(readonly r: { text: string; plugin: string }, readonly o: PluginOptions) {}
   async wrapFileKey(fileKey: Uint8Array): Promise<Stanza[]> {
+    this.#fileKeys.push(fileKey);
     const out = await pluginWrap(this.r.plugin, this.r.text, fileKey, this.o);
     return out.map((s) => new Stanza([...s.args], s.body));
   }
+  /** Zeroes every file key this recipient was given. */
+  wipe(): void {
+    for (const k of this.#fileKeys) k.fill(0);
+    this.#fileKeys.length = 0;
+  }
 }
 
-class PluginIdentity implements Identity {
+/**
+ * A plugin identity for age-encryption's `Decrypter`. The file key a plugin
+ * returns is owned here: {@linkcode PluginIdentity.wipe} zeroes every key
+ * handed out, once `decrypt` has used it (age-encryption never wipes it).
+ * Exported for tests; {@linkcode ageUnwrap} is the API.
+ */
+export class PluginIdentity implements Identity {
+  readonly #fileKeys: Uint8Array[] = [];
+  /** Identities `ids` of plugin `plugin`, run with `o`. */
   constructor(readonly plugin: string, readonly ids: string[], readonly o: PluginOptions) {}
-  unwrapFileKey(stanzas: Stanza[]): Promise<Uint8Array | null> {
+  /** Asks the plugin for the file key; keeps a reference to wipe it later. */
+  async unwrapFileKey(stanzas: Stanza[]): Promise<Uint8Array | null> {
     const foreign = stanzas.filter((s) => s.args[0] !== "X25519" && s.args[0] !== "scrypt");
-    if (foreign.length === 0) return Promise.resolve(null);
-    return pluginUnwrap(this.plugin, this.ids, foreign, this.o);
+    if (foreign.length === 0) return null;
+    const key = await pluginUnwrap(this.plugin, this.ids, foreign, this.o);
+    if (key !== null) this.#fileKeys.push(key);
+    return key;
+  }
+  /** Zeroes every file key this identity returned. */
+  wipe(): void {
+    for (const k of this.#fileKeys) k.fill(0);
+    this.#fileKeys.length = 0;
   }
 }
 
@@ -113,8 +148,17 @@ export async function ageWrap(
   o: PluginOptions = {},
 ): Promise<Uint8Array> {
   const e = new Encrypter();
-  e.addRecipient(recipient.kind === "x25519" ? recipient.text : new PluginRecipient(recipient, o));
-  return await e.encrypt(kek);
+  if (recipient.kind === "x25519") {
+    e.addRecipient(recipient.text);
+    return await e.encrypt(kek);
+  }
+  const plugin = new PluginRecipient(recipient, o);
+  e.addRecipient(plugin);
+  try {
+    return await e.encrypt(kek);
+  } finally {
+    plugin.wipe();
+  }
 }
 
 /**
@@ -133,12 +177,16 @@ export async function ageUnwrap(
     if (id.kind === "x25519") d.addIdentity(id.key);
     else byPlugin.set(id.plugin, [...(byPlugin.get(id.plugin) ?? []), id.text]);
   }
-  for (const [plugin, ids] of byPlugin) d.addIdentity(new PluginIdentity(plugin, ids, o));
+  const plugins = [...byPlugin].map(([plugin, ids]) => new PluginIdentity(plugin, ids, o));
+  for (const p of plugins) d.addIdentity(p);
   try {
     return await d.decrypt(file);
   } catch (e) {
     if (e instanceof InputError) throw e;
     return undefined;
+  } finally {
+    // The file key is only needed inside `decrypt` (header MAC, stream key).
+    for (const p of plugins) p.wipe();
   }
 }
 

@@ -14,7 +14,10 @@
  *   touch); on expiry the plugin is killed. The plugin's stderr is
  *   discarded; its `error` messages are kept, sanitized and capped, for the
  *   caller's error text.
- * - Secret bodies (file keys, PINs) stay bytes and are wiped after use.
+ * - Secret bodies (file keys, PINs) stay bytes and are wiped after use on
+ *   every path: phase-1 buffers whether sent or not (a plugin that cannot
+ *   start, a failed write), each received body and each reply, and an
+ *   unwrapped file key when the session fails after receiving it.
  * @module
  */
 
@@ -105,9 +108,17 @@ export const spawnPlugin: PluginLauncher = (
 
 /** Printable, single-line, capped text from a plugin-supplied body. */
 export function sanitize(bytes: Uint8Array): string {
-  const text = new TextDecoder().decode(bytes).replace(/[^\x20-\x7e]+/g, " ").replace(/ {2,}/g, " ")
-    .trim();
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  return sanitizeText(new TextDecoder().decode(bytes));
+}
+
+/** Printable ASCII, single-line, capped text from plugin-supplied text (e.g. stanza args). */
+export function sanitizeText(text: string): string {
+  const clean = text.replace(/[^\x20-\x7e]+/g, " ").replace(/ {2,}/g, " ").trim();
+  return clean.length > 200 ? `${clean.slice(0, 200)}…` : clean;
+}
+
+function wipeAll(buffers: readonly Uint8Array[]): void {
+  for (const b of buffers) b.fill(0);
 }
 
 type Handler = (s: WireStanza) => Promise<Uint8Array | undefined>;
@@ -122,8 +133,19 @@ class Session {
     this.#o = o;
   }
 
-  /** Runs phase 1 then phase 2; `handle` answers the commands it knows. */
+  /**
+   * Runs phase 1 then phase 2; `handle` answers the commands it knows. Every
+   * `phase1` buffer is wiped when this returns or throws, sent or not.
+   */
   async run(stateMachine: string, phase1: Uint8Array[], handle: Handler): Promise<void> {
+    try {
+      await this.#run(stateMachine, phase1, handle);
+    } finally {
+      wipeAll(phase1);
+    }
+  }
+
+  async #run(stateMachine: string, phase1: Uint8Array[], handle: Handler): Promise<void> {
     const conn = (this.#o.launcher ?? spawnPlugin)(this.#binary, stateMachine);
     const reader = new StanzaReader(conn.stdout);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -168,11 +190,17 @@ class Session {
       if (s === undefined) {
         throw new InputError("age_plugin_failed", `${this.#binary} exited before finishing`);
       }
-      if (s.args[0] === "done") return;
-      const reply = await this.#answer(s, handle);
-      s.body.fill(0);
-      await conn.write(reply);
-      reply.fill(0);
+      // The body may be a file key and the reply a PIN: both are wiped
+      // whether the answer or the write succeeds or throws.
+      let reply: Uint8Array | undefined;
+      try {
+        if (s.args[0] === "done") return;
+        reply = await this.#answer(s, handle);
+        await conn.write(reply);
+      } finally {
+        s.body.fill(0);
+        reply?.fill(0);
+      }
     }
   }
 
@@ -194,7 +222,7 @@ class Session {
       case "confirm":
         return encodeStanza(["fail"]);
       case "error":
-        this.errors.push(sanitize(s.body) || s.args.slice(1).join(" "));
+        this.errors.push(sanitize(s.body) || sanitizeText(s.args.slice(1).join(" ")));
         return encodeStanza(["ok"]);
       default:
         return (await handle(s)) ?? encodeStanza(["unsupported"]);
@@ -220,20 +248,26 @@ export async function pluginUnwrap(
 ): Promise<Uint8Array | null> {
   const binary = pluginBinary(name);
   const session = new Session(binary, o);
-  let fileKey: Uint8Array | null = null;
+  const got: { fileKey: Uint8Array | null } = { fileKey: null };
   const phase1 = [
     ...identities.map((id) => encodeStanza(["add-identity", id])),
     ...stanzas.map((s) => encodeStanza(["recipient-stanza", "0", ...s.args], s.body)),
   ];
-  await session.run("identity-v1", phase1, (s) => {
-    if (s.args[0] !== "file-key") return Promise.resolve(undefined);
-    if (s.args[1] === "0" && fileKey === null) fileKey = s.body.slice();
-    return Promise.resolve(encodeStanza(["ok"]));
-  });
-  if (fileKey === null && session.errors.length > 0) {
+  try {
+    await session.run("identity-v1", phase1, (s) => {
+      if (s.args[0] !== "file-key") return Promise.resolve(undefined);
+      if (s.args[1] === "0" && got.fileKey === null) got.fileKey = s.body.slice();
+      return Promise.resolve(encodeStanza(["ok"]));
+    });
+  } catch (e) {
+    // The plugin may have sent the file key before the session failed.
+    got.fileKey?.fill(0);
+    throw e;
+  }
+  if (got.fileKey === null && session.errors.length > 0) {
     throw failure(binary, "could not unwrap the slot", session.errors);
   }
-  return fileKey;
+  return got.fileKey;
 }
 
 /** Wraps a file key to one plugin recipient: the stanzas to put in the age header. */

@@ -6,9 +6,10 @@
  *
  * Invariants: bodies stay bytes end to end (a file key or PIN never becomes
  * a JS string); decoding is canonical and strict (non-canonical base64, a
- * missing `-> ` prefix or an over-long line are `StanzaError`s); a line is
- * capped at 4 KiB and a body at 64 KiB so a misbehaving plugin cannot
- * exhaust memory.
+ * missing `-> ` prefix or an over-long line are `StanzaError`s); every line
+ * is capped at 4 KiB (whether or not its newline arrived in the same chunk)
+ * and a body at 64 KiB so a misbehaving plugin cannot exhaust memory; on a
+ * `StanzaError` the body lines already read are wiped.
  * @module
  */
 
@@ -90,6 +91,7 @@ export class StanzaReader {
   async #line(): Promise<Uint8Array | undefined> {
     for (;;) {
       const nl = this.#buf.indexOf(0x0a);
+      if (nl > MAX_LINE) throw new StanzaError("line too long");
       if (nl >= 0) {
         const line = this.#buf.slice(0, nl);
         const rest = this.#buf.slice(nl + 1);
@@ -120,28 +122,32 @@ export class StanzaReader {
     if (!text.startsWith("-> ")) throw new StanzaError("expected a line starting with '-> '");
     const args = text.slice(3).split(" ");
     if (args.some((a) => a === "")) throw new StanzaError("empty argument");
+    // Body lines may hold a file key or a PIN (base64): wiped on every path.
     const parts: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const line = await this.#line();
-      if (line === undefined) throw new StanzaError("truncated body");
-      if (line.length > COLS) throw new StanzaError("body line too long");
-      parts.push(line);
-      size += line.length;
-      if (size > MAX_BODY) throw new StanzaError("body too large");
-      if (line.length < COLS) break;
+    try {
+      let size = 0;
+      for (;;) {
+        const line = await this.#line();
+        if (line === undefined) throw new StanzaError("truncated body");
+        parts.push(line);
+        if (line.length > COLS) throw new StanzaError("body line too long");
+        size += line.length;
+        if (size > MAX_BODY) throw new StanzaError("body too large");
+        if (line.length < COLS) break;
+      }
+      const joined = new Uint8Array(size);
+      let o = 0;
+      for (const p of parts) {
+        joined.set(p, o);
+        o += p.length;
+      }
+      const body = fromStd(joined);
+      joined.fill(0);
+      if (body === undefined) throw new StanzaError("body is not canonical base64");
+      return { args, body };
+    } finally {
+      for (const p of parts) p.fill(0);
     }
-    const joined = new Uint8Array(size);
-    let o = 0;
-    for (const p of parts) {
-      joined.set(p, o);
-      o += p.length;
-      p.fill(0);
-    }
-    const body = fromStd(joined);
-    joined.fill(0);
-    if (body === undefined) throw new StanzaError("body is not canonical base64");
-    return { args, body };
   }
 
   /** Releases the stream and wipes buffered bytes. */

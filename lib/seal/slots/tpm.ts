@@ -24,6 +24,7 @@
 import { findLibrary } from "../../../ffi/_dlopen.ts";
 import {
   ALG,
+  isTpm2b,
   OBJECT_ATTR,
   PCR_COUNT,
   pcrSelection,
@@ -61,8 +62,10 @@ export const SRK_TEMPLATE = "ecc-p256-srk-v1";
 export const DEFAULT_PCRS: readonly number[] = [0, 2, 4, 7];
 /** TCTIs tried, in order, when none is configured. */
 export const DEFAULT_TCTIS: readonly string[] = ["device:/dev/tpmrm0", "device:/dev/tpm0"];
-/** Library file names needed under `--allow-ffi` (relative to `libDir`). */
-export const TSS2_LIBS: readonly string[] = [...Object.values(TSS2_LIB_FILES), "libc.so.6"];
+/** The libtss2 file names (relative to `libDir`). */
+export const TSS2_ONLY_LIBS: readonly string[] = Object.values(TSS2_LIB_FILES);
+/** Library file names needed under `--allow-ffi` when libc is `libDir/libc.so.6`. */
+export const TSS2_LIBS: readonly string[] = [...TSS2_ONLY_LIBS, "libc.so.6"];
 /** Directories searched by {@linkcode findTss2Dir}. */
 export const TSS2_DIR_CANDIDATES: readonly string[] = [
   "/usr/lib/x86_64-linux-gnu",
@@ -98,10 +101,23 @@ export class TpmSlotOpenFailed extends SlotOpenFailed {
   }
 }
 
-/** Finds a directory containing all {@linkcode TSS2_LIBS} (needs read permission). */
-export function findTss2Dir(): string | undefined {
-  return TSS2_DIR_CANDIDATES.find((d) =>
-    TSS2_LIBS.every((f) => findLibrary([`${d}/${f}`]) !== undefined)
+/** Options for {@linkcode findTss2Dir}. */
+export interface FindTss2Options {
+  /** libc's path when it is given separately (then libc is not searched for). */
+  readonly libc?: string;
+  /** Directories to search (default {@linkcode TSS2_DIR_CANDIDATES}). */
+  readonly candidates?: readonly string[];
+}
+
+/**
+ * Finds a directory containing the libtss2 libraries (needs read
+ * permission): with `libc` given, only {@linkcode TSS2_ONLY_LIBS}; without
+ * it, all of {@linkcode TSS2_LIBS}, since libc is then `<dir>/libc.so.6`.
+ */
+export function findTss2Dir(o: FindTss2Options = {}): string | undefined {
+  const needed = o.libc === undefined ? TSS2_LIBS : TSS2_ONLY_LIBS;
+  return (o.candidates ?? TSS2_DIR_CANDIDATES).find((d) =>
+    needed.every((f) => findLibrary([`${d}/${f}`]) !== undefined)
   );
 }
 
@@ -321,9 +337,7 @@ function checkParams(slot: Slot): TpmParams {
   ) {
     throw bad("public blob is not a PCR-sealed data object");
   }
-  if (p.private.length < 2 || ((p.private[0]! << 8) | p.private[1]!) !== p.private.length - 2) {
-    throw bad("private blob is malformed");
-  }
+  if (!isTpm2b(p.private)) throw bad("private blob is malformed");
   if (slot.wrap.nonce.length !== NONCE_LEN) throw bad("wrap nonce must be 12 bytes");
   return p;
 }

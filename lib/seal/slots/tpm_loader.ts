@@ -3,8 +3,10 @@
  * settings.
  *
  * Invariants: the libtss2 directory is `libDir` when given, else the one
- * `findTss2Dir()` locates; none found is an `InputError("tpm_unavailable")`
- * (fail closed: a missing TPM stack is reported like any unusable slot).
+ * `findTss2Dir()` locates (libc is only searched for alongside the libtss2
+ * libraries when no `libc` path is given); none found is an
+ * `InputError("tpm_unavailable")` (fail closed: a missing TPM stack is
+ * reported like any unusable slot).
  * @module
  */
 
@@ -26,7 +28,7 @@ export interface TpmSettings {
 export function loadTpmMethod(
   s: TpmSettings & { readonly pcrs?: readonly number[]; readonly bank?: string },
 ): Promise<SlotMethod> {
-  const libDir = s.libDir ?? findTss2Dir();
+  const libDir = s.libDir ?? findTss2Dir(s.libc === undefined ? {} : { libc: s.libc });
   if (libDir === undefined) {
     return Promise.reject(
       new InputError(

@@ -1,6 +1,6 @@
 /**
  * The pluggable slot layer: one {@linkcode SlotMethod} per unlock method
- * (passphrase today; bip39, age-yubikey and tpm later) turns an out-of-band
+ * (passphrase, bip39, age-yubikey, tpm) turns an out-of-band
  * secret plus a slot's non-secret params into the master KEK, or wraps a KEK
  * into a new slot. The bundle core knows nothing method-specific.
  *

@@ -8,7 +8,13 @@
  */
 
 import assert from "node:assert/strict";
-import { Decrypter, Encrypter, generateIdentity, identityToRecipient } from "age-encryption";
+import {
+  Decrypter,
+  Encrypter,
+  generateIdentity,
+  identityToRecipient,
+  Stanza,
+} from "age-encryption";
 import { utf8 } from "../../../lib/core/encoding.ts";
 import { InputError } from "../../../lib/core/errors.ts";
 import { SecretBytes } from "../../../lib/core/secret.ts";
@@ -22,7 +28,14 @@ import {
   ageWrap,
   defaultPluginIdentity,
   parseAgeRecipient,
+  PluginIdentity,
 } from "../../../lib/seal/slots/age.ts";
+import {
+  type PluginConnection,
+  type PluginLauncher,
+  pluginUnwrap,
+  pluginWrap,
+} from "../../../lib/seal/slots/age_plugin.ts";
 import { parseAgeIdentities, readAgeIdentityFile } from "../../../lib/seal/slots/age_identity.ts";
 import { encodeStanza, StanzaReader } from "../../../lib/seal/slots/age_stanza.ts";
 import { SlotOpenFailed } from "../../../lib/seal/slots/types.ts";
@@ -315,5 +328,106 @@ Deno.test("age stanzas: bodies of every length round trip; malformed input is re
   for (const bad of ["nope\n\n", "-> x\nAB=\n", "-> x\n", "-> x  y\n\n", "-> x\nA-_A\n"]) {
     const r = new StanzaReader(ReadableStream.from([utf8(bad)]));
     await assert.rejects(r.next(), /malformed age plugin stanza/);
+  }
+});
+
+/**
+ * A plugin that plays `script` on its stdout and hands every buffer the
+ * client writes to `onWrite` (the client's own buffer, not a copy), which may
+ * reject to simulate a broken pipe.
+ */
+function scriptedLauncher(
+  script: string,
+  onWrite: (b: Uint8Array) => Promise<void> = () => Promise.resolve(),
+): PluginLauncher {
+  return (): PluginConnection => ({
+    stdout: ReadableStream.from([utf8(script)]),
+    write: onWrite,
+    close: () => Promise.resolve(),
+    kill() {},
+  });
+}
+
+const zeroed = (b: Uint8Array) => b.every((x) => x === 0);
+
+Deno.test("age plugin: phase-1 buffers (one holds the file key) are wiped when a write fails", async () => {
+  const written: Uint8Array[] = [];
+  const launcher = scriptedLauncher("", (b) => {
+    written.push(b);
+    // add-recipient goes through; wrap-file-key hits a broken pipe.
+    return written.length === 1 ? Promise.resolve() : Promise.reject(new Error("EPIPE"));
+  });
+  const token = newFakeYubikey();
+  const e = await errorOf(() =>
+    pluginWrap("yubikey", fakeRecipient(token), randomBytes(16), { launcher })
+  );
+  assert.ok(e instanceof InputError && e.token === "age_plugin_failed", String(e));
+  assert.equal(written.length, 2);
+  assert.match(new TextDecoder().decode(written[1]!.subarray(0, 3)), /^\0\0\0$/);
+  assert.ok(written.every(zeroed), "every phase-1 buffer is wiped, sent or not");
+});
+
+Deno.test("age plugin: a PIN reply is wiped even when writing it fails", async () => {
+  const written: Uint8Array[] = [];
+  let pin: SecretBytes | undefined;
+  const launcher = scriptedLauncher("-> request-secret\nUElO\n", (b) => {
+    written.push(b);
+    // Phase 1 (two stanzas and done) goes through; the reply does not.
+    return written.length <= 3 ? Promise.resolve() : Promise.reject(new Error("EPIPE"));
+  });
+  const stanzas = [{ args: ["piv-p256", "abc", "def"], body: randomBytes(32) }];
+  const e = await errorOf(() =>
+    pluginUnwrap("yubikey", [defaultPluginIdentity("yubikey").text], stanzas, {
+      launcher,
+      callbacks: { requestSecret: () => Promise.resolve(pin = new SecretBytes(utf8("123456"))) },
+    })
+  );
+  assert.ok(e instanceof InputError && e.token === "age_plugin_failed", String(e));
+  assert.equal(written.length, 4, "phase 1, done, then the PIN reply");
+  assert.ok(pin?.wiped, "the callback's PIN is wiped");
+  assert.ok(zeroed(written[3]!), "the encoded reply (base64 of the PIN) is wiped");
+});
+
+Deno.test("age plugin: a plugin's error arguments are sanitized before they reach a message", async () => {
+  const launcher = scriptedLauncher("-> error internal \x1b[2J\x1b]0;pwned\x07boom\n\n-> done\n\n");
+  const stanzas = [{ args: ["piv-p256", "abc", "def"], body: randomBytes(32) }];
+  const e = await errorOf(() =>
+    pluginUnwrap("yubikey", [defaultPluginIdentity("yubikey").text], stanzas, { launcher })
+  );
+  assert.ok(e instanceof InputError && e.token === "age_plugin_failed", String(e));
+  const controls = [...e.message].filter((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f);
+  assert.deepEqual(controls, [], JSON.stringify(e.message));
+  assert.match(e.message, /could not unwrap the slot: internal \[2J \]0;pwned boom$/);
+});
+
+Deno.test("age plugin: the identity keeps the file keys it returned and wipes them", async () => {
+  const token = newFakeYubikey();
+  const launcher = fakeLauncher(token);
+  const fileKey = randomBytes(16);
+  const wire = await pluginWrap("yubikey", fakeRecipient(token), fileKey.slice(), { launcher });
+  const id = new PluginIdentity("yubikey", [defaultPluginIdentity("yubikey").text], { launcher });
+  const got = await id.unwrapFileKey(wire.map((w) => new Stanza([...w.args], w.body)));
+  assert.ok(got !== null);
+  assert.deepEqual(got, fileKey);
+  id.wipe();
+  assert.ok(zeroed(got), "the returned file key is wiped once decrypt is done with it");
+  // ageUnwrap still returns the plaintext: the wipe happens after decrypt used the key.
+  const kek = randomBytes(32);
+  const file = await ageWrap(kek, parseAgeRecipient(fakeRecipient(token)), { launcher });
+  assert.deepEqual(await ageUnwrap(file, [defaultPluginIdentity("yubikey")], { launcher }), kek);
+});
+
+Deno.test("age stanzas: the 4 KiB line cap holds when the newline arrives in the same chunk", async () => {
+  for (const line of [`-> ${"a".repeat(5000)}`, "-> x", `-> x\n${"A".repeat(5000)}`]) {
+    const whole = new StanzaReader(ReadableStream.from([utf8(`${line}\n\n`)]));
+    const split = new StanzaReader(
+      ReadableStream.from([utf8(line.slice(0, 4500)), utf8(`${line.slice(4500)}\n\n`)]),
+    );
+    if (line === "-> x") {
+      assert.deepEqual(await whole.next(), { args: ["x"], body: new Uint8Array() });
+      continue;
+    }
+    await assert.rejects(whole.next(), /line too long/);
+    await assert.rejects(split.next(), /line too long|body line too long/);
   }
 });

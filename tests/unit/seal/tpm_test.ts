@@ -21,9 +21,11 @@ import {
 import { TPM_RC, tpmErrorNumber } from "../../../ffi/tss2.ts";
 import {
   DEFAULT_PCRS,
+  findTss2Dir,
   SRK_TEMPLATE,
   TpmMethod,
   TSS2_LIBS,
+  TSS2_ONLY_LIBS,
   tss2FfiPaths,
 } from "../../../lib/seal/slots/tpm.ts";
 import type { Slot } from "../../../lib/seal/format.ts";
@@ -74,12 +76,31 @@ Deno.test("tpm wire: sensitive-create, sym defs and TPM2B parsing", () => {
 });
 
 Deno.test("tpm rc: policy, integrity and PCR-changed codes are recognised across sessions", () => {
+  // TPM 2.0 Part 2 §6.6: RC_VER1 = 0x100, RC_FMT1 = 0x080, RC_WARN = 0x900.
+  assert.equal(TPM_RC.PCR_CHANGED, 0x100 + 0x028);
+  assert.equal(TPM_RC.POLICY_FAIL, 0x080 + 0x01d);
+  assert.equal(TPM_RC.INTEGRITY, 0x080 + 0x01f);
   assert.equal(tpmErrorNumber(0x99d), TPM_RC.POLICY_FAIL); // session 1
   assert.equal(tpmErrorNumber(0x9d), TPM_RC.POLICY_FAIL);
   assert.equal(tpmErrorNumber(0x1df), TPM_RC.INTEGRITY); // parameter 1
-  assert.equal(tpmErrorNumber(0x167), TPM_RC.PCR_CHANGED);
+  assert.equal(tpmErrorNumber(0x29f), TPM_RC.INTEGRITY); // handle 2
+  assert.equal(tpmErrorNumber(0xf9f), TPM_RC.INTEGRITY); // parameter 15
+  assert.equal(tpmErrorNumber(0x128), TPM_RC.PCR_CHANGED); // what swtpm returns from Unseal
+  assert.equal(tpmErrorNumber(0x167), 0x167); // not PCR_CHANGED
   assert.equal(tpmErrorNumber(0xa000a), undefined); // TCTI layer
   assert.equal(tpmErrorNumber(0x7000b), undefined); // ESYS layer
+  assert.equal(tpmErrorNumber(0x90010), undefined); // MU layer
+});
+
+Deno.test("tpm rc: format-zero warnings stay distinct from the errors with the same number", () => {
+  // RC_WARN + n vs RC_VER1 + n: TPM_RC_CONTEXT_GAP (0x901) vs TPM_RC_FAILURE (0x101),
+  // TPM_RC_RETRY (0x922), TPM_RC_LOCALITY (0x907). A 0x7ff mask merged each pair.
+  for (const [warning, error] of [[0x901, 0x101], [0x922, 0x122], [0x907, 0x107]] as const) {
+    assert.equal(tpmErrorNumber(warning), warning);
+    assert.equal(tpmErrorNumber(error), error);
+    assert.notEqual(tpmErrorNumber(warning), tpmErrorNumber(error));
+  }
+  assert.notEqual(tpmErrorNumber(0x900 + 0x028), TPM_RC.PCR_CHANGED);
 });
 
 Deno.test("tpm method: PCR selection and bank are checked up front", () => {
@@ -150,6 +171,27 @@ Deno.test("tpm method: structurally bad params are an InputError before any TPM 
   );
   m.dispose();
   await assert.rejects(m.open(slot, new Uint8Array()), TypeError);
+});
+
+Deno.test("tpm libs: with a libc override, the search needs only the libtss2 libraries", async () => {
+  const root = await Deno.makeTempDir({ prefix: "basil-tss2dir-" });
+  try {
+    const tssOnly = `${root}/tss-only`;
+    const full = `${root}/full`;
+    for (const [dir, files] of [[tssOnly, TSS2_ONLY_LIBS], [full, TSS2_LIBS]] as const) {
+      Deno.mkdirSync(dir);
+      for (const f of files) Deno.writeFileSync(`${dir}/${f}`, new Uint8Array());
+    }
+    const candidates = [tssOnly, full];
+    // Without an override libc must sit next to libtss2 (it is opened as <dir>/libc.so.6).
+    assert.equal(findTss2Dir({ candidates }), full);
+    assert.equal(findTss2Dir({ candidates: [tssOnly] }), undefined);
+    // With one (NixOS: glibc and tpm2-tss live in different store paths) it need not.
+    assert.equal(findTss2Dir({ candidates, libc: "/nix/store/y-glibc/lib/libc.so.6" }), tssOnly);
+    assert.equal(findTss2Dir({ candidates: [`${root}/none`] }), undefined);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
 });
 
 Deno.test("tpm libs: scoped --allow-ffi paths are exact and libc can be overridden", () => {
