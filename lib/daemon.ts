@@ -3,19 +3,21 @@
  * nothing is written and no socket exists until every check has passed:
  *
  *   config → catalog + policy → capability check → socket path bindable →
- *   audit log openable (probed, nothing left behind) → unlock the bundle →
+ *   audit log openable (probed, nothing left behind) → JWKS TLS files read
+ *   and listen address bindable (probed) → unlock the bundle →
  *   audit log opened (0600) → backends (credentials wiped) → reconcile →
  *   JWT revocation list → bind the socket → serve (broker services and the
  *   SPIFFE Workload API on the same socket).
  *
- * Any failure before the bind prints one line and exits non-zero. SIGTERM,
+ * Any failure prints one line and exits non-zero; a failure after the bind
+ * also stops the server and removes the socket. SIGTERM,
  * SIGINT and SIGQUIT shut down cleanly and remove the socket; SIGHUP reopens
  * the audit log. This is the only module that builds concrete objects.
  * @module
  */
 
 import { Libc } from "../ffi/libc.ts";
-import { checkAuditWritable, logAuditSink, openAuditFile } from "./audit/sink.ts";
+import { checkAuditWritable, openAuditFile, stderrAuditSink } from "./audit/sink.ts";
 import type { AuditSink } from "./audit/sink.ts";
 import type { Backend } from "./backends/backend.ts";
 import { checkCapabilities } from "./backends/capability.ts";
@@ -32,8 +34,8 @@ import { spiffeService } from "./service/spiffe_service.ts";
 import { loadCatalog } from "./catalog/load.ts";
 import { loadAgentConfig } from "./config/load.ts";
 import type { AgentConfig, ConfigOverrides } from "./config/schema.ts";
-import { InputError } from "./core/errors.ts";
-import { readTextInput } from "./core/fs.ts";
+import { fieldError, InputError } from "./core/errors.ts";
+import { describeFsError, readTextInput } from "./core/fs.ts";
 import { jsonLogger } from "./core/log.ts";
 import type { Logger } from "./core/log.ts";
 import { readHostUnixNames } from "./core/unix_names.ts";
@@ -109,7 +111,12 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
   await checkBindable(cfg.socket);
 
   if (cfg.auditLog !== undefined) checkAuditWritable(cfg.auditLog);
+  // Before unlocking (which may wipe the unlock files): a bad TLS file or a
+  // busy JWKS port must fail the start with nothing consumed.
+  const jwksTls = cfg.jwks.enable ? readJwksTls(cfg) : undefined;
+  if (cfg.jwks.enable) checkJwksListen(cfg, jwksTls);
   let audit: AuditSink | undefined;
+  let server: BrokerServer | undefined;
   let backends: Map<string, Backend> | undefined;
   let libc: Libc | undefined;
   try {
@@ -121,7 +128,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
     });
     try {
       audit = cfg.auditLog === undefined
-        ? logAuditSink(logger)
+        ? stderrAuditSink(logger)
         : openAuditFile(cfg.auditLog, logger);
       backends = buildBackends(catalog, creds, logger);
     } finally {
@@ -159,7 +166,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
     (async () => {
       for await (const e of rotations) if (e.kind === "key_rotated") api.source.reissue(e.keyId);
     })();
-    const server = await BrokerServer.start({
+    server = await BrokerServer.start({
       socket: cfg.socket,
       mode: cfg.socketMode,
       gid,
@@ -175,8 +182,16 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
       logger,
       maxReceiveBytes: Math.max(cfg.maxPayloadSize, cfg.maxEncryptSize) + 64 * 1024,
     });
+    let jwks: { stop(): Promise<void> } | undefined;
+    try {
+      // Probed above; only a race for the port can fail here.
+      jwks = cfg.jwks.enable ? startJwks(cfg, deps, jwksTls) : undefined;
+    } catch (e) {
+      rotations.close();
+      api.close();
+      throw jwksListenError(cfg, e);
+    }
     const sweep = startRetention(deps, cfg);
-    const jwks = cfg.jwks.enable ? startJwks(cfg, deps) : undefined;
     const running = serve(cfg, server, {
       audit,
       backends,
@@ -193,6 +208,8 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
     logger.log("info", "agent listening", { socket: cfg.socket, version: VERSION, pid: Deno.pid });
     return running;
   } catch (e) {
+    // After the bind: stop serving and remove the socket before cleaning up.
+    await server?.stop(0);
     for (const b of backends?.values() ?? []) b.close();
     libc?.close();
     audit?.close();
@@ -243,19 +260,120 @@ function serve(
   return { config: cfg, done, stop };
 }
 
-/** Serves the JWKS of the JWT-SVID issuers over HTTP (`[jwks] enable`). */
-function startJwks(cfg: AgentConfig, deps: BrokerDeps): { stop(): Promise<void> } {
+/** The JWKS endpoint's TLS certificate and key (PEM), when `[jwks.tls]` is enabled. */
+type JwksTls = { readonly cert: string; readonly key: string } | undefined;
+
+/** The label config errors use for the file (as the config loader does). */
+function configLabel(cfg: AgentConfig): string {
+  return cfg.configFile ?? "agent configuration";
+}
+
+/** Reads the `[jwks.tls]` files; errors name the config file, the field and the path. */
+function readJwksTls(cfg: AgentConfig): JwksTls {
   const tls = cfg.jwks.tls;
+  if (!tls.enable) return undefined;
+  const read = (field: string, path: string) => {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch (e) {
+      throw fieldError(
+        "config_invalid",
+        configLabel(cfg),
+        field,
+        `${path}: cannot read: ${describeFsError(e)}`,
+      );
+    }
+  };
+  return {
+    cert: read("jwks.tls.cert-file", tls.certFile!),
+    key: read("jwks.tls.key-file", tls.keyFile!),
+  };
+}
+
+/**
+ * Proves that the JWKS listener can start (the address is free and bindable,
+ * and the TLS certificate and key load and match) by listening once and
+ * closing again, so such a failure stops the start before anything is
+ * unlocked, wiped or bound.
+ */
+function checkJwksListen(cfg: AgentConfig, tls: JwksTls): void {
+  const { host, port } = cfg.jwks.listen;
+  let listener: Deno.Listener;
+  try {
+    listener = tls
+      ? Deno.listenTls({ hostname: host, port, cert: tls.cert, key: tls.key })
+      : Deno.listen({ hostname: host, port });
+  } catch (e) {
+    throw jwksListenError(cfg, e);
+  }
+  listener.close();
+}
+
+/** A JWKS listen failure as one clear line naming the field at fault. */
+function jwksListenError(cfg: AgentConfig, e: unknown): unknown {
+  const label = configLabel(cfg);
+  const { host, port } = cfg.jwks.listen;
+  const msg = e instanceof Error ? e.message : "";
+  const tls = cfg.jwks.tls;
+  if (e instanceof Deno.errors.AddrInUse) {
+    return fieldError(
+      "config_invalid",
+      label,
+      "jwks.listen",
+      `${host}:${port}: address already in use`,
+    );
+  }
+  if (e instanceof Deno.errors.AddrNotAvailable) {
+    return fieldError(
+      "config_invalid",
+      label,
+      "jwks.listen",
+      `${host}:${port}: address not available on this host`,
+    );
+  }
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return fieldError("config_invalid", label, "jwks.listen", `${host}:${port}: permission denied`);
+  }
+  if (tls.enable && /certificate/i.test(msg)) {
+    return fieldError(
+      "config_invalid",
+      label,
+      "jwks.tls.cert-file",
+      `${tls.certFile}: no usable PEM certificate`,
+    );
+  }
+  if (tls.enable && /mismatch|not be consistent/i.test(msg)) {
+    return fieldError(
+      "config_invalid",
+      label,
+      "jwks.tls.key-file",
+      `${tls.keyFile}: does not match jwks.tls.cert-file`,
+    );
+  }
+  if (tls.enable && /key/i.test(msg)) {
+    return fieldError(
+      "config_invalid",
+      label,
+      "jwks.tls.key-file",
+      `${tls.keyFile}: no usable PEM private key`,
+    );
+  }
+  if (e instanceof Deno.errors.NotCapable) return e;
+  return fieldError(
+    "config_invalid",
+    label,
+    "jwks.listen",
+    `${host}:${port}: cannot listen (${e instanceof Error ? e.name : "error"})`,
+  );
+}
+
+/** Serves the JWKS of the JWT-SVID issuers over HTTP (`[jwks] enable`). */
+function startJwks(cfg: AgentConfig, deps: BrokerDeps, tls: JwksTls): { stop(): Promise<void> } {
   return startJwksServer({
     host: cfg.jwks.listen.host,
     port: cfg.jwks.listen.port,
     issuer: cfg.jwks.issuer,
-    tls: tls.enable
-      ? {
-        cert: readTextInput(tls.certFile!, "jwks.tls.cert-file"),
-        key: readTextInput(tls.keyFile!, "jwks.tls.key-file"),
-      }
-      : undefined,
+    tls,
     source: { jwks: async () => [...(await jwtJwks(deps, deps.state.current())).values()].flat() },
     logger: deps.logger,
   });
@@ -286,7 +404,7 @@ function resolveGroup(
   if (/^\d+$/.test(g)) return Number(g);
   const gid = names.gidOf(g);
   if (gid === undefined) {
-    throw new InputError("config_invalid", `socket-group: no such group "${g}"`);
+    throw fieldError("config_invalid", configLabel(cfg), "socket-group", `no such group "${g}"`);
   }
   return gid;
 }

@@ -21,6 +21,11 @@ export interface AuthzEvent {
   /** `name(uid)`, `uid:N` or `unknown`. */
   readonly presenterId: string;
   readonly allow: boolean;
+  /**
+   * Whether the operation went ahead; defaults to `allow`. Differs only for
+   * an allowed entry of a set that was refused as a whole (ImportSet).
+   */
+  readonly outcome?: boolean;
   /** `subject:<name>`, `public_class`, `unknown_key`, `no_actor_subject:<uid>`, ... */
   readonly reason: string;
 }
@@ -52,6 +57,7 @@ export function auditTimestamp(d: Date): string {
 /** Builds the record for an event. */
 export function toAuthzRecord(e: AuthzEvent, now: Date): AuthzRecord {
   const d = e.allow ? "allow" : "deny";
+  const outcome = (e.outcome ?? e.allow) ? "allow" : "deny";
   return {
     event_kind: "basil.audit.authz",
     event_version: 2,
@@ -66,7 +72,7 @@ export function toAuthzRecord(e: AuthzEvent, now: Date): AuthzRecord {
     presenter_kind: e.presenterKind,
     presenter_id: e.presenterId,
     decision: d,
-    outcome: d,
+    outcome,
     reason: e.reason,
   };
 }

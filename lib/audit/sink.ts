@@ -1,9 +1,15 @@
 /**
  * Audit sinks. The file sink opens its JSONL file once at start
  * (append, create, mode 0600; an existing file is tightened to 0600) and the
- * agent does not start if it cannot. Each record is one `write` of one line,
- * so records never interleave and none is queued or silently dropped; a
- * failed write is counted and logged, never thrown into the request path.
+ * agent does not start if it cannot. Without a file, records go to stderr,
+ * one line each, whatever the log level or the `logging.stderr` switch says.
+ *
+ * Each record is written synchronously as one whole line: nothing is queued
+ * or silently dropped. `write` never throws; it reports whether the line was
+ * written, and the broker refuses an allowed operation whose record was not
+ * (fail closed). A failure is counted and logged. After a partial write the
+ * next record starts with a newline, so a torn line never swallows the next
+ * record.
  * @module
  */
 
@@ -13,8 +19,11 @@ import type { Logger } from "../core/log.ts";
 
 /** Where audit records go. */
 export interface AuditSink {
-  /** Appends one record (a JSON-serializable object). Never throws. */
-  write(record: object): void;
+  /**
+   * Appends one record (a JSON-serializable object) as one line. Never
+   * throws; returns false when the whole line could not be written.
+   */
+  write(record: object): boolean;
   /** Reopens the file (after logrotate moved it). Never throws. */
   reopen(): void;
   /** Records that could not be written since start. */
@@ -22,7 +31,63 @@ export interface AuditSink {
   close(): void;
 }
 
+/** A synchronous write of some bytes; returns how many were written (like `writeSync`). */
+export type SyncWrite = (bytes: Uint8Array) => number;
+
 const encoder = new TextEncoder();
+const NEWLINE = 0x0a;
+
+/**
+ * Writes records as whole lines through a {@linkcode SyncWrite}, remembering
+ * whether the output was left in the middle of a line.
+ */
+class LineWriter {
+  #torn = false;
+  #failures = 0;
+
+  constructor(private readonly logger: Logger, private readonly what: string) {}
+
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** The output changed (reopened): it no longer ends in a torn line. */
+  reset(): void {
+    this.#torn = false;
+  }
+
+  /** Writes one line; false (counted and logged) when `out` is absent or fails. */
+  write(out: SyncWrite | undefined, record: object): boolean {
+    const line = encoder.encode(`${this.#torn ? "\n" : ""}${JSON.stringify(record)}\n`);
+    let off = 0;
+    try {
+      if (!out) throw new Error("audit sink is closed");
+      while (off < line.length) {
+        const n = out(line.subarray(off));
+        if (!(n > 0)) throw new Error("short write");
+        off += n;
+      }
+      this.#torn = false;
+      return true;
+    } catch (e) {
+      if (off > 0) this.#torn = line[off - 1] !== NEWLINE;
+      this.#failures++;
+      this.#report(e);
+      return false;
+    }
+  }
+
+  #report(e: unknown): void {
+    const failures = this.#failures;
+    if (failures !== 1 && failures % 1000 !== 0) return;
+    try {
+      this.logger.log("error", `${this.what} write failed`, {
+        failures,
+        error: describeFsError(e),
+      });
+    } catch { /* the log may share the failing stream; write() never throws */ }
+  }
+}
 
 /**
  * Proves early that the audit file can be opened for append, leaving no file
@@ -71,29 +136,21 @@ export function openAuditFile(path: string, logger: Logger): AuditSink {
       `audit-log ${path}: cannot open for append: ${describeFsError(e)}`,
     );
   }
-  let failures = 0;
+  const lines = new LineWriter(logger, "audit");
   return {
     get failures() {
-      return failures;
+      return lines.failures;
     },
     write(record) {
-      const line = encoder.encode(JSON.stringify(record) + "\n");
-      try {
-        if (!file) throw new Error("closed");
-        let off = 0;
-        while (off < line.length) off += file.writeSync(line.subarray(off));
-      } catch (e) {
-        failures++;
-        if (failures === 1 || failures % 1000 === 0) {
-          logger.log("error", "audit write failed", { failures, error: describeFsError(e) });
-        }
-      }
+      const f = file;
+      return lines.write(f && ((b) => f.writeSync(b)), record);
     },
     reopen() {
       try {
         const next = open();
         file?.close();
         file = next;
+        lines.reset();
       } catch (e) {
         logger.log("error", "audit reopen failed; keeping the old file", {
           error: describeFsError(e),
@@ -107,12 +164,23 @@ export function openAuditFile(path: string, logger: Logger): AuditSink {
   };
 }
 
-/** A sink that sends records to the log as `audit` lines (no audit-log configured). */
-export function logAuditSink(logger: Logger): AuditSink {
+/**
+ * A sink that writes each record as its own JSON line through `out` (stderr
+ * by default), synchronously and independent of the logger's level filter or
+ * its stderr switch: used when no `audit-log` is configured. `logger` only
+ * hears about failed writes; tests inject a failing or partial `out`.
+ */
+export function stderrAuditSink(
+  logger: Logger,
+  out: SyncWrite = (b) => Deno.stderr.writeSync(b),
+): AuditSink {
+  const lines = new LineWriter(logger, "audit (stderr)");
   return {
-    failures: 0,
+    get failures() {
+      return lines.failures;
+    },
     write(record) {
-      logger.log("info", "audit", { record: JSON.stringify(record) });
+      return lines.write(out, record);
     },
     reopen() {},
     close() {},

@@ -11,7 +11,12 @@
  */
 
 import type { AeadEnvelope } from "../backends/backend.ts";
-import { BasilError, decryptFailed, invalidRequest } from "../core/errors.ts";
+import {
+  BasilError,
+  decryptFailed,
+  invalidRequest,
+  KEY_NOT_FOUND_MESSAGE,
+} from "../core/errors.ts";
 import { openX25519, sealX25519 } from "../crypto/x25519_seal.ts";
 import type { PeerIdentity } from "../policy/pdp.ts";
 import { authorizeKey } from "./authorize.ts";
@@ -101,7 +106,7 @@ export async function wrapEnvelope(
   }
   const pub = await a.backend.kv?.read(a.key.publicPath!);
   if (!pub) {
-    throw new BasilError("INTERNAL", "key material not found in backend", { op: "wrap_envelope" });
+    throw new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, { op: "wrap_envelope" });
   }
   const recipient = pub.value.expose().slice();
   pub.value.wipe();

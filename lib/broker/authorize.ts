@@ -4,14 +4,23 @@
  * PDP, write one audit record, and either return what the operation needs or
  * throw. Denials of every kind, unknown keys included, throw the same
  * UNAUTHORIZED error; only the audit record says why.
+ *
+ * Key ids are checked for syntax (a catalog key name, at most
+ * {@linkcode MAX_KEY_ID_BYTES}) before anything is decided or audited: a
+ * name that cannot exist in any catalog is INVALID_ARGUMENT, so unknown and
+ * denied keys stay indistinguishable, and no caller can write an arbitrary
+ * string into the audit log.
+ *
+ * Audit is fail closed for allows: when the record of an allowed decision
+ * cannot be written, the operation does not run and the caller gets INTERNAL.
  * @module
  */
 
 import { toAuthzRecord } from "../audit/record.ts";
 import type { Backend } from "../backends/backend.ts";
 import type { CatalogKey } from "../catalog/schema.ts";
-import { BasilError, unauthorized } from "../core/errors.ts";
-import { adminTarget } from "../core/ops.ts";
+import { BasilError, invalidRequest, unauthorized } from "../core/errors.ts";
+import { adminTarget, isKeyName, MAX_KEY_NAME_BYTES } from "../core/ops.ts";
 import type { AdminOp, KeyOp } from "../core/ops.ts";
 import { decide, resolveSubject } from "../policy/pdp.ts";
 import type { PeerIdentity, Resolution } from "../policy/pdp.ts";
@@ -45,7 +54,46 @@ export function resolveCaller(deps: BrokerDeps, peer: PeerIdentity | undefined):
   return { gen, peer, resolution: resolveSubject(gen.policy, peer) };
 }
 
-/** Writes the audit record for one decision. */
+/**
+ * Longest key id (or ListCatalog prefix) accepted, in bytes. Catalog names
+ * are short dotted identifiers; the cap keeps request-chosen strings from
+ * inflating audit lines.
+ */
+export const MAX_KEY_ID_BYTES = MAX_KEY_NAME_BYTES;
+
+const KEY_PREFIX = /^(?:[a-z0-9][a-z0-9_]*\.)*(?:[a-z0-9][a-z0-9_]*)?$/;
+
+/** Throws INVALID_REQUEST naming `field` unless `id` could be a catalog key name. */
+export function checkKeyId(id: string, field: string, op: string): void {
+  if (id.length > MAX_KEY_ID_BYTES) {
+    throw invalidRequest(`${field} exceeds the ${MAX_KEY_ID_BYTES}-byte limit`, op);
+  }
+  if (!isKeyName(id)) throw invalidRequest(`${field} is not a valid key name`, op);
+}
+
+/** Throws INVALID_REQUEST unless `prefix` is the start of some possible key name. */
+export function checkKeyPrefix(prefix: string, field: string, op: string): void {
+  if (prefix.length > MAX_KEY_ID_BYTES) {
+    throw invalidRequest(`${field} exceeds the ${MAX_KEY_ID_BYTES}-byte limit`, op);
+  }
+  if (!KEY_PREFIX.test(prefix)) {
+    throw invalidRequest(`${field} is not the start of a valid key name`, op);
+  }
+}
+
+/** The error for an allowed operation whose audit record could not be written. */
+function auditUnwritten(op: string): BasilError {
+  return new BasilError("INTERNAL", undefined, {
+    op,
+    detail: "audit record not written; the allowed operation was refused",
+  });
+}
+
+/**
+ * Writes the audit record for one decision. Throws INTERNAL when the
+ * decision allowed the operation and its record could not be written (the
+ * caller must not go ahead); a denial's failed write is only counted.
+ */
 export function auditDecision(
   deps: BrokerDeps,
   caller: Caller,
@@ -55,6 +103,22 @@ export function auditDecision(
   reason: string,
   targetKind = "catalog_key",
 ): void {
+  if (!writeRecord(deps, caller, op, target, allow, reason, targetKind, allow) && allow) {
+    throw auditUnwritten(op);
+  }
+}
+
+/** Writes one record; `outcome` is whether the operation goes ahead. Returns whether it was written. */
+function writeRecord(
+  deps: BrokerDeps,
+  caller: Caller,
+  op: string,
+  target: string,
+  allow: boolean,
+  reason: string,
+  targetKind: string,
+  outcome: boolean,
+): boolean {
   const r = caller.resolution;
   const subject = r.ok ? r.subject : undefined;
   const authenticatedBy = caller.peer
@@ -62,7 +126,7 @@ export function auditDecision(
     : subject !== undefined
     ? [`unauthenticated:${subject}`]
     : [];
-  deps.audit.write(toAuthzRecord({
+  return deps.audit.write(toAuthzRecord({
     generation: caller.gen.id,
     op,
     targetKind,
@@ -72,6 +136,7 @@ export function auditDecision(
     presenterKind: caller.peer ? "unix_peercred" : "none",
     presenterId: presenter(deps, caller.gen, caller.peer),
     allow,
+    outcome,
     reason,
   }, deps.now()));
 }
@@ -86,19 +151,29 @@ export function denyUnresolved(
   const r = caller.resolution;
   if (r.ok) throw new TypeError("Caller is resolved");
   auditDecision(deps, caller, op, target, false, r.reason);
-  if (r.unauthenticated) throw new BasilError("UNAUTHENTICATED", undefined, { op });
-  throw unauthorized(op, r.reason);
+  throw unresolvedError(caller, op);
 }
 
-/** Authorizes a key-scoped operation, or throws UNAUTHORIZED. */
+function unresolvedError(caller: Caller, op: string): BasilError {
+  const r = caller.resolution;
+  if (r.ok) throw new TypeError("Caller is resolved");
+  if (r.unauthenticated) return new BasilError("UNAUTHENTICATED", undefined, { op });
+  return unauthorized(op, r.reason);
+}
+
+/**
+ * Authorizes a key-scoped operation, or throws UNAUTHORIZED. `field` names
+ * the request field that carried the key id (for INVALID_ARGUMENT).
+ */
 export function authorizeKey(
   deps: BrokerDeps,
   peer: PeerIdentity | undefined,
   op: KeyOp,
   keyName: string,
+  field = "key_id",
 ): Authorized {
   const caller = resolveCaller(deps, peer);
-  return authorizeKeyFor(deps, caller, op, keyName);
+  return authorizeKeyFor(deps, caller, op, keyName, field);
 }
 
 /** Like {@linkcode authorizeKey}, for a caller already resolved on a pinned generation. */
@@ -107,12 +182,63 @@ export function authorizeKeyFor(
   caller: Caller,
   op: KeyOp,
   keyName: string,
+  field = "key_id",
 ): Authorized {
+  checkKeyId(keyName, field, op);
   if (!caller.resolution.ok) denyUnresolved(deps, caller, op, keyName);
   const subject = caller.resolution.subject;
   const d = decide(caller.gen.catalog, caller.gen.policy, subject, op, keyName);
   auditDecision(deps, caller, op, keyName, d.allow, d.allow ? d.via : d.reason);
   if (!d.allow) throw unauthorized(op, d.reason);
+  return authorizedOf(deps, caller, subject, op, keyName);
+}
+
+/**
+ * Authorizes one operation over a set of keys, all or nothing, on one pinned
+ * generation. Every key is decided before anything is audited, then each key
+ * gets exactly one record carrying its real PDP decision:
+ * - all allowed: every record says allow/allow and the set goes ahead;
+ * - any denied: nothing is applied, so every record's outcome is "deny";
+ *   an entry the PDP allowed reads `decision: allow, outcome: deny` (reason
+ *   = its grant), a denied one `deny/deny` with its denial reason. Then the
+ *   set fails with UNAUTHORIZED.
+ */
+export function authorizeKeysFor(
+  deps: BrokerDeps,
+  caller: Caller,
+  op: KeyOp,
+  keyNames: readonly string[],
+  field = "key_id",
+): Authorized[] {
+  for (const k of keyNames) checkKeyId(k, field, op);
+  const r = caller.resolution;
+  if (!r.ok) {
+    for (const k of keyNames) {
+      writeRecord(deps, caller, op, k, false, r.reason, "catalog_key", false);
+    }
+    throw unresolvedError(caller, op);
+  }
+  const { catalog, policy } = caller.gen;
+  const decisions = keyNames.map((k) => decide(catalog, policy, r.subject, op, k));
+  const denied = decisions.find((d) => !d.allow);
+  let written = true;
+  decisions.forEach((d, n) => {
+    const reason = d.allow ? d.via : d.reason;
+    const ok = writeRecord(deps, caller, op, keyNames[n]!, d.allow, reason, "catalog_key", !denied);
+    written &&= ok;
+  });
+  if (denied && !denied.allow) throw unauthorized(op, denied.reason);
+  if (!written) throw auditUnwritten(op);
+  return keyNames.map((k) => authorizedOf(deps, caller, r.subject, op, k));
+}
+
+function authorizedOf(
+  deps: BrokerDeps,
+  caller: Caller,
+  subject: string,
+  op: string,
+  keyName: string,
+): Authorized {
   const key = caller.gen.catalog.keys.get(keyName)!;
   const backend = deps.backends.get(key.backend);
   if (!backend) {

@@ -1,13 +1,15 @@
 /**
  * Shared helpers for Tier 2 operations: class and key-type checks, the
- * transit engine of an authorized key, and the grace window of versions that
- * verify and decrypt accept.
+ * transit engine of an authorized key, the grace window of versions that
+ * verify and decrypt accept, and the per-key lock that serializes creation
+ * and rotation.
  * @module
  */
 
-import type { TransitEngine, TransitKeyInfo } from "../backends/backend.ts";
+import type { Backend, TransitEngine, TransitKeyInfo } from "../backends/backend.ts";
 import type { CatalogKey } from "../catalog/schema.ts";
-import { BasilError, invalidRequest } from "../core/errors.ts";
+import { BasilError, invalidRequest, KEY_NOT_FOUND_MESSAGE } from "../core/errors.ts";
+import { KeyedMutex } from "../core/mutex.ts";
 import type { KeyClass, KeyType } from "../core/ops.ts";
 import type { Authorized } from "./authorize.ts";
 
@@ -46,7 +48,7 @@ export async function infoOf(
 ): Promise<TransitKeyInfo> {
   const info = await t.info(key.path);
   if (!info) {
-    throw new BasilError("INTERNAL", "key material not found in backend", {
+    throw new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, {
       op,
       detail: `${key.name} has no stored key`,
     });
@@ -64,4 +66,19 @@ export function cap(field: string, bytes: Uint8Array | undefined, limit: number,
   if (bytes !== undefined && bytes.length > limit) {
     throw new BasilError("PAYLOAD_TOO_LARGE", `${field} exceeds the ${limit}-byte limit`, { op });
   }
+}
+
+const keyLocks = new WeakMap<Backend, KeyedMutex>();
+
+/**
+ * Runs `fn` holding the lock of one key (`path` in `backend`): NewKey and
+ * rotate of the same key never interleave inside this agent.
+ */
+export function withKeyLock<T>(backend: Backend, path: string, fn: () => Promise<T>): Promise<T> {
+  let m = keyLocks.get(backend);
+  if (!m) {
+    m = new KeyedMutex();
+    keyLocks.set(backend, m);
+  }
+  return m.run(path, fn);
 }

@@ -18,6 +18,15 @@ import { cap, infoOf, keyTypeOf, requireClass, transitOf } from "./keys.ts";
 /** TTL used when a request gives none. */
 export const DEFAULT_JWT_TTL_SECS = 300;
 
+/**
+ * Longest TTL a MintJwt caller may ask for: 24 hours. The contract sets no
+ * maximum, but a broker-minted bearer token should be short-lived and
+ * re-minted, not a standing credential; the cap also keeps `exp` (and the
+ * response's `expires_at`) far inside the range a Date and a JWT consumer can
+ * represent, where an unbounded TTL would fail only after signing.
+ */
+export const MAX_JWT_TTL_SECS = 24 * 60 * 60;
+
 /** Claims the broker sets and callers may not. */
 export const RESERVED_CLAIMS: readonly string[] = ["iss", "sub", "iat", "exp", "nbf", "jti"];
 
@@ -46,7 +55,18 @@ function parseExtraClaims(bytes: Uint8Array): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** MintJwt. `ttlSecs` undefined → the default TTL. */
+/** Throws INVALID_REQUEST naming `ttl` unless it is absent or in 1..MAX_JWT_TTL_SECS. */
+function checkJwtTtl(ttlSecs: number | undefined): void {
+  if (ttlSecs === undefined) return;
+  if (ttlSecs > MAX_JWT_TTL_SECS) {
+    throw invalidRequest(`ttl exceeds the ${MAX_JWT_TTL_SECS}-second maximum`, "mint");
+  }
+  if (!Number.isSafeInteger(ttlSecs) || ttlSecs <= 0) {
+    throw invalidRequest("ttl must be a positive whole number of seconds", "mint");
+  }
+}
+
+/** MintJwt. `ttlSecs` undefined → the default TTL; more than 24 h is refused. */
 export async function mintJwt(
   deps: BrokerDeps,
   peer: PeerIdentity | undefined,
@@ -56,10 +76,10 @@ export async function mintJwt(
   extraClaimsJson: Uint8Array,
 ): Promise<MintedJwt> {
   cap("extra_claims_json", extraClaimsJson, deps.limits.maxPayloadSize, "mint");
+  checkJwtTtl(ttlSecs);
   const a = authorizeKey(deps, peer, "mint", keyId);
   requireClass(a.key, ["asymmetric"], "mint");
   if (subject === undefined || subject === "") throw invalidRequest("subject is required", "mint");
-  if (ttlSecs !== undefined && ttlSecs <= 0) throw invalidRequest("ttl must be positive", "mint");
   const extra = parseExtraClaims(extraClaimsJson);
   const kt = keyTypeOf(a.key, "mint");
   const alg = jwtAlgFor(kt);
@@ -102,7 +122,7 @@ export async function issueCertificate(
   ipSans: readonly string[],
   ttlSecs: number | undefined,
 ): Promise<IssuedLeaf> {
-  const a = authorizeKey(deps, peer, "mint", issuerKeyId);
+  const a = authorizeKey(deps, peer, "mint", issuerKeyId, "issuer_key_id");
   requireClass(a.key, ["asymmetric"], "issue_certificate");
   if (a.key.engine !== "pki" || !a.backend.pki) {
     throw invalidRequest(`${issuerKeyId} is not a pki issuer`, "issue_certificate");

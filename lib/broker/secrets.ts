@@ -6,16 +6,21 @@
  */
 
 import type { CatalogKey } from "../catalog/schema.ts";
-import { BasilError, invalidRequest, payloadTooLarge } from "../core/errors.ts";
+import {
+  BasilError,
+  invalidRequest,
+  KEY_NOT_FOUND_MESSAGE,
+  payloadTooLarge,
+} from "../core/errors.ts";
 import type { KeyClass, KeyType } from "../core/ops.ts";
 import type { SecretBytes } from "../core/secret.ts";
 import { generateValue } from "../crypto/recipes.ts";
 import type { PeerIdentity } from "../policy/pdp.ts";
 import { decide } from "../policy/pdp.ts";
-import { auditDecision, authorizeKey, resolveCaller } from "./authorize.ts";
+import { auditDecision, authorizeKey, checkKeyPrefix, resolveCaller } from "./authorize.ts";
 import type { Authorized } from "./authorize.ts";
 import type { BrokerDeps } from "./deps.ts";
-import { keyTypeOf, transitOf } from "./keys.ts";
+import { keyTypeOf, transitOf, withKeyLock } from "./keys.ts";
 
 /** A fetched value. The caller wipes `value`. */
 export interface SecretValue {
@@ -44,12 +49,12 @@ export async function getSecret(
   id: string,
   version: number | undefined,
 ): Promise<SecretValue> {
-  const a = authorizeKey(deps, peer, "get", id);
+  const a = authorizeKey(deps, peer, "get", id, "secret_id");
   requireClass(a.key, ["value", "public"], "get");
   if (version === 0) throw invalidRequest("version must be at least 1", "get");
   const got = await kvOf(a, "get").read(a.key.path, version);
   if (!got) {
-    throw new BasilError("INTERNAL", "key material not found in backend", {
+    throw new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, {
       op: "get",
       detail: `${id} has no stored ${version === undefined ? "value" : `version ${version}`}`,
     });
@@ -67,7 +72,7 @@ export async function setSecret(
   if (value.length > deps.limits.maxPayloadSize) {
     throw payloadTooLarge("value", deps.limits.maxPayloadSize, "set");
   }
-  const a = authorizeKey(deps, peer, "set", id);
+  const a = authorizeKey(deps, peer, "set", id, "secret_id");
   requireClass(a.key, ["value"], "set");
   return await kvOf(a, "set").write(a.key.path, value);
 }
@@ -78,7 +83,7 @@ export async function rotateSecret(
   peer: PeerIdentity | undefined,
   id: string,
 ): Promise<number> {
-  const a = authorizeKey(deps, peer, "rotate", id);
+  const a = authorizeKey(deps, peer, "rotate", id, "secret_id");
   if (a.key.class === "value" || a.key.class === "public") {
     if (!a.key.generate) {
       throw invalidRequest(
@@ -93,18 +98,7 @@ export async function rotateSecret(
       fresh.wipe();
     }
   }
-  const kt = keyTypeOf(a.key, "rotate");
-  let version: number;
-  if (a.key.engine === "pki" && a.backend.pki) {
-    version = await a.backend.pki.rotateCa(a.key.path, kt);
-  } else if (a.key.engine === "transit") {
-    version = await transitOf(a, "rotate").rotate(a.key.path, kt);
-  } else {
-    throw invalidRequest(
-      `${a.key.engine}-held ${a.key.class} keys are rotated by provisioning a new version`,
-      "rotate",
-    );
-  }
+  const version = await rotateKey(a);
   const at = deps.now();
   deps.events.publish({ kind: "key_rotated", at, keyId: id, newVersion: version });
   const td = a.key.labelMap.get("trust_domain");
@@ -112,6 +106,23 @@ export async function rotateSecret(
     deps.events.publish({ kind: "bundle_changed", at, trustDomain: td });
   }
   return version;
+}
+
+/** Rotates a pki CA or transit key under the key's lock (never interleaved with NewKey). */
+async function rotateKey(a: Authorized): Promise<number> {
+  const kt = keyTypeOf(a.key, "rotate");
+  const pki = a.backend.pki;
+  if (a.key.engine === "pki" && pki) {
+    return await withKeyLock(a.backend, a.key.path, () => pki.rotateCa(a.key.path, kt));
+  }
+  if (a.key.engine === "transit") {
+    const t = transitOf(a, "rotate");
+    return await withKeyLock(a.backend, a.key.path, () => t.rotate(a.key.path, kt));
+  }
+  throw invalidRequest(
+    `${a.key.engine}-held ${a.key.class} keys are rotated by provisioning a new version`,
+    "rotate",
+  );
 }
 
 /** The wire's coarse catalog kind. */
@@ -141,6 +152,7 @@ export async function listCatalog(
   peer: PeerIdentity | undefined,
   prefix: string,
 ): Promise<ListedEntry[]> {
+  checkKeyPrefix(prefix, "prefix", "list_catalog");
   const caller = resolveCaller(deps, peer);
   const target = prefix === "" ? "*" : `${prefix}*`;
   if (!caller.resolution.ok) {

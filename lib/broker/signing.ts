@@ -3,20 +3,34 @@
  * GetPublicKey. The key signs where it lives (the transit engine); the raw
  * message is signed and the algorithm comes from the catalog keyType.
  * Verify accepts any version inside the grace window and never errors on a
- * bad signature: it answers false.
+ * bad signature: it answers false, and so it does when the stored key or a
+ * version inside the window is missing (every verify failure is the same).
  * @module
  */
 
-import type { Backend, ImportMaterial } from "../backends/backend.ts";
+import type { Backend, ImportMaterial, TransitEngine } from "../backends/backend.ts";
 import type { CatalogKey } from "../catalog/schema.ts";
-import { BasilError, invalidRequest } from "../core/errors.ts";
+import {
+  BasilError,
+  invalidRequest,
+  isKeyNotFound,
+  KEY_NOT_FOUND_MESSAGE,
+} from "../core/errors.ts";
 import type { KeyType } from "../core/ops.ts";
 import { signMessage, verifyMessage } from "../crypto/signing.ts";
-import { x25519Generate } from "../crypto/x25519_seal.ts";
+import { x25519Generate, x25519PublicKey } from "../crypto/x25519_seal.ts";
 import type { PeerIdentity } from "../policy/pdp.ts";
-import { authorizeKey, authorizeKeyFor, resolveCaller } from "./authorize.ts";
+import { authorizeKey, authorizeKeysFor, resolveCaller } from "./authorize.ts";
 import type { BrokerDeps } from "./deps.ts";
-import { cap, graceWindow, infoOf, keyTypeOf, requireClass, transitOf } from "./keys.ts";
+import {
+  cap,
+  graceWindow,
+  infoOf,
+  keyTypeOf,
+  requireClass,
+  transitOf,
+  withKeyLock,
+} from "./keys.ts";
 
 /** A created or imported key. */
 export interface NewKeyResult {
@@ -48,10 +62,19 @@ export async function newKey(
       op: "new_key",
     });
   }
-  const created = await transitOf(a, "new_key").create(a.key.path, kt);
+  const t = transitOf(a, "new_key");
+  const created = await withKeyLock(a.backend, a.key.path, () => t.create(a.key.path, kt));
   return { keyId, publicKey: created.publicKey };
 }
 
+/**
+ * A sealing key is two kv paths (private, public) whose versions must match.
+ * Creation runs under the per-key lock, so two NewKey calls cannot
+ * interleave. The private half is written first, so a public key is never
+ * visible without its private half; if the public write fails, the key is
+ * half-made (private at version n, public at n - 1) and the next NewKey
+ * completes it from the stored private half instead of refusing forever.
+ */
 async function newSealingKey(
   backend: Backend,
   key: CatalogKey,
@@ -63,22 +86,79 @@ async function newSealingKey(
     });
   }
   const kv = backend.kv;
-  if (!kv || key.publicPath === undefined) {
+  const publicPath = key.publicPath;
+  if (!kv || publicPath === undefined) {
     throw new BasilError("UNSUPPORTED", `backend ${backend.name} stores no values`, {
       op: "new_key",
     });
   }
-  if ((await kv.latestVersion(key.path)) !== undefined) {
-    throw invalidRequest(`key ${keyId} already exists`, "new_key");
-  }
+  return await withKeyLock(backend, key.path, async () => {
+    const priv = await kv.latestVersion(key.path);
+    const pub = await kv.latestVersion(publicPath);
+    if (priv !== undefined && priv === pub) {
+      throw invalidRequest(`key ${keyId} already exists`, "new_key");
+    }
+    if (priv === undefined && pub === undefined) {
+      return { keyId, publicKey: await createSealingPair(kv, key.path, publicPath) };
+    }
+    if (priv !== undefined && priv === (pub ?? 0) + 1) {
+      return { keyId, publicKey: await completeSealingPair(kv, key.path, publicPath, priv) };
+    }
+    throw new BasilError("INTERNAL", undefined, {
+      op: "new_key",
+      detail: `${keyId}: private v${priv ?? "none"} and public v${pub ?? "none"} are out of step`,
+    });
+  });
+}
+
+type Kv = NonNullable<Backend["kv"]>;
+
+/** Writes a fresh pair (private first); returns the public key. */
+async function createSealingPair(kv: Kv, path: string, publicPath: string): Promise<Uint8Array> {
   const pair = x25519Generate();
   try {
-    await kv.write(key.path, pair.privateKey.expose());
-    await kv.write(key.publicPath, pair.publicKey);
+    const v = await kv.write(path, pair.privateKey.expose());
+    await writePublicHalf(kv, publicPath, pair.publicKey, v);
+    return pair.publicKey;
   } finally {
     pair.privateKey.wipe();
   }
-  return { keyId, publicKey: pair.publicKey };
+}
+
+/** Writes the missing public half of private version `v`; returns the public key. */
+async function completeSealingPair(
+  kv: Kv,
+  path: string,
+  publicPath: string,
+  v: number,
+): Promise<Uint8Array> {
+  const got = await kv.read(path, v);
+  if (!got) {
+    throw new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, { op: "new_key" });
+  }
+  let publicKey: Uint8Array;
+  try {
+    publicKey = x25519PublicKey(got.value.expose());
+  } finally {
+    got.value.wipe();
+  }
+  await writePublicHalf(kv, publicPath, publicKey, v);
+  return publicKey;
+}
+
+async function writePublicHalf(
+  kv: Kv,
+  publicPath: string,
+  publicKey: Uint8Array,
+  expected: number,
+): Promise<void> {
+  const v = await kv.write(publicPath, publicKey);
+  if (v !== expected) {
+    throw new BasilError("INTERNAL", undefined, {
+      op: "new_key",
+      detail: `public half stored as v${v}, private half is v${expected}`,
+    });
+  }
 }
 
 /** One requested import. */
@@ -89,8 +169,10 @@ export interface ImportRequestItem {
 }
 
 /**
- * Import / ImportSet: every entry is authorized on one pinned generation
- * before anything is stored, and the backend stores all or none.
+ * Import / ImportSet: every entry is decided on one pinned generation before
+ * anything is audited or stored (see {@linkcode authorizeKeysFor}: one record
+ * per entry; when any entry is denied, none is applied and every record's
+ * outcome is deny), and the backend stores all or none.
  */
 export async function importKeys(
   deps: BrokerDeps,
@@ -107,7 +189,7 @@ export async function importKeys(
     );
   }
   const caller = resolveCaller(deps, peer);
-  const authorized = items.map((i) => authorizeKeyFor(deps, caller, "import", i.keyId));
+  const authorized = authorizeKeysFor(deps, caller, "import", items.map((i) => i.keyId));
   const seen = new Set<string>();
   const backends = new Set<string>();
   const prepared = authorized.map((a, n) => {
@@ -150,7 +232,7 @@ export async function sign(
     // Materialize-to-use: the Ed25519 seed is read for this one operation, then wiped.
     const got = await a.backend.kv?.read(a.key.path);
     if (!got) {
-      throw new BasilError("INTERNAL", "key material not found in backend", { op: "sign" });
+      throw new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, { op: "sign" });
     }
     try {
       return signMessage(kt, got.value.expose(), message);
@@ -187,12 +269,30 @@ export async function verify(
     }
   }
   const t = transitOf(a, "verify");
-  const info = await infoOf(t, a.key, "verify");
+  const info = await t.info(a.key.path);
+  if (!info) return false;
   const w = graceWindow(info, deps.limits.graceVersions);
   for (let v = w.to; v >= w.from; v--) {
-    if (await t.verify(a.key.path, kt, message, signature, v)) return true;
+    if (await verifyVersion(t, a.key.path, kt, message, signature, v)) return true;
   }
   return false;
+}
+
+/** One version's verdict; a version that is not stored (say, pruned meanwhile) verifies nothing. */
+async function verifyVersion(
+  t: TransitEngine,
+  path: string,
+  kt: KeyType,
+  message: Uint8Array,
+  signature: Uint8Array,
+  version: number,
+): Promise<boolean> {
+  try {
+    return await t.verify(path, kt, message, signature, version);
+  } catch (e) {
+    if (isKeyNotFound(e)) return false;
+    throw e;
+  }
 }
 
 /** GetPublicKey: the public half of `version` (latest when undefined). */
@@ -209,7 +309,7 @@ export async function getPublicKey(
     const path = a.key.class === "public" ? a.key.path : a.key.publicPath!;
     const got = await a.backend.kv?.read(path, version);
     if (!got) {
-      throw new BasilError("INTERNAL", "key material not found in backend", {
+      throw new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, {
         op: "get_public_key",
       });
     }
@@ -222,7 +322,7 @@ export async function getPublicKey(
   const info = await infoOf(t, a.key, "get_public_key");
   const v = version ?? info.latest;
   if (v < info.minAvailable || v > info.latest) {
-    throw new BasilError("INTERNAL", "key material not found in backend", {
+    throw new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, {
       op: "get_public_key",
       detail: `${keyId} has no version ${v}`,
     });

@@ -7,7 +7,14 @@
 
 import { z } from "zod";
 import { fieldError, InputError } from "../core/errors.ts";
-import { BACKEND_KINDS, ENGINES, isKeyName, KEY_CLASSES, KEY_TYPES } from "../core/ops.ts";
+import {
+  BACKEND_KINDS,
+  ENGINES,
+  isKeyName,
+  KEY_CLASSES,
+  KEY_TYPES,
+  MAX_KEY_NAME_BYTES,
+} from "../core/ops.ts";
 import type { Engine, KeyClass, KeyType } from "../core/ops.ts";
 import { formatPath, parseJsonText, parseOrThrow } from "../core/validate.ts";
 import type {
@@ -137,6 +144,15 @@ export function loadCatalog(text: string, file: string): LoadedCatalog {
     if (b.kind === "vault" || b.kind === "keystore") {
       if (b.addr.trim() === "") throw err(`${f}.addr`, "must not be blank");
     }
+    if (b.kind === "keystore" && !isUri(b.addr) && !b.addr.startsWith("/")) {
+      // A db-keystore file. The contract does not say what a relative path is
+      // relative to; the agent runs with / as its working directory and its
+      // sandbox grants exact paths, so only an absolute path is unambiguous.
+      throw err(
+        `${f}.addr`,
+        `the db-keystore file must be an absolute path (got ${JSON.stringify(b.addr)})`,
+      );
+    }
     for (const cap of b.capabilities ?? []) {
       if (!KNOWN_CAPABILITIES.has(cap)) {
         warnings.push(`${file}: ${f}.capabilities: unknown capability "${cap}" kept as opaque`);
@@ -154,12 +170,14 @@ export function loadCatalog(text: string, file: string): LoadedCatalog {
   }
 
   const keys = new Map<string, CatalogKey>();
+  /** `backend\0path` -> the key that claimed it (no two keys share key material). */
+  const locations = new Map<string, string>();
   for (const [name, k] of Object.entries(doc.keys)) {
     const f = formatPath(["keys", name]);
     if (!isKeyName(name)) {
       throw err(
         f,
-        "bad key name: use dotted lowercase segments of [a-z0-9_] that start with [a-z0-9]",
+        `bad key name: use dotted lowercase segments of [a-z0-9_] that start with [a-z0-9], at most ${MAX_KEY_NAME_BYTES} bytes`,
       );
     }
     if (!backends.has(k.backend)) {
@@ -167,6 +185,18 @@ export function loadCatalog(text: string, file: string): LoadedCatalog {
     }
     if (k.description.trim() === "") throw err(`${f}.description`, "must not be blank");
     if (k.path.trim() === "") throw err(`${f}.path`, "must not be blank");
+    const location = `${k.backend}\0${k.path}`;
+    const owner = locations.get(location);
+    if (owner !== undefined) {
+      // Aliases would let one class's grants reach another class's key
+      // material (e.g. a transit signing key over a PKI CA's path).
+      throw err(
+        `${f}.path`,
+        `backend ${JSON.stringify(k.backend)} path ${JSON.stringify(k.path)} is already used by ` +
+          `${formatPath(["keys", owner])}; two catalog keys must not share a backend path`,
+      );
+    }
+    locations.set(location, name);
     const cls: KeyClass = k.class;
     checkKeyType(cls, k.keyType, `${f}.keyType`, err);
     const engine: Engine = k.engine ?? defaultEngine(cls);
@@ -227,6 +257,11 @@ export function loadCatalog(text: string, file: string): LoadedCatalog {
     });
   }
   return { catalog: { schemaVersion: 1, backends, keys }, warnings };
+}
+
+/** Whether a backend `addr` is a URI (`onepassword://…`) rather than a file path. */
+function isUri(addr: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(addr);
 }
 
 function defaultEngine(cls: KeyClass): Engine {

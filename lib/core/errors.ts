@@ -95,6 +95,14 @@ export function decryptFailed(op: string, detail?: string): BasilError {
   return new BasilError("DECRYPT_FAILED", undefined, { op, detail });
 }
 
+/** The caller-facing message of INTERNAL "the backend holds no such key or version". */
+export const KEY_NOT_FOUND_MESSAGE = "key material not found in backend";
+
+/** Whether `e` is the INTERNAL error for missing key material (a key or version not stored). */
+export function isKeyNotFound(e: unknown): boolean {
+  return e instanceof BasilError && e.code === "INTERNAL" && e.message === KEY_NOT_FOUND_MESSAGE;
+}
+
 /** An input over its configured cap. */
 export function payloadTooLarge(field: string, limit: number, op?: string): BasilError {
   return new BasilError(

@@ -100,7 +100,14 @@ export type BackendKind = typeof BACKEND_KINDS[number];
 
 const KEY_NAME = /^[a-z0-9][a-z0-9_]*(\.[a-z0-9][a-z0-9_]*)*$/;
 
-/** Whether `name` is a valid dotted catalog key name. */
+/**
+ * Longest catalog key name, in bytes (names are ASCII). The catalog refuses
+ * longer names and the broker refuses longer key ids before it decides, so
+ * a request-chosen string cannot inflate an audit line.
+ */
+export const MAX_KEY_NAME_BYTES = 256;
+
+/** Whether `name` is a valid dotted catalog key name of at most MAX_KEY_NAME_BYTES. */
 export function isKeyName(name: string): boolean {
-  return KEY_NAME.test(name);
+  return name.length <= MAX_KEY_NAME_BYTES && KEY_NAME.test(name);
 }

@@ -1,7 +1,8 @@
 /**
  * basil.broker.v1.AeadService: Encrypt/Decrypt and X25519
  * WrapEnvelope/UnwrapEnvelope. The API takes no nonce: the broker owns it.
- * Plaintexts are wiped once the response is serialized.
+ * Request plaintexts are wiped when the handler ends, early rejections
+ * included; response plaintexts once the response is serialized.
  * @module
  */
 
@@ -15,16 +16,38 @@ import type { ServiceBinding } from "./types.ts";
 import { requireField, requireKnown } from "./wire_args.ts";
 
 const ENV_ALGS = EnvelopeAlgorithm as unknown as Record<string, string | number>;
+const KEM_ALGS = KemAlgorithm as unknown as Record<string, string | number>;
+
+/**
+ * WrapEnvelope's algorithm fields: undeclared or UNSPECIFIED values are
+ * INVALID_ARGUMENT naming the field; a declared KEM other than X25519 is
+ * UNSUPPORTED_ALGORITHM.
+ */
+function checkWrapAlgorithms(kem: KemAlgorithm, envelope: EnvelopeAlgorithm): void {
+  requireKnown(KEM_ALGS, kem, "kem_algorithm", "wrap_envelope");
+  if (kem === KemAlgorithm.UNSPECIFIED) {
+    throw invalidRequest("kem_algorithm is required", "wrap_envelope");
+  }
+  if (kem !== KemAlgorithm.X25519) {
+    throw new BasilError("UNSUPPORTED_ALGORITHM", "only X25519 wrapping is supported", {
+      op: "wrap_envelope",
+    });
+  }
+  requireKnown(ENV_ALGS, envelope, "envelope_algorithm", "wrap_envelope");
+  if (envelope === EnvelopeAlgorithm.UNSPECIFIED) {
+    throw invalidRequest("envelope_algorithm is required", "wrap_envelope");
+  }
+}
 
 /** The AeadService binding. */
 export function aeadService(deps: BrokerDeps): ServiceBinding {
   return bindService(AeadService, {
     async encrypt(req, ctx) {
-      const alg = aeadFromWire(req.algorithm);
-      if (!alg) {
-        throw invalidRequest("algorithm must be AES_256_GCM or CHACHA20_POLY1305", "encrypt");
-      }
       try {
+        const alg = aeadFromWire(req.algorithm);
+        if (!alg) {
+          throw invalidRequest("algorithm must be AES_256_GCM or CHACHA20_POLY1305", "encrypt");
+        }
         const env = await encrypt(
           deps,
           ctx.peer,
@@ -58,20 +81,9 @@ export function aeadService(deps: BrokerDeps): ServiceBinding {
       return { plaintext };
     },
     async wrapEnvelope(req, ctx) {
-      const id = requireField(req.keyId, "key_id", "wrap_envelope");
-      if (req.kemAlgorithm === KemAlgorithm.UNSPECIFIED) {
-        throw invalidRequest("kem_algorithm is required", "wrap_envelope");
-      }
-      if (req.kemAlgorithm !== KemAlgorithm.X25519) {
-        throw new BasilError("UNSUPPORTED_ALGORITHM", "only X25519 wrapping is supported", {
-          op: "wrap_envelope",
-        });
-      }
-      requireKnown(ENV_ALGS, req.envelopeAlgorithm, "envelope_algorithm", "wrap_envelope");
-      if (req.envelopeAlgorithm === EnvelopeAlgorithm.UNSPECIFIED) {
-        throw invalidRequest("envelope_algorithm is required", "wrap_envelope");
-      }
       try {
+        const id = requireField(req.keyId, "key_id", "wrap_envelope");
+        checkWrapAlgorithms(req.kemAlgorithm, req.envelopeAlgorithm);
         const box = await wrapEnvelope(deps, ctx.peer, id, req.plaintext, req.aad);
         return {
           envelope: {

@@ -1,7 +1,8 @@
 /**
  * Validation of wire arguments shared by the services: required ids, known
- * enum values, durations (negative → INVALID_REQUEST, fractional seconds
- * round up).
+ * enum values, durations (negative, out of the protobuf Duration range or with
+ * nanos outside 0..999,999,999 → INVALID_REQUEST naming the field; fractional
+ * seconds round up).
  * @module
  */
 
@@ -34,14 +35,25 @@ export function optionalKeyType(v: WireKeyType, op: string): KeyType | undefined
   return keyTypeFromWire(v);
 }
 
-/** Whole seconds of a Duration (rounded up), or undefined when absent. */
+/** Largest `seconds` of a valid google.protobuf.Duration (10,000 years). */
+export const MAX_DURATION_SECS = 315_576_000_000n;
+
+/** Largest `nanos` of a valid google.protobuf.Duration. */
+const MAX_NANOS = 999_999_999;
+
+/**
+ * Whole seconds of a Duration (rounded up), or undefined when absent. Only
+ * valid non-negative Durations pass; callers apply their own maximum.
+ */
 export function durationSecs(
   d: Duration | undefined,
   field: string,
   op: string,
 ): number | undefined {
   if (d === undefined) return undefined;
-  const secs = Number(d.seconds);
-  if (secs < 0 || d.nanos < 0) throw invalidRequest(`${field} must not be negative`, op);
-  return secs + (d.nanos > 0 ? 1 : 0);
+  if (d.seconds < 0n || d.nanos < 0) throw invalidRequest(`${field} must not be negative`, op);
+  if (d.seconds > MAX_DURATION_SECS || d.nanos > MAX_NANOS || !Number.isInteger(d.nanos)) {
+    throw invalidRequest(`${field} is not a valid duration`, op);
+  }
+  return Number(d.seconds) + (d.nanos > 0 ? 1 : 0);
 }

@@ -11,7 +11,7 @@
 import type { BrokerDeps } from "../broker/deps.ts";
 import { graceWindow } from "../broker/keys.ts";
 import type { Generation } from "../broker/state.ts";
-import { BasilError } from "../core/errors.ts";
+import { BasilError, KEY_NOT_FOUND_MESSAGE } from "../core/errors.ts";
 import { fromBase64Url, fromUtf8 } from "../core/encoding.ts";
 import { assembleJwt, jwtAlgFor, jwtKid, signingInput, standardJti } from "../crypto/jwt.ts";
 import { verifyMessage } from "../crypto/signing.ts";
@@ -35,7 +35,7 @@ export async function mintJwtSvid(
   const t = deps.backends.get(issuer.key.backend)?.transit;
   if (!alg || !t) throw new BasilError("INTERNAL", "issuer cannot sign JWTs", { op: "mint" });
   const info = await t.info(issuer.key.path);
-  if (!info) throw new BasilError("INTERNAL", "key material not found in backend", { op: "mint" });
+  if (!info) throw new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, { op: "mint" });
   const pub = await t.publicKey(issuer.key.path, kt, info.latest);
   const now = Math.floor(deps.now().getTime() / 1000);
   const standard = {

@@ -3,7 +3,9 @@
  * grpc-js. Requests arrive as raw bytes and are decoded here, so a malformed
  * message is INVALID_ARGUMENT with BrokerErrorInfo instead of grpc-js's own
  * INTERNAL. Responses are serialized here, then deferred cleanups run (for
- * wiping secrets). Errors go through the one status table in status.ts.
+ * wiping secrets), and the serialized bytes are zeroed once grpc-js has
+ * copied them (see {@linkcode serveUnary}). Errors go through the one status
+ * table in status.ts.
  * @module
  */
 
@@ -132,6 +134,13 @@ function encode(method: DescMethod, msg: unknown): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/**
+ * Unary calls. The serialized response (secret values, plaintexts, leaf
+ * keys) is zeroed right after `callback` returns: with no server
+ * interceptors, grpc-js 1.14 (`BaseServerInterceptingCall.sendMessage` →
+ * `serializeMessage`) copies it into a fresh framed buffer synchronously,
+ * inside `callback`, before writing that copy; it keeps no reference to ours.
+ */
 function serveUnary(method: DescMethod, handler: UnaryFn, op: string, fail: Fail) {
   return (
     call: grpc.ServerUnaryCall<Buffer, Buffer>,
@@ -145,7 +154,11 @@ function serveUnary(method: DescMethod, handler: UnaryFn, op: string, fail: Fail
     })().then(
       () => {
         runCleanups(cleanups);
-        callback(null, out);
+        try {
+          callback(null, out);
+        } finally {
+          out.fill(0);
+        }
       },
       (e) => {
         runCleanups(cleanups);
@@ -155,12 +168,28 @@ function serveUnary(method: DescMethod, handler: UnaryFn, op: string, fail: Fail
   };
 }
 
+/**
+ * Server-streaming calls. A message may wait in the stream's buffer, so its
+ * serialized bytes are zeroed in the write callback (grpc-js calls it after
+ * copying them, see {@linkcode serveUnary}), or when the call is cancelled
+ * (grpc-js then drops queued messages without calling back).
+ */
 function serveStream(method: DescMethod, handler: StreamFn, op: string, fail: Fail) {
   return (call: grpc.ServerWritableStream<Buffer, Buffer>): void => {
     const { ctx, cleanups } = contextOf(call);
+    const pending = new Set<Buffer>();
+    ctx.signal.addEventListener("abort", () => {
+      for (const b of pending) b.fill(0);
+      pending.clear();
+    });
     const send = async (msg: unknown) => {
       if (ctx.signal.aborted) throw new DOMException("stream cancelled", "AbortError");
-      const ok = call.write(encode(method, msg));
+      const bytes = encode(method, msg);
+      pending.add(bytes);
+      const ok = call.write(bytes, () => {
+        bytes.fill(0);
+        pending.delete(bytes);
+      });
       runCleanups(cleanups);
       if (!ok) {
         await new Promise<void>((resolve) => {

@@ -3,14 +3,16 @@
  * Every failed RPC carries `grpc-status-details-bin` = google.rpc.Status
  * whose single detail is `Any(BrokerErrorInfo{reason, op})`, except for the
  * SPIFFE/SDS services, which answer with plain statuses. Anything that is not
- * a `BasilError` becomes INTERNAL "internal error"; its detail is logged only.
+ * a `BasilError` becomes INTERNAL "internal error"; its detail, logged only,
+ * names the error's class and never quotes a foreign error's message (backend
+ * and parser messages can echo request or secret bytes).
  * @module
  */
 
 import { create, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
-import { BasilError } from "../core/errors.ts";
+import { BasilError, InputError } from "../core/errors.ts";
 import type { BasilErrorCode } from "../core/errors.ts";
 import { BrokerErrorInfoSchema } from "../wire/basil/broker/v1/broker_pb.ts";
 import { StatusSchema } from "../wire/google/rpc/status_pb.ts";
@@ -34,14 +36,21 @@ export const STATUS_TABLE: Readonly<Record<BasilErrorCode, grpc.status>> = {
   DATA_LOSS: grpc.status.DATA_LOSS,
 };
 
+/**
+ * The log detail for a foreign error: our own `InputError` messages are
+ * written to be safe (file, field, reason); anything else shows only its
+ * class name, never its message or stack.
+ */
+function foreignDetail(e: unknown): string {
+  if (e instanceof InputError) return `${e.name}(${e.token}): ${e.message}`;
+  if (e instanceof Error) return `unexpected ${e.name} (message withheld)`;
+  return "unexpected non-error thrown";
+}
+
 /** Coerces anything thrown by a handler into a `BasilError`. */
 export function asBasilError(e: unknown, op: string): BasilError {
   if (e instanceof BasilError) return e.withOp(op);
-  return new BasilError("INTERNAL", undefined, {
-    op,
-    detail: e instanceof Error ? `${e.name}: ${e.message}` : "non-error thrown",
-    cause: e,
-  });
+  return new BasilError("INTERNAL", undefined, { op, detail: foreignDetail(e), cause: e });
 }
 
 /** The grpc-js error object for a broker error. */

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { fromHex, toHex } from "../../lib/core/encoding.ts";
+import { isKeyName } from "../../lib/core/ops.ts";
 import {
   AeadAlgorithm,
   DecryptRequestSchema,
@@ -457,16 +458,24 @@ Deno.test("no oracle: every flipped byte of envelope and AAD gives the identical
       ], name);
     }
     // Key id flips: never a decrypt oracle; an unknown key looks like a denied one.
+    // A flip that leaves no valid key name (say "sym/aes") is refused before any
+    // decision, identically, whatever the catalog holds.
     const unknown = await call("sym.zzz", env, aad);
     assert.equal(unknown.code, "PERMISSION_DENIED");
+    const malformed = await call("sym/zzz", env, aad);
+    assert.deepEqual([malformed.code, malformed.details], [
+      "INVALID_ARGUMENT",
+      "key_id is not a valid key name",
+    ]);
     const id = new TextEncoder().encode("sym.aes");
     for (let i = 0; i < id.length; i++) {
       const flipped = new TextDecoder().decode(flip(id, i));
       const r = await call(flipped, env, aad);
+      const want = isKeyName(flipped) ? unknown : malformed;
       assert.deepEqual([r.code, r.details, r.detailsBin], [
-        unknown.code,
-        unknown.details,
-        unknown.detailsBin,
+        want.code,
+        want.details,
+        want.detailsBin,
       ], flipped);
     }
   } finally {
@@ -512,8 +521,11 @@ Deno.test("rotation: verify and decrypt accept the grace window; pruned versions
       f.cleanup();
     }
   }
-  // retain-versions = 1 with a sweep: version 1 is pruned.
-  const f = await tier2({ configExtra: "retain-versions = 1\nretention-sweep-secs = 1" });
+  // retain-versions = 1 with a sweep: version 1 is pruned (retain must cover
+  // the grace window, so grace-versions is 0 here).
+  const f = await tier2({
+    configExtra: "grace-versions = 0\nretain-versions = 1\nretention-sweep-secs = 1",
+  });
   let a = await f.start();
   try {
     const e1 = Object.fromEntries(

@@ -37,7 +37,7 @@
  */
 
 import type { CertRequest, IssuedCert, PkiEngine, TransitKeyInfo } from "../backend.ts";
-import { BasilError } from "../../core/errors.ts";
+import { BasilError, KEY_NOT_FOUND_MESSAGE } from "../../core/errors.ts";
 import type { KeyType } from "../../core/ops.ts";
 import { generateSigningKey, publicKeyToSpkiDer, signMessageAsync } from "../../crypto/signing.ts";
 import {
@@ -226,7 +226,7 @@ function typeMismatch(path: string, stored: string | undefined, asked: CaKeyType
 }
 
 function notFound(detail: string): BasilError {
-  return new BasilError("INTERNAL", "key material not found in backend", { detail });
+  return new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, { detail });
 }
 
 function alreadyExists(path: string): BasilError {

@@ -37,7 +37,7 @@ import {
   signMessageAsync,
   verifyMessage,
 } from "../../crypto/signing.ts";
-import { BasilError, decryptFailed } from "../../core/errors.ts";
+import { BasilError, decryptFailed, KEY_NOT_FOUND_MESSAGE } from "../../core/errors.ts";
 import { KEY_TYPES, type KeyType } from "../../core/ops.ts";
 import { SecretBytes } from "../../core/secret.ts";
 import type { KeystoreStore, NewEntry, OpenedEntry } from "./store.ts";
@@ -273,7 +273,7 @@ function entry(path: string, keyType: KeyType, m: Material): NewEntry {
 }
 
 function notFound(detail: string): BasilError {
-  return new BasilError("INTERNAL", "key material not found in backend", { detail });
+  return new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, { detail });
 }
 
 function typeMismatch(path: string, stored: string | undefined, asked: KeyType): BasilError {

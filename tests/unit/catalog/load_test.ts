@@ -44,7 +44,7 @@ Deno.test("a catalog with every class loads, with no warnings", () => {
 Deno.test("defaults: engine per class, missing=error, optional fields undefined", () => {
   const keys: Json = {};
   for (const cls of ["asymmetric", "symmetric", "value", "public", "sealing"]) {
-    keys[`k.${cls}`] = keyOf(cls);
+    keys[`k.${cls}`] = keyOf(cls, { path: `p/${cls}` });
   }
   const { catalog } = load(catalogWith(keys));
   const engines = Object.fromEntries([...catalog.keys].map(([n, k]) => [n, k.engine]));
@@ -157,8 +157,9 @@ Deno.test("duplicate members are rejected in keys, backends and any nested objec
     /duplicate key "schemaVersion"/,
   );
   // Same names in different objects are fine.
+  const other = JSON.stringify(keyOf("value", { path: "q" }));
   load(`{"schemaVersion": 1, "backends": {"bao": ${backend}},
-    "keys": {"bao": ${key}, "app.x": ${key}}}`);
+    "keys": {"bao": ${key}, "app.x": ${other}}}`);
 });
 
 Deno.test("unknown fields are rejected at every level, naming the field", () => {

@@ -280,3 +280,56 @@ Deno.test("warnings: ed25519-nkey without a valid nats_type", () => {
   // Only ed25519-nkey keys need nats_type.
   assert.deepEqual(one(keyOf("asymmetric")).warnings, []);
 });
+
+Deno.test("two keys may not share a (backend, path): the error names both keys", () => {
+  // A transit signing key over a PKI CA's path would sign with the CA key.
+  const ca = keyOf("asymmetric", {
+    keyType: "ecdsa-p256",
+    engine: "pki",
+    path: "pki/issue/spiffe",
+    labels: ["svid_kind=x509", "trust_domain=example.org"],
+  });
+  const alias = keyOf("asymmetric", { keyType: "ecdsa-p256", path: "pki/issue/spiffe" });
+  const e = assertCatalogError(
+    catalogWith({ "spiffe.ca": ca, "app.signer": alias }),
+    'keys["app.signer"].path',
+    /already used by keys\["spiffe\.ca"\]/,
+  );
+  assert.match(e.message, /backend "bao" path "pki\/issue\/spiffe"/);
+  // Same class too: two names for one key would split its grants.
+  assertCatalogError(
+    catalogWith({ "app.a": keyOf("value"), "app.b": keyOf("value") }),
+    'keys["app.b"].path',
+    /already used by keys\["app\.a"\]/,
+  );
+  // The same path on different backends, or different paths, is fine.
+  load({
+    schemaVersion: 1,
+    backends: {
+      bao: { kind: "vault", addr: "http://127.0.0.1:8200" },
+      bao2: { kind: "vault", addr: "http://127.0.0.1:8300" },
+    },
+    keys: {
+      "app.a": keyOf("value"),
+      "app.b": keyOf("value", { backend: "bao2" }),
+      "app.c": keyOf("value", { path: "q" }),
+    },
+  });
+});
+
+Deno.test("a db-keystore addr must be an absolute file path (URIs are kept)", () => {
+  const doc = (addr: string) => ({
+    schemaVersion: 1,
+    backends: { local: { kind: "keystore", addr } },
+    keys: { "app.x": keyOf("value", { backend: "local" }) },
+  });
+  for (const addr of ["keystore.db", "./keystore.db", "var/lib/basil/keystore.db"]) {
+    assertCatalogError(doc(addr), "backends.local.addr", /must be an absolute path/);
+  }
+  assert.equal(
+    load(doc("/var/lib/basil/keystore.db")).catalog.backends.get("local")!.addr,
+    "/var/lib/basil/keystore.db",
+  );
+  load(doc("onepassword://Private"));
+  load(doc("onepassword+token://team@Private"));
+});
