@@ -97,17 +97,42 @@ const Doc = z.strictObject({
 
 type ConfigDoc = z.infer<typeof Doc>;
 
-/** Parses a `socket-mode` value: octal string (`"0660"`, `"0o660"`) or raw integer. */
+/**
+ * Parses a `socket-mode` value: an octal string (`"0660"`, `"0o660"`, `"660"`)
+ * or an integer taken as is (TOML `0o660`, or decimal `432`), never re-read
+ * as octal. Only permission bits are accepted (at most 0o777; the contract
+ * allows up to 07777, but setuid/setgid/sticky bits mean nothing on a socket),
+ * which also rejects the common mistake `socket-mode = 600` (decimal, 0o1130).
+ */
 export function parseSocketMode(v: string | number, file: string): number {
+  const forms = 'in TOML write 0o600 or the string "0600"';
   let mode: number;
   if (typeof v === "number") mode = v;
   else {
     const m = /^(?:0o|0)?([0-7]{1,4})$/.exec(v.trim());
-    if (!m) throw fieldError(TOKEN, file, "socket-mode", 'must be an octal string like "0660"');
+    if (!m) {
+      throw fieldError(
+        TOKEN,
+        file,
+        "socket-mode",
+        `must be an octal string like "0660" (${forms})`,
+      );
+    }
     mode = parseInt(m[1]!, 8);
   }
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
-    throw fieldError(TOKEN, file, "socket-mode", "must be at most 07777");
+  if (!Number.isInteger(mode) || mode < 0) {
+    throw fieldError(TOKEN, file, "socket-mode", `must be a mode from 0 to 0o777 (${forms})`);
+  }
+  if (mode > 0o777) {
+    const decimal = typeof v === "number"
+      ? `; the integer ${v} is decimal, i.e. 0o${v.toString(8)}`
+      : "";
+    throw fieldError(
+      TOKEN,
+      file,
+      "socket-mode",
+      `must be at most 0o777 (permission bits only)${decimal}; ${forms}`,
+    );
   }
   return mode;
 }
@@ -288,6 +313,21 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
     ? o.vaultAddr
     : doc["vault-addr"] ?? "http://127.0.0.1:8200";
   const unlock = doc.unlock ?? {};
+  const graceVersions = doc["grace-versions"] ?? 1;
+  const retainVersions = doc["retain-versions"];
+  if (retainVersions !== undefined && retainVersions < graceVersions + 1) {
+    // grace-versions keeps the newest and `grace` older versions usable; the
+    // sweep keeps only the newest `retain`, so it would prune versions the
+    // grace window still accepts.
+    throw fieldError(
+      TOKEN,
+      label,
+      "retain-versions",
+      `${retainVersions} is less than grace-versions + 1 (${graceVersions + 1}): ` +
+        "the retention sweep would prune versions that grace-versions still accepts; " +
+        "raise retain-versions or lower grace-versions",
+    );
+  }
   const socket = o.socket !== undefined && o.socket !== ""
     ? absolute(o.socket, options.cwd)
     : absolute(doc.socket ?? DEFAULT_SOCKET, fileBase);
@@ -313,8 +353,8 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
     capabilityPolicy: doc["capability-policy"] ?? "strict",
     maxEncryptSize: doc["max-encrypt-size"] ?? DEFAULT_MAX_SIZE,
     maxPayloadSize: doc["max-payload-size"] ?? DEFAULT_MAX_SIZE,
-    graceVersions: doc["grace-versions"] ?? 1,
-    retainVersions: doc["retain-versions"],
+    graceVersions,
+    retainVersions,
     retentionSweepSecs: doc["retention-sweep-secs"] ?? 3600,
     auditLog: fileAbs(doc["audit-log"]),
     noReconcile: doc["no-reconcile"] ?? false,

@@ -1,8 +1,10 @@
 /**
  * The listening unix socket's filesystem side.
  *
- * - A stale socket file (nobody accepts) is replaced; a live one is refused;
- *   a path that is not a socket is never touched.
+ * - A stale socket file (connect is refused: nobody accepts) is replaced; a
+ *   live one is refused; a path that is not a socket is never touched. Any
+ *   other probe outcome (permission denied, a full backlog, no answer) is
+ *   not proof that nobody is listening, so the start is refused too.
  * - The socket is bound under umask 0177, so it is 0600 from the first
  *   instant, then chmod'ed to `socket-mode` and chown'ed to `socket-group`.
  *   The configured mode is never looser at any moment than it ends up.
@@ -13,20 +15,90 @@ import net from "node:net";
 import { InputError } from "../core/errors.ts";
 import { describeFsError, formatMode } from "../core/fs.ts";
 
-function probe(path: string): Promise<boolean> {
+/**
+ * What connecting to an existing socket file showed: `live` (it accepted),
+ * `stale` (ECONNREFUSED: nobody listens), `gone` (ENOENT: removed meanwhile),
+ * or `unknown` with a short reason (any other error, or no answer in time).
+ */
+export type ProbeOutcome =
+  | { readonly kind: "live" }
+  | { readonly kind: "stale" }
+  | { readonly kind: "gone" }
+  | { readonly kind: "unknown"; readonly reason: string };
+
+/** The part of a `net.Socket` the probe uses (injectable for tests). */
+export interface ProbeConnection {
+  once(event: "connect" | "error", f: (e: Error) => void): unknown;
+  on(event: "error", f: (e: Error) => void): unknown;
+  removeAllListeners(): unknown;
+  destroy(): unknown;
+}
+
+/** Options for {@linkcode probeSocket}. */
+export interface ProbeOptions {
+  /** Opens the connection (default `net.connect`). */
+  readonly connect?: (path: string) => ProbeConnection;
+  /** How long to wait for an answer (default 2000 ms). */
+  readonly timeoutMs?: number;
+}
+
+/** Connects to `path` once and reports what that showed. */
+export function probeSocket(path: string, o: ProbeOptions = {}): Promise<ProbeOutcome> {
+  const connect = o.connect ?? ((p: string) => net.connect(p));
+  const timeoutMs = o.timeoutMs ?? 2000;
   return new Promise((resolve) => {
-    const c = net.connect(path);
-    const timer = setTimeout(() => done(false), 2000);
-    function done(live: boolean): void {
+    const c = connect(path);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let settled = false;
+    function done(outcome: ProbeOutcome): void {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       c.removeAllListeners();
       c.on("error", () => {});
       c.destroy();
-      resolve(live);
+      resolve(outcome);
     }
-    c.once("connect", () => done(true));
-    c.once("error", () => done(false));
+    // Listeners first: nothing the connection emits may be missed.
+    c.once("connect", () => done({ kind: "live" }));
+    c.once("error", (e) => {
+      const code = (e as { code?: unknown }).code;
+      if (code === "ECONNREFUSED") done({ kind: "stale" });
+      else if (code === "ENOENT") done({ kind: "gone" });
+      else done({ kind: "unknown", reason: typeof code === "string" ? code : e.name });
+    });
+    if (!settled) {
+      timer = setTimeout(
+        () => done({ kind: "unknown", reason: `no answer within ${timeoutMs} ms` }),
+        timeoutMs,
+      );
+    }
   });
+}
+
+/**
+ * What to do with an existing socket file after probing it: `remove` it
+ * (stale), `keep` going (it vanished by itself), or throw a clear
+ * `InputError` (live, or not provably stale).
+ */
+export function staleSocketAction(path: string, outcome: ProbeOutcome): "remove" | "none" {
+  switch (outcome.kind) {
+    case "stale":
+      return "remove";
+    case "gone":
+      return "none";
+    case "live":
+      throw new InputError(
+        "socket_in_use",
+        `socket ${path}: another agent is already listening there`,
+      );
+    case "unknown":
+      throw new InputError(
+        "socket_unknown",
+        `socket ${path}: cannot tell whether another agent is listening there ` +
+          `(connect: ${outcome.reason}); refusing to replace it`,
+      );
+  }
 }
 
 /** Makes `path` available for binding, or throws a clear `InputError`. */
@@ -46,13 +118,18 @@ export async function prepareSocketPath(path: string): Promise<void> {
       `socket ${path}: exists and is not a socket; refusing to replace it`,
     );
   }
-  if (await probe(path)) {
-    throw new InputError(
-      "socket_in_use",
-      `socket ${path}: another agent is already listening there`,
-    );
+  if (staleSocketAction(path, await probeSocket(path)) === "remove") {
+    try {
+      Deno.removeSync(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) {
+        throw new InputError(
+          "socket_path",
+          `socket ${path}: cannot remove the stale socket: ${describeFsError(e)}`,
+        );
+      }
+    }
   }
-  Deno.removeSync(path);
 }
 
 /**

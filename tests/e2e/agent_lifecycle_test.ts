@@ -139,3 +139,81 @@ Deno.test("SIGTERM straight after 'agent listening' always shuts down cleanly", 
     f.cleanup();
   }
 });
+
+/** The fixture's config with wiping on and a `[jwks]` table. */
+function jwksConfig(f: Fixture, jwks: string): void {
+  f.writeConfig({ configExtra: jwks });
+  const text = Deno.readTextFileSync(f.config).replace(
+    "unlock-passphrase-no-wipe = true",
+    "unlock-passphrase-no-wipe = false",
+  );
+  Deno.writeTextFileSync(f.config, text);
+}
+
+/** Asserts a start-up failure: exit 1, one matching line, no socket, passphrase kept. */
+async function assertJwksFailure(f: Fixture, expected: RegExp): Promise<void> {
+  const pass = Deno.readFileSync(f.passphrase);
+  const r = await runAgentToExit(f);
+  assert.equal(r.code, 1, r.stderr);
+  const lines = r.stderr.trim().split("\n").filter((l) => l.startsWith("basil agent:"));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, expected);
+  assert.throws(() => Deno.lstatSync(f.socket), Deno.errors.NotFound, "no socket left");
+  assert.deepEqual(Deno.readFileSync(f.passphrase), pass, "the passphrase file is not wiped");
+  assert.doesNotMatch(r.stderr, /unlock slot opened/, "nothing was unlocked");
+}
+
+Deno.test("a busy JWKS port or a bad JWKS TLS file fails the start before unlocking", async () => {
+  const f = await Fixture.create();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (taken.addr as Deno.NetAddr).port;
+    jwksConfig(f, `[jwks]\nenable = true\nlisten = "127.0.0.1:${port}"`);
+    await assertJwksFailure(
+      f,
+      new RegExp(
+        `^basil agent: ${f.config}: jwks\\.listen: 127\\.0\\.0\\.1:${port}: address already in use$`,
+      ),
+    );
+
+    // A certificate file that holds no certificate.
+    const cert = `${f.dir}/jwks-cert.pem`;
+    const key = `${f.dir}/jwks-key.pem`;
+    Deno.writeTextFileSync(cert, "not a certificate\n");
+    Deno.writeTextFileSync(key, "not a key\n", { mode: 0o600 });
+    jwksConfig(
+      f,
+      `[jwks]\nenable = true\nlisten = "127.0.0.1:1"\n[jwks.tls]\nenable = true\n` +
+        `cert-file = ${JSON.stringify(cert)}\nkey-file = ${JSON.stringify(key)}`,
+    );
+    await assertJwksFailure(
+      f,
+      /jwks\.tls\.cert-file: .*jwks-cert\.pem: no usable PEM certificate$/,
+    );
+  } finally {
+    taken.close();
+    f.cleanup();
+  }
+});
+
+Deno.test("with a free JWKS port the agent serves both the socket and /jwks.json", async () => {
+  const f = await Fixture.create();
+  try {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    jwksConfig(f, `[jwks]\nenable = true\nlisten = "127.0.0.1:${port}"`);
+    const a = await f.start();
+    try {
+      assert.equal((await f.cli(["health"])).code, 0);
+      const res = await fetch(`http://127.0.0.1:${port}/jwks.json`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { keys: [] });
+    } finally {
+      await a.stop();
+    }
+    assert.throws(() => Deno.lstatSync(f.passphrase), Deno.errors.NotFound, "wiped once read");
+  } finally {
+    f.cleanup();
+  }
+});

@@ -47,6 +47,31 @@ const FILE_CASES: [string, Mutate, RegExp][] = [
     /basil-agent\.toml: socket-mode: must be an octal string/,
   ],
   [
+    "config: unknown socket-group (names the config file)",
+    edit("{dir}/basil-agent.toml", (t) => `socket-group = "no-such-group-basil"\n${t}`),
+    /^basil agent: \/.*\/basil-agent\.toml: socket-group: no such group "no-such-group-basil"$/,
+  ],
+  [
+    "config: decimal socket-mode 600",
+    edit("{dir}/basil-agent.toml", (t) => t.replace(/socket-mode = .*/, "socket-mode = 600")),
+    /basil-agent\.toml: socket-mode: must be at most 0o777.*decimal.*0o600/,
+  ],
+  [
+    "config: retain-versions below grace-versions + 1",
+    edit("{dir}/basil-agent.toml", (t) => `grace-versions = 2\nretain-versions = 2\n${t}`),
+    /basil-agent\.toml: retain-versions: 2 is less than grace-versions \+ 1 \(3\)/,
+  ],
+  [
+    "catalog: relative keystore addr",
+    catalogWith((c) => (c.backends.db.addr = "keystore.db")),
+    /catalog\.json: backends\.db\.addr: the db-keystore file must be an absolute path/,
+  ],
+  [
+    "catalog: two keys on one backend path",
+    catalogWith((c) => (c.keys["app.api_token"].path = "app/db-password")),
+    /keys\["app\.api_token"\]\.path: .* already used by keys\["app\.db_password"\]/,
+  ],
+  [
     "config: malformed TOML",
     edit("{dir}/basil-agent.toml", (t) => `${t}\n[unlock\n`),
     /basil-agent\.toml: malformed TOML/,

@@ -294,3 +294,30 @@ Deno.test("features not in this build fail instead of being ignored", () => {
     load(`${INPUTS}${extra}\n`);
   }
 });
+
+Deno.test("retain-versions below grace-versions + 1 is rejected, naming both keys", () => {
+  // grace-versions = N keeps the newest and N older versions usable, so the
+  // sweep must keep at least N + 1 (default grace-versions is 1).
+  const cases: [string, boolean][] = [
+    ["retain-versions = 1", false],
+    ["retain-versions = 2", true],
+    ["grace-versions = 0\nretain-versions = 1", true],
+    ["grace-versions = 3\nretain-versions = 3", false],
+    ["grace-versions = 3\nretain-versions = 4", true],
+    ["grace-versions = 7", true], // no retain-versions: every version is kept
+  ];
+  for (const [extra, ok] of cases) {
+    if (ok) {
+      load(`${INPUTS}${extra}\n`);
+      continue;
+    }
+    const e = assertConfigError(
+      () => load(`${INPUTS}${extra}\n`),
+      "retain-versions",
+      /less than grace-versions \+ 1/,
+    );
+    assert.match(e.message, /grace-versions/);
+  }
+  // 0 is not "keep all" (leave the key out for that): it stays a range error.
+  assertConfigError(() => load(`${INPUTS}retain-versions = 0\n`), "retain-versions", /at least 1/);
+});
