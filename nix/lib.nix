@@ -243,9 +243,10 @@ let
   # -------------------------------------------------------- policy (§3 JSON)
 
   # `unixSubjects` are passed through unchanged: the agent resolves user and
-  # group names against /etc/passwd and /etc/group when it loads the policy
-  # (and on every reload). Resolving them here would need uids at evaluation
-  # time, which NixOS only knows for users with a fixed `uid`.
+  # group names against /etc/passwd and /etc/group when it loads the policy,
+  # at start (a policy change restarts the unit). Resolving them here would
+  # need uids at evaluation time, which NixOS only knows for users with a
+  # fixed `uid`.
   policyDoc = policy:
     let
       nonEmpty = v: if v == { } || v == [ ] then null else v;
@@ -386,13 +387,24 @@ let
     in
     if (s.allowNetwork or null) != null then s.allowNetwork else guess;
 
-  # Paths the agent writes outside its managed directories (ProtectSystem=
-  # strict makes everything else read-only): the bundle's directory (the
-  # `<bundle>.epoch` sidecar is replaced atomically next to it), the audit
-  # log's, local keystore DB files' (SQLite writes -wal/-shm/-journal next to
-  # them), unlock secret files' (they are wiped, i.e. unlinked, after reading)
-  # and the socket's when it is outside /run/basil. A "-" prefix tells systemd
-  # to skip a path that does not exist rather than fail the unit.
+  # The unit's ReadWritePaths (ProtectSystem=strict makes everything else
+  # read-only). Each is a directory because the agent creates, renames or
+  # unlinks files in it; its Deno sandbox (lib/sandbox/permissions.ts) still
+  # limits writes to the exact files below:
+  # - /run/basil (RuntimeDirectory): the socket, bound at start and removed
+  #   at stop;
+  # - /var/lib/<stateDirectory> (StateDirectory): where the bundle, the audit
+  #   log and a local keystore normally live;
+  # - the bundle's directory: the `<bundle>.epoch` sidecar is written as
+  #   `<bundle>.epoch.tmp` and renamed over (the bundle itself is only read);
+  # - the audit log's: opened for append (created 0600), reopened on SIGHUP
+  #   after logrotate moved it;
+  # - each local keystore DB's: SQLite writes -wal/-shm/-journal next to it;
+  # - each unlock secret file's the agent wipes (zeroes, then unlinks) after
+  #   reading: the BIP39 phrase always, the passphrase unless no-wipe;
+  # - the socket's, when it is outside /run/basil.
+  # Directories already covered are not repeated; the extras get a "-"
+  # prefix, which tells systemd to skip a missing path rather than fail.
   readWritePaths = cfg:
     let
       s = cfg.settings or { };

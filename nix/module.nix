@@ -246,10 +246,14 @@ let
 
   # --------------------------------------------------------- generated files
 
-  # The agent config names the stable /etc paths, not store paths: a content
-  # change of the catalog or policy then leaves the TOML (and ExecStart)
-  # unchanged, so switching configurations reloads (SIGHUP re-reads the same
-  # paths) instead of restarting. Any other settings change restarts.
+  # The agent reads its config, catalog and policy once, at start; there is
+  # no hot reload (SIGHUP only reopens the audit log). A content change of
+  # any of them must therefore restart the agent: the TOML is ExecStart's
+  # argument, and all three files are the unit's restartTriggers (below).
+  # The TOML names the stable /etc paths rather than store paths so that
+  # operators can point `basil explain -c /etc/basil/basil-agent.toml` at the
+  # files the running agent loaded; switch-to-configuration updates /etc
+  # before it starts the restarted unit, so the agent reads the new files.
   catalogFile = pkgs.writeText "basil-catalog.json" (builtins.toJSON (basilLib.catalogDoc cfg.catalog));
   policyFile = pkgs.writeText "basil-policy.json" (builtins.toJSON (basilLib.policyDoc cfg.policy));
   agentToml = basilLib.toTOML (basilLib.agentConfig {
@@ -325,9 +329,10 @@ in
         wantedBy = [ "multi-user.target" ];
         after = [ "network-online.target" ];
         wants = [ "network-online.target" ];
-        # Catalog/policy content changes -> SIGHUP (the agent re-reads the same
-        # paths; a routing-shape change is rejected and needs a restart).
-        reloadTriggers = [ catalogFile policyFile ];
+        # A catalog, policy or config content change restarts the agent, the
+        # only way it takes effect (the agent reads them only at start). Not
+        # reloadTriggers: SIGHUP does not re-read any of them.
+        restartTriggers = [ catalogFile policyFile tomlFile ];
         environment = {
           # Deno's transpile cache; the source tree itself is read-only.
           DENO_DIR = "/var/cache/basil";
@@ -341,6 +346,8 @@ in
           # The CLI launcher starts the agent (main.ts) in a second, narrower
           # Deno sandbox and forwards signals to it.
           ExecStart = "${s.package}/bin/basil agent --config ${tomlFile}";
+          # `systemctl reload` (e.g. from logrotate's postrotate) only makes
+          # the agent reopen its audit log; it re-reads nothing else.
           ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
           # SIGTERM goes to the launcher only, which forwards it to the agent;
           # stragglers get SIGKILL after the timeout.
@@ -354,6 +361,20 @@ in
           StateDirectoryMode = "0700";
           CacheDirectory = "basil";
           CacheDirectoryMode = "0700";
+          # ProtectSystem=strict makes everything else read-only. Each entry
+          # is a directory the agent writes into (lib/sandbox/permissions.ts
+          # grants the agent exactly these files, nothing else in them):
+          # - /run/basil: the socket (created at start, removed at stop);
+          # - the state directory: by default the bundle's directory (its
+          #   `<bundle>.epoch` sidecar is replaced via `<bundle>.epoch.tmp` and
+          #   a rename), the audit log's (created, appended, reopened after
+          #   logrotate) and the local keystore's (SQLite also writes -wal,
+          #   -shm and -journal files next to the DB);
+          # - "-"-prefixed extras, only for such files configured elsewhere:
+          #   the bundle's, audit log's, keystore DB's or socket's directory,
+          #   and that of each unlock file the agent wipes (zeroes and unlinks)
+          #   after reading. See readWritePaths in ./lib.nix.
+          # DENO_DIR (/var/cache/basil) is writable as the CacheDirectory.
           ReadWritePaths = basilLib.readWritePaths cfg;
         };
       };

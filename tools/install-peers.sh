@@ -1,6 +1,20 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests run against, from Debian's apt (needs root).
+# First, on a machine without `npm`, apt's nodejs and npm: tools/deno installs
+# the pinned Deno from npm, so nothing else can run without them.
 set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+updated=
+apt_install() {
+  [ -n "$updated" ] || apt-get update -o DPkg::Lock::Timeout=300 >/dev/null
+  updated=1
+  apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 "$@" >/dev/null
+}
+if ! command -v npm >/dev/null 2>&1; then
+  echo "peers: npm not found; installing nodejs npm (tools/deno installs Deno from npm)"
+  apt_install nodejs npm
+  command -v npm >/dev/null 2>&1 || { echo "peers: npm still not on PATH after installing it" >&2; exit 1; }
+fi
 pkgs=(
   swtpm swtpm-tools tpm2-tools libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-tcti-swtpm0
   libtss2-mu0 libtss2-rc0
@@ -9,6 +23,7 @@ pkgs=(
   golang-go golang-google-grpc-dev golang-goprotobuf-dev golang-github-nats-io-jwt-dev
   golang-github-nats-io-nkeys-dev protobuf-compiler
   nix-bin util-linux passwd
+  systemd # systemd-analyze, for tests/e2e/packaging_test.ts
 )
 missing=()
 for p in "${pkgs[@]}"; do
@@ -19,6 +34,4 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 echo "peers: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -o DPkg::Lock::Timeout=300 >/dev/null
-apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
+apt_install "${missing[@]}"

@@ -565,7 +565,7 @@ Deno.test({
     });
 
     // /etc/basil/* are store files; the agent config names the stable /etc
-    // paths so a catalog/policy change is a reload, not a restart.
+    // paths (a content change restarts the unit: see the restartTriggers test).
     for (const f of ["catalog.json", "policy.json", "basil-agent.toml"]) {
       assert.match(r.etcSources[`basil/${f}`] ?? "", /^\/nix\/store\/\w+-basil-/);
     }
@@ -585,6 +585,7 @@ Deno.test({
       String(sc.ExecStart),
       /^\/nix\/store\/\w+-basil-[^/]+\/bin\/basil agent --config \/nix\/store\/\w+-basil-agent\.toml$/,
     );
+    // Reload = SIGHUP = reopen the audit log (logrotate); nothing else.
     assert.equal(sc.ExecReload, "/usr/bin/kill -HUP $MAINPID");
     assert.equal(sc.User, "basil");
     assert.equal(sc.Group, "basil");
@@ -602,6 +603,109 @@ Deno.test({
     // A Vault backend: IP sockets allowed.
     assert.deepEqual(sc.RestrictAddressFamilies, ["AF_UNIX", "AF_INET", "AF_INET6"]);
     assert.equal(sc.PrivateNetwork, false);
+  },
+});
+
+/** What the module tells switch-to-configuration about content changes. */
+interface Triggers {
+  hasReload: boolean;
+  restart: { path: string; text: string | null }[];
+  etc: Record<string, string>;
+  files: ModuleResult["files"];
+  execStart: string;
+  unit: string;
+}
+
+function evalTriggers(modules: readonly string[]): Promise<Triggers> {
+  const evalNix = nixPath(`${FIX}/eval.nix`);
+  return nixEval(
+    `let r = import ${evalNix} { modules = ${modulesExpr(modules)}; }; ` +
+      `s = r.config.systemd.services.basil-agent; in {
+        hasReload = s ? reloadTriggers;
+        restart = map (t: { path = "\${t}"; text = t.text or null; }) (s.restartTriggers or [ ]);
+        etc = r.etcSources;
+        inherit (r) files unit;
+        execStart = s.serviceConfig.ExecStart;
+      }`,
+  );
+}
+
+/**
+ * Why a module's triggers would leave a running agent on stale files: the
+ * agent reads config, catalog and policy only at start (SIGHUP only reopens
+ * the audit log), so each must restart the unit when its content changes.
+ */
+function triggerProblems(t: Triggers): string[] {
+  const problems: string[] = [];
+  if (t.hasReload) problems.push("reloadTriggers is set, but SIGHUP re-reads nothing");
+  if (/X-Reload-Triggers/.test(t.unit)) problems.push("the unit has X-Reload-Triggers");
+  const paths = t.restart.map((x) => x.path);
+  const texts = t.restart.map((x) => x.text);
+  for (
+    const [file, text] of [
+      ["catalog.json", t.files.catalog],
+      ["policy.json", t.files.policy],
+      ["basil-agent.toml", t.files.toml],
+    ] as const
+  ) {
+    const etc = t.etc[`basil/${file}`];
+    if (etc === undefined || !paths.includes(etc)) {
+      problems.push(`restartTriggers lacks /etc/basil/${file}'s store file`);
+    }
+    // The stub's store paths hash only the name: compare contents too.
+    if (text === null || !texts.includes(text)) {
+      problems.push(`restartTriggers lacks ${file}'s content`);
+    }
+  }
+  // The TOML the agent is started with is the one that triggers restarts.
+  const toml = t.etc["basil/basil-agent.toml"] ?? "<none>";
+  if (!t.execStart.endsWith(` --config ${toml}`)) {
+    problems.push(`ExecStart does not name ${toml}: ${t.execStart}`);
+  }
+  return problems;
+}
+
+Deno.test({
+  name: "module: catalog, policy and config changes restart the agent (restartTriggers, no reload)",
+  ...needs("nix-instantiate"),
+  fn: async () => {
+    for (const mods of [[EXAMPLE], [MINIMAL, MODULE], [MODULE, FULL]]) {
+      const t = await evalTriggers(mods);
+      assert.deepEqual(triggerProblems(t), [], mods.join(" "));
+      assert.equal(t.restart.length, 3);
+    }
+    // A catalog change is a different restart trigger (and so a different
+    // unit), not the same unit with new files behind /etc.
+    const before = await evalTriggers([EXAMPLE]);
+    const after = await evalTriggers([
+      EXAMPLE,
+      `{ services.basil.catalog.keys."app.extra" = { class = "value"; backend = "bao"; engine = "kv2"; path = "secret/data/extra"; writable = false; }; }`,
+    ]);
+    assert.notDeepEqual(after.restart.map((x) => x.text), before.restart.map((x) => x.text));
+    assert.match(after.files.catalog ?? "", /app\.extra/);
+    assert.deepEqual(triggerProblems(after), []);
+
+    // Negative twins: hot-reload triggers, or no restart triggers, are caught.
+    const reload = await evalTriggers([
+      EXAMPLE,
+      `{ systemd.services.basil-agent.reloadTriggers = [ "/etc/basil/catalog.json" ]; }`,
+    ]);
+    assert.deepEqual(triggerProblems(reload), [
+      "reloadTriggers is set, but SIGHUP re-reads nothing",
+      "the unit has X-Reload-Triggers",
+    ]);
+    const none = await evalTriggers([
+      EXAMPLE,
+      `{ lib, ... }: { systemd.services.basil-agent.restartTriggers = lib.mkForce [ ]; }`,
+    ]);
+    assert.deepEqual(triggerProblems(none), [
+      "restartTriggers lacks /etc/basil/catalog.json's store file",
+      "restartTriggers lacks catalog.json's content",
+      "restartTriggers lacks /etc/basil/policy.json's store file",
+      "restartTriggers lacks policy.json's content",
+      "restartTriggers lacks /etc/basil/basil-agent.toml's store file",
+      "restartTriggers lacks basil-agent.toml's content",
+    ]);
   },
 });
 
@@ -902,6 +1006,78 @@ Deno.test({
   },
 });
 
+/** Files in `writes` whose directory no ReadWritePaths entry ("-" stripped) covers. */
+function uncoveredWrites(writes: readonly string[], readWritePaths: readonly string[]): string[] {
+  const dirs = readWritePaths.map((d) => d.replace(/^-/, "").replace(/\/+$/, ""));
+  return writes.filter((w) => !dirs.some((d) => w.startsWith(`${d}/`)));
+}
+
+Deno.test({
+  name: "module: ReadWritePaths covers every file the agent may write (--print-permissions)",
+  ...needs("nix-instantiate", "deno"),
+  fn: async () => {
+    // The agent's write set comes from lib/sandbox/permissions.ts, through the
+    // real CLI; each file's directory must be writable in the unit, or the
+    // agent fails at its first write (or rename, or wipe) on the host.
+    const cases: [string, string[]][] = [
+      ["local keystore", [MINIMAL, MODULE]],
+      ["migration example", [EXAMPLE]],
+      [
+        // Every optional file set; the passphrase is wiped (written) too.
+        "full settings",
+        [
+          MODULE,
+          FULL,
+          `{ lib, ... }: { services.basil.settings.unlock = { unlockTpm = lib.mkForce false; unlockPassphraseNoWipe = lib.mkForce false; }; }`,
+        ],
+      ],
+      [
+        "everything outside the managed directories",
+        [
+          MINIMAL,
+          MODULE,
+          `{ lib, ... }: { services.basil = {
+            bundle = lib.mkForce "/srv/bundle/bundle.sealed";
+            catalog.backends.local.addr = lib.mkForce "/srv/keystore/keystore.db";
+            settings.auditLog = "/var/log/basil-audit/audit.jsonl";
+            settings.socket = "/run/basil-elsewhere/basil.sock";
+            settings.unlock.bip39PhraseFile = "/run/keys/bip39";
+          }; }`,
+        ],
+      ],
+    ];
+    await withTempDir(async (dir) => {
+      for (const [name, mods] of cases) {
+        const r = await evalModules(mods, ["files", "serviceConfig", "failedAssertions"]);
+        assert.deepEqual(r.failedAssertions, [], name);
+        const rwp = r.serviceConfig?.ReadWritePaths as string[];
+        const sub = await Deno.makeTempDir({ dir });
+        for (const [f, text] of Object.entries(r.files)) {
+          await Deno.writeTextFile(`${sub}/${f}`, text ?? "");
+        }
+        const p = await basil([
+          "agent",
+          "-c",
+          `${sub}/toml`,
+          "--catalog",
+          `${sub}/catalog`,
+          "--policy",
+          `${sub}/policy`,
+          "--print-permissions",
+        ]);
+        assert.equal(p.code, 0, `${name}: ${p.stderr}`);
+        const flag = p.stdout.split("\n").find((l) => l.startsWith("--allow-write="));
+        assert.ok(flag, `${name}: no --allow-write in\n${p.stdout}`);
+        const writes = flag.slice("--allow-write=".length).split(",");
+        assert.ok(writes.some((w) => w.endsWith(".epoch.tmp")), `${name}: ${writes}`);
+        assert.deepEqual(uncoveredWrites(writes, rwp), [], `${name}: ReadWritePaths ${rwp}`);
+        // Negative twin: without its last entry, something is uncovered.
+        assert.notDeepEqual(uncoveredWrites(writes, rwp.slice(0, -1)), [], name);
+      }
+    });
+  },
+});
+
 /** The units under test: the static file and module-rendered variants. */
 async function unitsUnderTest(): Promise<[string, string][]> {
   const render = async (mods: string[]) => {
@@ -1001,6 +1177,13 @@ Deno.test({
     ]);
     assert.deepEqual(stat.get("ExecReload"), ["/bin/kill -HUP $MAINPID"]);
     assert.deepEqual(stat.get("ReadWritePaths"), ["/run/basil", "/var/lib/basil"]);
+    // Each writable path says why it is writable (the comment right above it).
+    const lines = (await Deno.readTextFile(`${NIX_DIR}/basil-agent.service`)).split("\n");
+    lines.forEach((l, i) => {
+      if (l.startsWith("ReadWritePaths=")) {
+        assert.match(lines[i - 1] ?? "", /^# \S/, `no comment above ${l}`);
+      }
+    });
 
     // The module applies the same definition (plus per-config extras).
     const mod = await evalModules([EXAMPLE], ["serviceConfig"]);
@@ -1017,5 +1200,184 @@ Deno.test({
     ) {
       assert.ok(k in hardening, `${k} missing from the shared hardening`);
     }
+  },
+});
+
+// ------------------------------------------------------- deno.json and CI
+
+/** A task's leading `--flags`, after `deno <sub>` and before the first non-flag argument. */
+function taskFlags(task: string, sub: string): { flags: string[]; rest: string[] } {
+  const words = task.trim().split(/\s+/);
+  assert.deepEqual(words.slice(0, 2), ["deno", sub], task);
+  const i = words.findIndex((w, j) => j >= 2 && !w.startsWith("--"));
+  const end = i === -1 ? words.length : i;
+  return { flags: words.slice(2, end), rest: words.slice(end) };
+}
+
+/** Differences between two tasks' permission (`--allow-*`) flags, both ways. */
+function permissionDrift(basilTask: string, compileTask: string): string[] {
+  const allow = (flags: string[]) => flags.filter((f) => f.startsWith("--allow-")).sort();
+  const a = allow(taskFlags(basilTask, "run").flags);
+  // compile: `<flags> --include main.ts --output dist/basil cli.ts`; the
+  // --include/--output pairs are build options, not permissions.
+  const c = allow(taskFlags(compileTask, "compile").flags);
+  return [
+    ...a.filter((f) => !c.includes(f)).map((f) => `compile lacks ${f}`),
+    ...c.filter((f) => !a.includes(f)).map((f) => `compile adds ${f}`),
+  ];
+}
+
+Deno.test({
+  name: "deno.json: the compile task's permission flags are exactly the basil task's",
+  fn: async () => {
+    const tasks = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)).tasks as Record<
+      string,
+      string
+    >;
+    const basilTask = tasks.basil!;
+    const compileTask = tasks.compile!;
+    assert.deepEqual(permissionDrift(basilTask, compileTask), []);
+    // The same flags, in the same order, plus the binary's build options.
+    const m = /^deno compile (.+) --include main\.ts --output dist\/basil cli\.ts$/.exec(
+      compileTask,
+    );
+    assert.ok(
+      m,
+      `compile task is not \`deno compile <flags> --include main.ts ...\`: ${compileTask}`,
+    );
+    assert.deepEqual(m[1]!.split(/\s+/), BASIL_FLAGS);
+    assert.ok(BASIL_FLAGS.includes("--no-prompt"));
+
+    // Negative twin: the compile line as it once was (no ffi, sys, yubikey
+    // plugin or TPM variables) is reported.
+    const old = compileTask
+      .replace(/ --allow-ffi=\S+/, "")
+      .replace(/ --allow-sys=\S+/, "")
+      .replace("--allow-run=deno,age-plugin-yubikey", "--allow-run=deno");
+    const drift = permissionDrift(basilTask, old);
+    assert.ok(drift.some((d) => d.startsWith("compile lacks --allow-ffi=")), drift.join("\n"));
+    assert.ok(drift.includes("compile lacks --allow-sys=uid"), drift.join("\n"));
+    assert.ok(drift.includes("compile adds --allow-run=deno"), drift.join("\n"));
+  },
+});
+
+/** A directory of stub commands (shell scripts) plus symlinks to real ones. */
+async function stubBin(dir: string, stubs: Record<string, string>, real: string[]) {
+  await Deno.mkdir(dir, { recursive: true });
+  for (const [name, body] of Object.entries(stubs)) {
+    await Deno.writeTextFile(`${dir}/${name}`, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  }
+  for (const name of real) {
+    const which = await run("sh", ["-c", `command -v ${name}`]);
+    assert.equal(which.code, 0, `${name} not found`);
+    await Deno.symlink(which.stdout.trim(), `${dir}/${name}`);
+  }
+}
+
+Deno.test({
+  name: "ci: install-peers.sh installs nodejs and npm from apt first, only when npm is missing",
+  ...needs("bash", "sh", "grep", "chmod"),
+  fn: async () => {
+    const bash = (await run("sh", ["-c", "command -v bash"])).stdout.trim();
+    await withTempDir(async (dir) => {
+      // apt-get logs its arguments; installing npm puts an `npm` on PATH.
+      // dpkg-query reports every peer installed, or none ($ALL_MISSING).
+      const setup = async (name: string, o: { npm: boolean; aptMakesNpm: boolean }) => {
+        const bin = `${dir}/${name}`;
+        await stubBin(bin, {
+          "apt-get": `echo "$*" >> "${bin}/apt.log"\n` +
+            (o.aptMakesNpm
+              ? `case " $* " in *" npm "*) printf '#!/bin/sh\\n' > "${bin}/npm"; chmod +x "${bin}/npm";; esac`
+              : ""),
+          "dpkg-query": `[ -n "$ALL_MISSING" ] || printf 'install ok installed'`,
+          ...(o.npm ? { npm: "exit 0" } : {}),
+        }, ["grep", "chmod"]);
+        return bin;
+      };
+      const peers = async (bin: string, allMissing = false) => {
+        const r = await run(bash, [`${ROOT}/tools/install-peers.sh`], {
+          env: { PATH: bin, ...(allMissing ? { ALL_MISSING: "1" } : {}) },
+        });
+        const log = await Deno.readTextFile(`${bin}/apt.log`).catch(() => "");
+        return { ...r, apt: log.split("\n").filter((l) => l !== "") };
+      };
+      const INSTALL = "install -y --no-install-recommends -o DPkg::Lock::Timeout=300";
+      const UPDATE = "update -o DPkg::Lock::Timeout=300";
+
+      // npm present, peers present: apt is not touched.
+      const present = await peers(await setup("present", { npm: true, aptMakesNpm: true }));
+      assert.equal(present.code, 0, present.stderr);
+      assert.deepEqual(present.apt, []);
+      assert.match(present.stdout, /peers: all \d+ packages present/);
+
+      // No npm: nodejs and npm from apt, then the (present) peers.
+      const clean = await peers(await setup("clean", { npm: false, aptMakesNpm: true }));
+      assert.equal(clean.code, 0, clean.stderr);
+      assert.deepEqual(clean.apt, [UPDATE, `${INSTALL} nodejs npm`]);
+
+      // A clean machine: nodejs/npm first, then the peers; one apt update.
+      const bare = await peers(await setup("bare", { npm: false, aptMakesNpm: true }), true);
+      assert.equal(bare.code, 0, bare.stderr);
+      assert.equal(bare.apt.length, 3, bare.apt.join("\n"));
+      assert.deepEqual(bare.apt.slice(0, 2), [UPDATE, `${INSTALL} nodejs npm`]);
+      assert.match(bare.apt[2]!, new RegExp(`^${INSTALL} swtpm .* systemd$`));
+      assert.doesNotMatch(bare.apt[2]!, / npm\b/);
+
+      // Negative twin: apt "succeeds" but npm is still missing: a failure.
+      const broken = await peers(await setup("broken", { npm: false, aptMakesNpm: false }));
+      assert.notEqual(broken.code, 0);
+      assert.match(broken.stderr, /npm still not on PATH/);
+    });
+  },
+});
+
+Deno.test({
+  name: "ci: .ci/run ends with `N passed, N failed` whatever happens",
+  ...needs("bash", "sed", "tee", "mktemp"),
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      // A copy of .ci/run in a tree whose tools/ are stubs.
+      const ci = async (peersExit: number, testOutput: string, testExit: number) => {
+        const root = await Deno.makeTempDir({ dir });
+        await Deno.mkdir(`${root}/.ci`);
+        await Deno.mkdir(`${root}/tools`);
+        await Deno.copyFile(`${ROOT}/.ci/run`, `${root}/.ci/run`);
+        await Deno.chmod(`${root}/.ci/run`, 0o755);
+        await Deno.writeTextFile(
+          `${root}/tools/install-peers.sh`,
+          `#!/bin/sh\nexit ${peersExit}\n`,
+          {
+            mode: 0o755,
+          },
+        );
+        await Deno.writeTextFile(
+          `${root}/tools/deno`,
+          `#!/bin/sh\n[ "$1" = --version ] && { echo "deno 2.9.3"; exit 0; }\n` +
+            `printf '%s\\n' ${JSON.stringify(testOutput)}\nexit ${testExit}\n`,
+          { mode: 0o755 },
+        );
+        const r = await run("bash", [`${root}/.ci/run`], { cwd: root });
+        const lines = r.stdout.trimEnd().split("\n");
+        return { code: r.code, last: lines[lines.length - 1] };
+      };
+      assert.deepEqual(await ci(1, "", 0), { code: 1, last: "0 passed, 1 failed" });
+      assert.deepEqual(await ci(0, "ok | 7 passed | 0 failed (3s)", 0), {
+        code: 0,
+        last: "7 passed, 0 failed",
+      });
+      assert.deepEqual(await ci(0, "FAILED | 5 passed | 2 failed (3s)", 1), {
+        code: 1,
+        last: "5 passed, 2 failed",
+      });
+      // A crash after a clean summary still counts as a failure.
+      assert.deepEqual(await ci(0, "ok | 7 passed | 0 failed (3s)", 134), {
+        code: 134,
+        last: "7 passed, 1 failed",
+      });
+      assert.deepEqual(await ci(0, "no summary at all", 1), {
+        code: 1,
+        last: "0 passed, 1 failed",
+      });
+    });
   },
 });
