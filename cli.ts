@@ -7,10 +7,26 @@
  */
 
 import { runCli } from "./lib/cli/program.ts";
+import { readInitCwd, taskCallerDir } from "./lib/cli/task_cwd.ts";
 
 if (import.meta.main) {
-  // `deno task basil` runs from the project root; act from the caller's directory.
-  const initCwd = Deno.env.get("INIT_CWD");
-  if (initCwd) Deno.chdir(initCwd);
+  // `deno task basil` runs from the project root and exports the caller's
+  // directory as INIT_CWD; act from there. INIT_CWD is honoured only in the
+  // project root: npm and others export it too (see lib/cli/task_cwd.ts).
+  const dir = taskCallerDir({
+    initCwd: readInitCwd(),
+    cwd: Deno.cwd(),
+    projectRoot: new URL(".", import.meta.url).pathname,
+  });
+  if (dir !== undefined) {
+    try {
+      Deno.chdir(dir);
+    } catch {
+      // Never fall back to the project root: relative paths would resolve there.
+      const msg = `Error: cannot change to the calling directory ${dir} (INIT_CWD)\n`;
+      Deno.stderr.writeSync(new TextEncoder().encode(msg));
+      Deno.exit(1);
+    }
+  }
   Deno.exit(await runCli(Deno.args));
 }

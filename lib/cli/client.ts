@@ -2,7 +2,10 @@
  * The CLI's gRPC client over the agent's unix socket, driven by the same
  * generated descriptors as the server. Failed calls become `CliError`s in the
  * contract's form `agent status [<Code>/<REASON>]: <message>`, with the
- * reason taken from the BrokerErrorInfo detail.
+ * reason taken from the BrokerErrorInfo detail; an unreachable agent is
+ * `agent status [Unavailable]: cannot reach the agent at <socket>: …`.
+ * Unary request bytes (which may hold key material) are zeroed once the
+ * call settles.
  * @module
  */
 
@@ -75,12 +78,27 @@ export function decodeFailure(e: grpc.ServiceError): CallFailure {
   };
 }
 
-function failureError(f: CallFailure, socket: string): CliError {
-  if (f.code === grpc.status.UNAVAILABLE && f.reason === undefined) {
-    return new CliError(`cannot reach the agent at ${socket}: ${f.message}`);
-  }
+/**
+ * The CLI error for a failed call. Every failure, an unreachable agent
+ * included, reads `agent status [<Code>[/<REASON>]]: …`, so scripts match
+ * one pattern.
+ */
+export function failureError(f: CallFailure, socket: string): CliError {
   const tag = f.reason ? `${f.codeName}/${f.reason}` : f.codeName;
+  if (f.code === grpc.status.UNAVAILABLE && f.reason === undefined) {
+    return new CliError(`agent status [${tag}]: cannot reach the agent at ${socket}: ${f.message}`);
+  }
   return new CliError(`agent status [${tag}]: ${f.message}`);
+}
+
+/**
+ * A request serialized for grpc-js: a `Buffer` view (no second copy) over
+ * the encoded bytes, which may carry key material or plaintext. The caller
+ * wipes it once the call has settled.
+ */
+function encodeRequest<I extends DescMessage>(schema: I, req: MessageInitShape<I>): Buffer {
+  const raw = toBinary(schema, create(schema, req));
+  return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
 }
 
 const id = (b: Buffer): Buffer => b;
@@ -122,20 +140,26 @@ export class BrokerClient {
     req: MessageInitShape<I>,
   ): Promise<MessageShape<O>> {
     const path = `/${method.parent.typeName}/${method.name}`;
-    const bytes = Buffer.from(toBinary(method.input, create(method.input, req)));
+    const bytes = encodeRequest(method.input, req);
     return new Promise((resolve, reject) => {
-      this.#client.makeUnaryRequest(
-        path,
-        id,
-        id,
-        bytes,
-        this.#meta(),
-        { deadline: Date.now() + this.#timeoutMs },
-        (err, res) => {
-          if (err) reject(failureError(decodeFailure(err), this.#socket));
-          else resolve(fromBinary(method.output, res!));
-        },
-      );
+      try {
+        this.#client.makeUnaryRequest(
+          path,
+          id,
+          id,
+          bytes,
+          this.#meta(),
+          { deadline: Date.now() + this.#timeoutMs },
+          (err, res) => {
+            bytes.fill(0);
+            if (err) reject(failureError(decodeFailure(err), this.#socket));
+            else resolve(fromBinary(method.output, res!));
+          },
+        );
+      } catch (e) {
+        bytes.fill(0);
+        reject(e);
+      }
     });
   }
 
@@ -145,7 +169,8 @@ export class BrokerClient {
     req: MessageInitShape<I>,
   ): Promise<MessageShape<O>[]> {
     const path = `/${method.parent.typeName}/${method.name}`;
-    const bytes = Buffer.from(toBinary(method.input, create(method.input, req)));
+    // Stream requests (list, watch) carry no secrets; this buffer is not wiped.
+    const bytes = encodeRequest(method.input, req);
     return new Promise((resolve, reject) => {
       const out: MessageShape<O>[] = [];
       const call = this.#client.makeServerStreamRequest(path, id, id, bytes, this.#meta(), {

@@ -1,7 +1,8 @@
 /**
  * `basil agent`: the launcher. It loads the config and catalog with the
  * CLI's permissions, derives the agent's permission set, and starts the
- * agent (`main.ts`) in a second Deno process under exactly those flags.
+ * agent (`main.ts`) in a second Deno process under exactly those flags, with
+ * an emptied environment holding only what the agent may read.
  * Signals are forwarded; the launcher exits with the agent's status.
  * @module
  */
@@ -12,6 +13,7 @@ import type { Catalog } from "../catalog/schema.ts";
 import { InputError } from "../core/errors.ts";
 import { findTss2Dir, tss2FfiPaths } from "../seal/slots/tpm.ts";
 import { agentPermissions, toDenoFlags } from "./permissions.ts";
+import type { AgentPermissions } from "./permissions.ts";
 
 /** Where the project's files are, relative to this module. */
 const ROOT = new URL("../../", import.meta.url);
@@ -20,6 +22,12 @@ const ROOT = new URL("../../", import.meta.url);
 export interface LaunchPlan {
   readonly command: string;
   readonly args: readonly string[];
+  /**
+   * The agent process's whole environment: it starts from an empty one
+   * (`clearEnv`), so nothing else the launcher inherited (tokens, cloud
+   * credentials, a stray secret) reaches the agent or its /proc/PID/environ.
+   */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 /** Options for {@linkcode planAgentLaunch}. */
@@ -28,6 +36,63 @@ export interface PlanOptions {
   readonly libc?: string;
   /** libtss2 directory override (e.g. from BASIL_TSS2_DIR on NixOS). */
   readonly tss2Dir?: string;
+  /**
+   * Reads the launcher's environment (default `Deno.env.get`). A variable
+   * the launcher's own sandbox does not let it read counts as unset.
+   */
+  readonly getEnv?: (name: string) => string | undefined;
+}
+
+/**
+ * Variables read by the Deno runtime that hosts the agent, not by the
+ * agent's code (its `--allow-env` stays the permission list): where the
+ * module and transpile cache live, and no update check. They hold paths and
+ * flags, never secrets. Without them Deno still runs (default cache, or an
+ * in-memory one), just slower to start.
+ */
+export const RUNTIME_ENV: readonly string[] = [
+  "DENO_DIR",
+  "DENO_NO_UPDATE_CHECK",
+  "XDG_CACHE_HOME",
+];
+
+function safeGetter(
+  get: (name: string) => string | undefined,
+): (name: string) => string | undefined {
+  return (name) => {
+    try {
+      return get(name);
+    } catch {
+      // NotCapable: outside the launcher's --allow-env, so it is not forwarded.
+      return undefined;
+    }
+  };
+}
+
+/**
+ * The agent's environment: exactly the variables its permission set lets it
+ * read (`perms.env`), the Deno runtime's own {@linkcode RUNTIME_ENV}, and
+ * PATH only when it may run a program (the age plugin is found by name on
+ * PATH, like `age` does). Each is copied only when set and readable by the
+ * launcher. There is no made-up fallback PATH: a PATH in the child's
+ * environment is also where Deno looks for the `deno` program itself, and
+ * without one it uses the launcher's.
+ */
+export function agentEnvironment(
+  perms: AgentPermissions,
+  getEnv: (name: string) => string | undefined,
+): Record<string, string> {
+  const get = safeGetter(getEnv);
+  const env: Record<string, string> = {};
+  for (const name of [...perms.env, ...RUNTIME_ENV]) {
+    const v = get(name);
+    if (v !== undefined) env[name] = v;
+  }
+  if (perms.run.length > 0) {
+    const path = get("PATH");
+    if (path !== undefined) env.PATH = path;
+  }
+  return env;
 }
 
 /** Builds the command line of the sandboxed agent process. */
@@ -74,19 +139,42 @@ export function planAgentLaunch(
     cfg.vaultAddr,
   );
   // By name, resolved on PATH like `deno install` launchers: keeps --allow-run=deno exact.
-  return { command: "deno", args };
+  // (With no PATH in the cleared child environment Deno resolves it on the launcher's.)
+  return {
+    command: "deno",
+    args,
+    env: agentEnvironment(perms, options.getEnv ?? ((n) => Deno.env.get(n))),
+  };
+}
+
+/** Where the agent's stdout and stderr go. */
+export interface AgentStdio {
+  readonly stdout: "inherit" | "piped" | "null";
+  readonly stderr: "inherit" | "piped" | "null";
+}
+
+/** The `Deno.Command` options of a plan: an emptied environment plus the plan's. */
+export function agentCommandOptions(plan: LaunchPlan, stdio: AgentStdio): Deno.CommandOptions {
+  return {
+    args: [...plan.args],
+    clearEnv: true,
+    env: { ...plan.env },
+    stdin: "null",
+    stdout: stdio.stdout,
+    stderr: stdio.stderr,
+  };
+}
+
+/** Starts the agent process of a plan (`basil agent`, `basil demo`). */
+export function spawnAgent(plan: LaunchPlan, stdio: AgentStdio): Deno.ChildProcess {
+  return new Deno.Command(plan.command, agentCommandOptions(plan, stdio)).spawn();
 }
 
 const FORWARDED: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT"];
 
 /** Runs the plan with inherited stdio, forwarding signals; resolves to the exit code. */
 export async function runAgentProcess(plan: LaunchPlan): Promise<number> {
-  const child = new Deno.Command(plan.command, {
-    args: [...plan.args],
-    stdin: "null",
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn();
+  const child = spawnAgent(plan, { stdout: "inherit", stderr: "inherit" });
   const handlers = FORWARDED.map((sig) => {
     const h = () => {
       try {

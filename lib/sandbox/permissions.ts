@@ -65,11 +65,18 @@ export function agentPermissions(
   }
   const epoch = `${cfg.bundle}.epoch`;
   const secretFiles = [cfg.unlock.passphraseFile, cfg.unlock.bip39PhraseFile];
+  // Unlock files the agent wipes (zeroes and unlinks) once read. The BIP-39
+  // phrase file is always wiped; the passphrase file only without
+  // `unlock-passphrase-no-wipe`, so with it the agent may read it but never write it.
+  const wipedFiles = [
+    cfg.unlock.passphraseNoWipe ? undefined : cfg.unlock.passphraseFile,
+    cfg.unlock.bip39PhraseFile,
+  ];
   const write = uniq([
     cfg.socket,
     epoch,
     `${epoch}.tmp`,
-    ...secretFiles,
+    ...wipedFiles,
     ...keystoreFiles,
     cfg.auditLog,
   ]);

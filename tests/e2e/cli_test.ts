@@ -2,6 +2,9 @@
  * The CLI against a live agent, as a user types it: every `get` format and
  * `--out-file`, `set` from stdin/file/hex, `rotate`, `list`, admin JSON,
  * offline and live `explain`, `bundle create|verify|show`, and the demo.
+ * Also: INIT_CWD is honoured only under `deno task` (in the project root),
+ * `import --check` checks the material's key type first, argv payloads
+ * warn, and an unreachable agent is reported as `agent status [Unavailable]`.
  * Also: an unknown key and a denied key are byte-identical on the wire, and
  * every decision writes exactly one audit record.
  */
@@ -10,7 +13,8 @@ import assert from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { fromBase64, fromHex } from "../../lib/core/encoding.ts";
 import { GetSecretRequestSchema } from "../../lib/wire/basil/broker/v1/broker_pb.ts";
-import { basil } from "../helpers/cli.ts";
+import { generateKeyPairSync } from "node:crypto";
+import { basil, ROOT } from "../helpers/cli.ts";
 import { appPolicy, Fixture } from "../helpers/fixture.ts";
 import { rawUnary } from "../helpers/rawgrpc.ts";
 
@@ -417,11 +421,13 @@ Deno.test("basil demo runs end to end and can be rerun", async () => {
     for (let i = 0; i < 2; i++) {
       const r = await basil(["demo", "--dir", `${dir}/demo`]);
       assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /healthy and ready on /);
       assert.match(
         r.stdout,
-        /\$ basil sign --key-id demo\.signing_key 'release v1\.0\.0'\n {2}[0-9a-f]{128}\n/,
+        /\$ printf 'release v1\.0\.0' \| basil sign --key-id demo\.signing_key -\n {2}[0-9a-f]{128}\n/,
       );
-      assert.match(r.stdout, /\$ basil verify [^\n]*\n {2}true\n/);
+      assert.match(r.stdout, /\| basil verify [^\n]*\n {2}true\n/);
+      assert.ok(!r.stdout.includes("visible to other local users"), "the tour uses stdin");
       assert.match(
         r.stdout,
         /\$ basil get --key-id demo\.signing_key[^\n]*\n {2}Error: agent status \[PermissionDenied\/UNAUTHORIZED\]/,
@@ -443,7 +449,172 @@ Deno.test("basil demo runs end to end and can be rerun", async () => {
     const refused = await basil(["demo", "--dir", other]);
     assert.equal(refused.code, 1);
     assert.equal(Deno.readTextFileSync(`${other}/keep.txt`), "mine");
+    // Even an empty directory of the user's is never marked (a later rerun would wipe it).
+    const empty = `${dir}/empty`;
+    Deno.mkdirSync(empty, { mode: 0o755 });
+    const refusedEmpty = await basil(["demo", "--dir", empty]);
+    assert.equal(refusedEmpty.code, 1);
+    assert.match(refusedEmpty.stderr, /already exists and was not created by basil demo/);
+    assert.deepEqual([...Deno.readDirSync(empty)], [], "nothing written, no marker");
   } finally {
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("INIT_CWD: a stray value is ignored outside the project root, honoured in it", async () => {
+  const f = await Fixture.create();
+  const stray = await Deno.makeTempDir({ prefix: "basil-stray-initcwd-" });
+  try {
+    // `-c basil-agent.toml` is relative: it only exists in the fixture's dir.
+    const args = ["agent", "-c", "basil-agent.toml", "--print-permissions"];
+    // npm (or a shell) left INIT_CWD behind; the user runs basil in f.dir.
+    const own = await basil(args, { cwd: f.dir, env: { INIT_CWD: stray } });
+    assert.equal(own.code, 0, own.stderr);
+    assert.match(own.stdout, new RegExp(`--allow-net=unix:${f.socket}`));
+    // `deno task basil` runs cli.ts in the project root with INIT_CWD = the caller's dir.
+    const task = await basil(args, { cwd: ROOT, env: { INIT_CWD: f.dir } });
+    assert.equal(task.code, 0, task.stderr);
+    assert.equal(task.stdout, own.stdout);
+    // In the root INIT_CWD is honoured whoever set it: that is the deno task case,
+    // and the proof that the first run really ignored it.
+    const wrong = await basil(args, { cwd: ROOT, env: { INIT_CWD: stray } });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /basil-agent\.toml/);
+  } finally {
+    f.cleanup();
+    Deno.removeSync(stray, { recursive: true });
+  }
+});
+
+Deno.test("an unreachable agent is reported as agent status [Unavailable]", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "basil-nosock-" });
+  try {
+    const r = await basil(["--socket", `${dir}/none.sock`, "status"]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^Error: agent status \\[Unavailable\\]: cannot reach the agent at ${dir}/none\\.sock`,
+      ),
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("encrypt, sign and verify warn about an argv payload, not about a file or stdin", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "basil-argvwarn-" });
+  try {
+    const sock = ["--socket", `${dir}/none.sock`];
+    Deno.writeTextFileSync(`${dir}/p`, "secret", { mode: 0o600 });
+    const cases: [string[], RegExp | undefined, string?][] = [
+      [["encrypt", "--key-id", "k", "s3cret-canary"], /a plaintext .*--plaintext-file/],
+      [["sign", "--key-id", "k", "s3cret-canary"], /a message .*--message-file/],
+      [["verify", "--key-id", "k", "--signature", "00", "s3cret-canary"], /a message/],
+      [["encrypt", "--key-id", "k", "--plaintext-file", `${dir}/p`], undefined],
+      [["encrypt", "--key-id", "k", "-"], undefined, "from-stdin"],
+      [["sign", "--key-id", "k", "--message-file", "-"], undefined, "from-stdin"],
+    ];
+    for (const [args, warn, stdin] of cases) {
+      const r = await basil([...sock, ...args], stdin === undefined ? {} : { stdin });
+      assert.equal(r.code, 1, "no agent: the call itself fails");
+      const warnings = r.stderr.split("\n").filter((l) => l.startsWith("warning:"));
+      if (warn) {
+        assert.equal(warnings.length, 1, r.stderr);
+        assert.match(warnings[0]!, /visible to other local users \(ps, \/proc/);
+        assert.match(warnings[0]!, warn);
+        assert.match(warnings[0]!, /or - for stdin/);
+        assert.ok(!r.stderr.includes("s3cret-canary"));
+      } else {
+        assert.deepEqual(warnings, [], `${args.join(" ")}: ${r.stderr}`);
+      }
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+function signingCatalog(): unknown {
+  const key = (keyType: string, path: string) => ({
+    class: "asymmetric",
+    keyType,
+    backend: "db",
+    path,
+    writable: true,
+    missing: "warn",
+    description: `Imported ${keyType}`,
+  });
+  return {
+    schemaVersion: 1,
+    backends: {
+      db: {
+        kind: "keystore",
+        addr: "${DB}",
+        engines: ["transit", "kv2"],
+        mintKeyTypes: ["ed25519", "ecdsa-p256"],
+      },
+    },
+    keys: { "sig.ed": key("ed25519", "sig/ed"), "sig.p256": key("ecdsa-p256", "sig/p256") },
+  };
+}
+
+function signingPolicy(uid: number): unknown {
+  return {
+    schemaVersion: 2,
+    subjects: { app: { anyOf: [{ kind: "unix", uid }] } },
+    rules: [{ id: "app-sig", subjects: ["app"], action: ["*"], target: ["sig.*"] }],
+  };
+}
+
+Deno.test("import --check: the material's key type must match the catalog keyType or --key-type", async () => {
+  const f = await Fixture.create({ catalog: signingCatalog(), policy: signingPolicy });
+  const a = await f.start();
+  try {
+    const p256 = `${f.dir}/p256.der`;
+    const der = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey
+      .export({ format: "der", type: "pkcs8" });
+    Deno.writeFileSync(p256, new Uint8Array(der), { mode: 0o600 });
+    const seed = `${f.dir}/seed`;
+    Deno.writeFileSync(seed, crypto.getRandomValues(new Uint8Array(32)), { mode: 0o600 });
+
+    // P-256 material for the Ed25519 catalog key: refused locally, before anything is sent.
+    const wrong = await f.cli(["import", "--key-id", "sig.ed", "--pkcs8-file", p256, "--check"]);
+    assert.equal(wrong.code, 1);
+    assert.match(
+      wrong.stderr,
+      /^Error: check failed: the key material is an ECDSA P-256 key, but the catalog keyType of sig\.ed is ed25519/,
+    );
+    // A seed with an explicit --key-type of another family: the error names --key-type.
+    const flag = await f.cli([
+      "import",
+      "--key-id",
+      "sig.p256",
+      "--key-type",
+      "ecdsa-p256",
+      "--seed-file",
+      seed,
+      "--check",
+    ]);
+    assert.equal(flag.code, 1);
+    assert.match(flag.stderr, /the key material is an Ed25519 seed, but --key-type is ecdsa-p256/);
+    const listed = await f.cli(["list", "--prefix", "sig."]);
+    assert.equal(
+      listed.stdout,
+      "sig.ed\tsigning\ted25519\t0\nsig.p256\tsigning\tecdsa-p256\t0\n",
+      "nothing was imported",
+    );
+    assert.ok(!f.auditRecords().some((r) => r.op === "import"), "the agent was never asked");
+
+    // The matching material passes, checked under the catalog's keyType (not an
+    // ed25519 guess) with no --key-type given.
+    const ok = await f.cli(["import", "--key-id", "sig.p256", "--pkcs8-file", p256, "--check"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^key_id: sig\.p256\npublic_key: [0-9a-f]+\ncheck: ok\n$/);
+    const okEd = await f.cli(["import", "--key-id", "sig.ed", "--seed-file", seed, "--check"]);
+    assert.equal(okEd.code, 0, okEd.stderr);
+    assert.match(okEd.stdout, /check: ok\n$/);
+  } finally {
+    await a.stop();
+    f.cleanup();
   }
 });

@@ -3,11 +3,15 @@
  * test reads the live agent's real flags from /proc/<pid>/cmdline, checks
  * they are all scoped, then runs a probe under exactly those flags: files,
  * sockets, environment, programs and libraries outside them are denied.
+ * The agent process also starts from an emptied environment: a secret in the
+ * launcher's environment never reaches it.
  */
 
 import assert from "node:assert/strict";
 import { ROOT } from "../helpers/cli.ts";
-import { Fixture, readProc } from "../helpers/fixture.ts";
+import { Fixture, readProc, RunningAgent } from "../helpers/fixture.ts";
+import { GRPC_ENV } from "../../lib/sandbox/permissions.ts";
+import { RUNTIME_ENV } from "../../lib/sandbox/launch.ts";
 
 function agentFlags(pid: number): { flags: string[]; args: string[] } {
   const argv = new TextDecoder().decode(readProc(`/proc/${pid}/cmdline`)).split("\0")
@@ -53,6 +57,8 @@ Deno.test("the running agent's permissions are exactly what its config names", a
     for (const p of [f.config, f.catalog, f.policy, f.bundle]) {
       assert.ok(!write.has(p), `write ${p}`);
     }
+    // The fixture sets unlock-passphrase-no-wipe: the agent never wipes, so never writes, it.
+    assert.ok(!write.has(f.passphrase), "no write on a passphrase file it does not wipe");
 
     const probe = await new Deno.Command("deno", {
       args: [
@@ -91,5 +97,44 @@ Deno.test("the running agent's permissions are exactly what its config names", a
     await a.stop();
     f.cleanup();
     Deno.removeSync(outsideDir, { recursive: true });
+  }
+});
+
+Deno.test("the agent process gets only its allowed environment, never the launcher's secrets", async () => {
+  const f = await Fixture.create();
+  const canary = `canary-${crypto.randomUUID()}`;
+  // The launcher inherits these (RunningAgent.spawn does not clear the environment).
+  const set: Record<string, string> = {
+    BASIL_CANARY_SECRET: canary,
+    VAULT_TOKEN: canary,
+    GRPC_VERBOSITY: "ERROR",
+  };
+  const saved = Object.fromEntries(Object.keys(set).map((k) => [k, Deno.env.get(k)]));
+  for (const [k, v] of Object.entries(set)) Deno.env.set(k, v);
+  let a: RunningAgent | undefined;
+  try {
+    a = RunningAgent.spawn(f);
+    await a.ready();
+    const launcherEnv = new TextDecoder().decode(readProc(`/proc/${a.child.pid}/environ`));
+    assert.ok(launcherEnv.includes(canary), "the launcher itself did inherit the canary");
+    const pid = a.agentPid;
+    assert.ok(pid, "agent pid");
+    const environ = new TextDecoder().decode(readProc(`/proc/${pid}/environ`));
+    assert.ok(!environ.includes(canary), "the canary is not in the agent's environment");
+    const names = environ.split("\0").filter((x) => x !== "").map((x) =>
+      x.slice(0, x.indexOf("="))
+    );
+    assert.ok(names.includes("GRPC_VERBOSITY"), `an allowed variable is passed: ${names}`);
+    // Deno itself may add its own (e.g. a node-compat PATH entry); nothing from the launcher else.
+    const allowed = new Set([...GRPC_ENV, ...RUNTIME_ENV, "PATH", "DENO_NODE_SHIM_ACTIVE"]);
+    for (const n of names) assert.ok(allowed.has(n), `unexpected agent variable ${n}`);
+    assert.ok(!names.includes("HOME") && !names.includes("VAULT_TOKEN"));
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) Deno.env.delete(k);
+      else Deno.env.set(k, v);
+    }
+    await a?.stop();
+    f.cleanup();
   }
 });

@@ -32,6 +32,7 @@ export function registerAgentCommand(
         plan = planAgentLaunch(cfg, catalog, {
           libc: ctx.env("BASIL_LIBC"),
           tss2Dir: ctx.env("BASIL_TSS2_DIR"),
+          getEnv: ctx.env,
         });
       } catch (e) {
         if (!(e instanceof InputError)) throw e;

@@ -1,6 +1,8 @@
 /**
  * Where a command's payload comes from: a positional argument (UTF-8), a
- * file, or stdin (`-`). Exactly one source is allowed.
+ * file, or stdin (`-`). Exactly one source is allowed. A positional value
+ * sits in argv, where any local user can read it (ps, /proc), so using one
+ * prints a warning naming the file/stdin alternative.
  * @module
  */
 
@@ -26,6 +28,14 @@ export async function readPayload(
       throw new CliError(`--${fileFlag} ${file}: cannot read`);
     }
   }
-  if (positional !== undefined) return utf8(positional);
+  if (positional !== undefined) {
+    // Once per run, and only for the argv form: a file or stdin is not on the command line.
+    const noun = fileFlag.replace(/-file$/, "");
+    ctx.io.err(
+      `warning: a ${noun} on the command line is visible to other local users ` +
+        `(ps, /proc/PID/cmdline); prefer --${fileFlag} <path> or - for stdin\n`,
+    );
+    return utf8(positional);
+  }
   throw new CliError(`no payload: give a value, --${fileFlag} <path>, or - for stdin`, 2);
 }

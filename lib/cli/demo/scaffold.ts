@@ -1,8 +1,8 @@
 /**
  * `basil demo` workdir: catalog, policy, agent config, a random passphrase
  * and keystore DEK (both 0600), and the sealed bundle. The directory is
- * 0700 and carries a marker file; an existing directory without the marker
- * is never wiped.
+ * created by the demo, 0700, and carries a marker file; a directory the demo
+ * did not create is never marked, used or wiped.
  * @module
  */
 
@@ -11,7 +11,7 @@ import { writeFileAtomic } from "../../core/fs.ts";
 import { createBundleFile } from "../commands/bundle.ts";
 import { CliError } from "../io.ts";
 
-/** Marker that makes a directory safe for `demo --force` to wipe. */
+/** Marker of a workdir the demo created itself: only such a directory is wiped on a rerun. */
 export const MARKER = ".basil-demo-workdir";
 
 /** Paths of a demo workdir. */
@@ -48,35 +48,63 @@ export function demoPaths(dir: string): DemoPaths {
 
 /**
  * Creates the workdir, or recreates it when it carries the marker (a rerun).
- * An unmarked directory is used only if it is empty: unlike upstream's
- * `--force`, nothing here ever wipes a directory the demo did not create.
+ * The marker goes only into a directory this call created itself (a
+ * non-recursive mkdir that fails if anything is already there), so an
+ * existing directory of the user's, even an empty one, is never marked and
+ * so never becomes wipeable by a later rerun. An existing path is reused only
+ * when it is a real directory (not a symlink), owned by the caller and marked
+ * by an earlier run; unlike upstream's `--force`, nothing else is ever wiped.
  */
-export function prepareDir(dir: string): void {
+export function prepareDir(dir: string, uid: number | null): void {
   if (!dir.startsWith("/") || /[,\n"\\]/.test(dir)) {
     throw new CliError("--dir must be an absolute path without commas, quotes or backslashes", 2);
   }
   if (new TextEncoder().encode(`${dir}/basil.sock`).length > 96) {
     throw new CliError(`--dir ${dir} is too long: the socket path must stay within 96 bytes`, 2);
   }
-  let exists = false;
+  if (dir === "/" || dir.endsWith("/")) {
+    throw new CliError("--dir must name a directory below /, without a trailing slash", 2);
+  }
+  let st: Deno.FileInfo | undefined;
   try {
-    exists = Deno.statSync(dir).isDirectory;
-  } catch { /* new */ }
-  if (exists) {
-    let marked = false;
-    try {
-      marked = Deno.statSync(`${dir}/${MARKER}`).isFile;
-    } catch { /* unmarked */ }
-    if (marked) Deno.removeSync(dir, { recursive: true });
-    else if ([...Deno.readDirSync(dir)].length > 0) {
-      throw new CliError(
-        `${dir} exists, is not empty and is not a basil demo workdir; choose another --dir`,
-      );
+    st = Deno.lstatSync(dir);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new CliError(`${dir}: cannot inspect it; choose another --dir`);
     }
   }
-  Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (st !== undefined) {
+    const choose = "choose a new --dir (the demo creates it)";
+    if (!st.isDirectory) {
+      throw new CliError(`${dir} exists and is not a directory (or is a symlink); ${choose}`);
+    }
+    if (uid !== null && st.uid !== null && st.uid !== uid) {
+      throw new CliError(`${dir} is owned by uid ${st.uid}, not by you; ${choose}`);
+    }
+    let marked = false;
+    try {
+      marked = Deno.lstatSync(`${dir}/${MARKER}`).isFile;
+    } catch { /* unmarked */ }
+    if (!marked) {
+      throw new CliError(`${dir} already exists and was not created by basil demo; ${choose}`);
+    }
+    Deno.removeSync(dir, { recursive: true });
+  }
+  const parent = dir.slice(0, dir.lastIndexOf("/")) || "/";
+  Deno.mkdirSync(parent, { recursive: true });
+  try {
+    Deno.mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      throw new CliError(`${dir} appeared while the demo was preparing it; choose another --dir`);
+    }
+    throw e;
+  }
   Deno.chmodSync(dir, 0o700);
-  Deno.writeTextFileSync(`${dir}/${MARKER}`, "created by basil demo; safe to delete\n");
+  Deno.writeTextFileSync(`${dir}/${MARKER}`, "created by basil demo; safe to delete\n", {
+    createNew: true,
+    mode: 0o600,
+  });
 }
 
 function catalogJson(p: DemoPaths): unknown {

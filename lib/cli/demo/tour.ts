@@ -1,5 +1,6 @@
 /**
- * The `basil demo` tour: start the agent on the scaffolded workdir, then run
+ * The `basil demo` tour: start the agent on the scaffolded workdir, wait
+ * until it answers health and readiness over its socket, then run
  * real CLI commands against it as the current user (each printed as the
  * command you would type), show a denial and why, tail the audit log, stop
  * the agent, and print commands to carry on.
@@ -7,12 +8,13 @@
  */
 
 import { utf8 } from "../../core/encoding.ts";
-import { planAgentLaunch } from "../../sandbox/launch.ts";
+import { planAgentLaunch, spawnAgent } from "../../sandbox/launch.ts";
 import type { CliContext } from "../context.ts";
 import { loadConfigFromFlags, readCatalog } from "../inputs.ts";
 import { CliError } from "../io.ts";
 import type { Io } from "../io.ts";
 import type { DemoPaths } from "./scaffold.ts";
+import { socketProbe, waitForAgent } from "./wait.ts";
 
 /** Runs the CLI in process (injected to avoid an import cycle with program.ts). */
 export type RunCli = (
@@ -53,13 +55,8 @@ interface DemoAgent {
 async function startAgent(p: DemoPaths, ctx: CliContext): Promise<DemoAgent> {
   const cfg = loadConfigFromFlags({ config: p.config }, { ...ctx, env: () => undefined });
   const { catalog } = readCatalog(cfg.catalog);
-  const plan = planAgentLaunch(cfg, catalog, { libc: ctx.env("BASIL_LIBC") });
-  const child = new Deno.Command(plan.command, {
-    args: [...plan.args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const plan = planAgentLaunch(cfg, catalog, { libc: ctx.env("BASIL_LIBC"), getEnv: ctx.env });
+  const child = spawnAgent(plan, { stdout: "piped", stderr: "piped" });
   const file = await Deno.open(p.agentLog, {
     write: true,
     create: true,
@@ -73,23 +70,24 @@ async function startAgent(p: DemoPaths, ctx: CliContext): Promise<DemoAgent> {
   return { child, log };
 }
 
-async function waitForSocket(p: DemoPaths, agent: DemoAgent): Promise<void> {
+/** How long the demo waits for its agent to answer health and readiness. */
+const AGENT_START_TIMEOUT_MS = 30_000;
+
+async function waitUntilServing(p: DemoPaths, agent: DemoAgent): Promise<void> {
   let exited = false;
   agent.child.status.then(() => (exited = true));
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (exited) break;
-    try {
-      if (Deno.lstatSync(p.socket).isSocket) return;
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await agent.log.catch(() => {});
+  const r = await waitForAgent(socketProbe(p.socket), {
+    timeoutMs: AGENT_START_TIMEOUT_MS,
+    intervalMs: 100,
+    exited: () => exited,
+  });
+  if (r.ok) return;
+  if (exited) await agent.log.catch(() => {});
   let tail = "";
   try {
     tail = Deno.readTextFileSync(p.agentLog).trim().split("\n").slice(-5).join("\n");
   } catch { /* no log */ }
-  throw new CliError(`the demo agent did not start (see ${p.agentLog}):\n${tail}`);
+  throw new CliError(`the demo agent did not start: ${r.why} (see ${p.agentLog}):\n${tail}`);
 }
 
 function indentIo(ctx: CliContext, stdin?: string): Io {
@@ -114,27 +112,32 @@ export async function runTour(
   const agent = await startAgent(p, ctx);
   let failed: string | undefined;
   try {
-    await waitForSocket(p, agent);
-    say(`  listening on ${p.socket} (log: ${p.agentLog})\n`);
+    await waitUntilServing(p, agent);
+    say(`  healthy and ready on ${p.socket} (log: ${p.agentLog})\n`);
     const beats: Beat[] = [
       { show: "basil status", argv: ["status"], expect: 0 },
       { show: "basil list", argv: ["list"], expect: 0 },
+      // Messages and plaintexts go through stdin, as the CLI advises: argv is
+      // visible to every local user (ps, /proc).
       {
-        show: "basil sign --key-id demo.signing_key 'release v1.0.0'",
-        argv: ["sign", "--key-id", "demo.signing_key", "release v1.0.0"],
+        show: "printf 'release v1.0.0' | basil sign --key-id demo.signing_key -",
+        argv: ["sign", "--key-id", "demo.signing_key", "-"],
+        stdin: "release v1.0.0",
         expect: 0,
         capture: "signature",
       },
       {
-        show: "basil verify --key-id demo.signing_key --signature <hex above> 'release v1.0.0'",
+        show:
+          "printf 'release v1.0.0' | basil verify --key-id demo.signing_key --signature <hex above> -",
         argv: [
           "verify",
           "--key-id",
           "demo.signing_key",
           "--signature",
           "{signature}",
-          "release v1.0.0",
+          "-",
         ],
+        stdin: "release v1.0.0",
         expect: 0,
       },
       {
@@ -155,8 +158,9 @@ export async function runTour(
         expect: 0,
       },
       {
-        show: "basil encrypt --key-id demo.aead_key backup-2026-07-07.tar",
-        argv: ["encrypt", "--key-id", "demo.aead_key", "backup-2026-07-07.tar"],
+        show: "printf 'backup-2026-07-07.tar' | basil encrypt --key-id demo.aead_key -",
+        argv: ["encrypt", "--key-id", "demo.aead_key", "-"],
+        stdin: "backup-2026-07-07.tar",
         expect: 0,
       },
       {
@@ -239,7 +243,7 @@ export async function runTour(
   say(`  basil agent -c ${p.config} &`);
   say(`  export BASIL_SOCKET=${p.socket}`);
   say(`  basil list`);
-  say(`  basil sign --key-id demo.signing_key 'hello'`);
+  say(`  printf 'hello' | basil sign --key-id demo.signing_key -`);
   say(`  basil get --key-id demo.app.db_password --format raw`);
   say(`  basil explain -c ${p.config} --subject current-user --effective`);
   say(`  tail -f ${p.audit}`);
