@@ -346,3 +346,67 @@ Deno.test("deposits: GCP service-account fingerprints, 0600 inputs, clear refusa
     f.cleanup();
   }
 });
+
+Deno.test("bundle edits hold <bundle>.lock: concurrent deposits all land; a held lock makes an editor wait", async () => {
+  const f = await Fixture.create({ audit: false });
+  const open = ["--open", `passphrase:file=${f.passphrase}`];
+  try {
+    const recipient = `${f.dir}/deposit.pub`;
+    await ok(["bundle", "deposit-key", f.bundle, "--out", recipient, ...open]);
+    const alice = await contributorKey(`${f.dir}/alice.seed`);
+    const ids = ["b1", "b2", "b3", "b4", "b5", "b6"];
+    await ok([
+      "bundle",
+      "allow",
+      f.bundle,
+      "--contributor",
+      alice,
+      "--contributor-id",
+      "alice",
+      ...ids.flatMap((id) => ["--backend", id]),
+      ...open,
+    ]);
+    assert.equal(Deno.statSync(`${f.bundle}.lock`).mode! & 0o777, 0o600);
+    const deposit = (id: string) =>
+      basil([
+        "bundle",
+        "deposit",
+        f.bundle,
+        "--backend",
+        `id=${id},type=db-keystore,path=${f.db},dek-file=${f.dek}`,
+        "-r",
+        recipient,
+        "-i",
+        `${f.dir}/alice.seed`,
+        "--contributor-id",
+        "alice",
+      ]);
+    const backendsOf = () =>
+      decodeBundle(Deno.readFileSync(f.bundle), f.bundle).deposits.map((d) => d.backend_id)
+        .sort();
+
+    // Five editors at once: each reads, appends and writes the whole file.
+    // Without the lock most of them would overwrite each other's deposit.
+    const runs = await Promise.all(ids.slice(0, 5).map(deposit));
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(backendsOf(), ids.slice(0, 5));
+
+    // While another process holds the lock, an editor does not write.
+    const before = Deno.readFileSync(f.bundle);
+    const lock = Deno.openSync(`${f.bundle}.lock`, { read: true, write: true });
+    let pending: ReturnType<typeof deposit> | undefined;
+    try {
+      lock.lockSync(true);
+      pending = deposit("b6");
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.deepEqual(Deno.readFileSync(f.bundle), before, "no write while the lock is held");
+    } finally {
+      lock.close();
+    }
+    const last = await pending!;
+    assert.equal(last.code, 0, last.stderr);
+    assert.deepEqual(backendsOf(), ids);
+  } finally {
+    f.cleanup();
+  }
+});

@@ -40,6 +40,51 @@ export function readBundle(path: string): DecodedBundle {
   return decodeBundle(readBundleBytes(path), path);
 }
 
+/** How long an edit waits quietly for the bundle lock before saying so. */
+const LOCK_NOTICE_MS = 500;
+
+/**
+ * Runs one read-modify-write of the bundle at `path` (`deposit`, `allow`,
+ * `promote`, `add-slot`, …) holding an exclusive advisory lock (flock) on
+ * `<path>.lock`, so two `basil bundle` commands never interleave their read
+ * and their write and neither loses the other's edit. The lock file is
+ * created empty, 0600, and left in place: removing it would let a waiting
+ * editor lock a file that no longer has the name. While another command
+ * holds the lock this one says so on stderr and waits. Readers (`show`,
+ * `verify`, the agent) take no lock: writes are atomic renames.
+ */
+export async function withBundleLock<T>(
+  ctx: CliContext,
+  path: string,
+  edit: () => T | Promise<T>,
+): Promise<T> {
+  const lockPath = `${path}.lock`;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(lockPath, { read: true, write: true, create: true, mode: 0o600 });
+  } catch (e) {
+    throw new InputError(
+      "bundle_unwritable",
+      `bundle ${path}: cannot open the lock file ${lockPath}: ${describeFsError(e)}`,
+    );
+  }
+  try {
+    const notice = setTimeout(
+      () =>
+        ctx.io.err(`waiting for ${lockPath}: another basil bundle command is editing ${path}\n`),
+      LOCK_NOTICE_MS,
+    );
+    try {
+      await file.lock(true);
+    } finally {
+      clearTimeout(notice);
+    }
+    return await edit();
+  } finally {
+    file.close(); // closing the descriptor releases the lock
+  }
+}
+
 /** Atomically replaces the bundle file (mode 0600). */
 export function writeBundle(path: string, bytes: Uint8Array): void {
   try {

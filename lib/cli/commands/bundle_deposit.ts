@@ -42,7 +42,14 @@ import { encodeBundle } from "../../seal/format.ts";
 import { promoteBundle } from "../../seal/promote.ts";
 import type { CliContext } from "../context.ts";
 import { CliError } from "../io.ts";
-import { cliSlotOptions, collect, readBundle, withOpeners, writeBundle } from "./bundle_common.ts";
+import {
+  cliSlotOptions,
+  collect,
+  readBundle,
+  withBundleLock,
+  withOpeners,
+  writeBundle,
+} from "./bundle_common.ts";
 
 const ID_RE = /^[A-Za-z0-9._@:+-]{1,128}$/;
 
@@ -76,27 +83,29 @@ export function registerBundleDepositCommands(bundle: Command, ctx: CliContext):
     .argument("<bundle>", "bundle file")
     .requiredOption("--out <file>", "where to write the recipient token")
     .option("--open <spec>", "unlock method, e.g. passphrase:file=P", collect, [])
-    .action(async (path, o) => {
-      const decoded = readBundle(path);
-      const { bytes, result } = await withOpeners(
-        ctx,
-        o.open,
-        (methods) =>
-          editPayload(decoded, path, methods, (p) => {
-            if (p.deposit.ingestPrivateKey !== undefined) {
-              return { created: false, pub: ingestPublicKey(p.deposit.ingestPrivateKey) };
-            }
-            const pair = x25519Generate();
-            p.deposit.ingestPrivateKey = pair.privateKey;
-            return { created: true, pub: pair.publicKey };
-          }),
-      );
-      const { created, pub } = result;
-      if (created) writeBundle(path, bytes);
-      writePublic(o.out, pub);
-      if (created) ctx.io.out(`created a deposit ingest key in ${path}\n`);
-      ctx.io.out(`wrote deposit recipient to ${o.out}\n`);
-    });
+    .action((path, o) =>
+      withBundleLock(ctx, path, async () => {
+        const decoded = readBundle(path);
+        const { bytes, result } = await withOpeners(
+          ctx,
+          o.open,
+          (methods) =>
+            editPayload(decoded, path, methods, (p) => {
+              if (p.deposit.ingestPrivateKey !== undefined) {
+                return { created: false, pub: ingestPublicKey(p.deposit.ingestPrivateKey) };
+              }
+              const pair = x25519Generate();
+              p.deposit.ingestPrivateKey = pair.privateKey;
+              return { created: true, pub: pair.publicKey };
+            }),
+        );
+        const { created, pub } = result;
+        if (created) writeBundle(path, bytes);
+        writePublic(o.out, pub);
+        if (created) ctx.io.out(`created a deposit ingest key in ${path}\n`);
+        ctx.io.out(`wrote deposit recipient to ${o.out}\n`);
+      })
+    );
 
   bundle.command("allow")
     .description("Allow a contributor's Ed25519 key to deposit credentials for backend ids")
@@ -105,36 +114,38 @@ export function registerBundleDepositCommands(bundle: Command, ctx: CliContext):
     .option("--contributor-id <id>", "a name for the contributor (default: the token)")
     .option("--backend <id>", "a backend id the contributor may deposit", collect, [])
     .option("--open <spec>", "unlock method, e.g. passphrase:file=P", collect, [])
-    .action(async (path, o) => {
-      const token = b64urlEncode(parseKeyToken(o.contributor, "--contributor"));
-      const id = contributorId(o.contributorId, token);
-      if (o.backend.length === 0) throw new CliError("give at least one --backend <id>", 2);
-      const decoded = readBundle(path);
-      const { bytes, result } = await withOpeners(
-        ctx,
-        o.open,
-        (methods) =>
-          editPayload(decoded, path, methods, (p) => {
-            const old = p.deposit.contributors.get(id);
-            const keep = old?.public_key === token ? old.allowed_backend_ids : [];
-            const allowed = [...new Set([...keep, ...o.backend])].sort();
-            p.deposit.contributors.set(id, { public_key: token, allowed_backend_ids: allowed });
-            return {
-              allowed,
-              replacedKey: old !== undefined && old.public_key !== token,
-              ingest: p.deposit.ingestPrivateKey !== undefined,
-            };
-          }),
-      );
-      writeBundle(path, bytes);
-      if (result.replacedKey) ctx.io.out(`note: contributor ${id} had another key; replaced\n`);
-      ctx.io.out(`allowed contributor ${id} for backends ${result.allowed.join(", ")}\n`);
-      if (!result.ingest) {
-        ctx.io.err(
-          `note: ${path} has no deposit ingest key yet; run \`basil bundle deposit-key\`\n`,
+    .action((path, o) =>
+      withBundleLock(ctx, path, async () => {
+        const token = b64urlEncode(parseKeyToken(o.contributor, "--contributor"));
+        const id = contributorId(o.contributorId, token);
+        if (o.backend.length === 0) throw new CliError("give at least one --backend <id>", 2);
+        const decoded = readBundle(path);
+        const { bytes, result } = await withOpeners(
+          ctx,
+          o.open,
+          (methods) =>
+            editPayload(decoded, path, methods, (p) => {
+              const old = p.deposit.contributors.get(id);
+              const keep = old?.public_key === token ? old.allowed_backend_ids : [];
+              const allowed = [...new Set([...keep, ...o.backend])].sort();
+              p.deposit.contributors.set(id, { public_key: token, allowed_backend_ids: allowed });
+              return {
+                allowed,
+                replacedKey: old !== undefined && old.public_key !== token,
+                ingest: p.deposit.ingestPrivateKey !== undefined,
+              };
+            }),
         );
-      }
-    });
+        writeBundle(path, bytes);
+        if (result.replacedKey) ctx.io.out(`note: contributor ${id} had another key; replaced\n`);
+        ctx.io.out(`allowed contributor ${id} for backends ${result.allowed.join(", ")}\n`);
+        if (!result.ingest) {
+          ctx.io.err(
+            `note: ${path} has no deposit ingest key yet; run \`basil bundle deposit-key\`\n`,
+          );
+        }
+      })
+    );
 
   bundle.command("deposit")
     .description("Append a signed credential deposit (needs no unlock secret)")
@@ -144,40 +155,45 @@ export function registerBundleDepositCommands(bundle: Command, ctx: CliContext):
     .requiredOption("-i, --identity <file>", "the contributor's raw 32-byte Ed25519 seed (0600)")
     .option("--contributor-id <id>", "the contributor id the bundle allows (default: key token)")
     .option("--seq <n>", "sequence number (default: one more than the highest for the backend)")
-    .action((path, o) => {
-      const decoded = readBundle(path);
-      const recipient = readRecipientFile(o.recipient);
-      const seed = readSeedFile(o.identity);
-      try {
-        const token = b64urlEncode(contributorPublicKey(seed.expose()));
-        const who = contributorId(o.contributorId, token);
-        const { id, cred } = parseBackendSpec(o.backend);
+    .action((path, o) =>
+      withBundleLock(ctx, path, () => {
+        const decoded = readBundle(path);
+        const recipient = readRecipientFile(o.recipient);
+        const seed = readSeedFile(o.identity);
         try {
-          const epoch = decoded.header.epoch;
-          const seq = o.seq !== undefined ? seqArg(o.seq) : 1 + decoded.deposits
-            .filter((d) => d.backend_id === id && d.epoch === epoch)
-            .reduce((m, d) => Math.max(m, d.seq), 0);
-          const record = makeDeposit(
-            {
-              bundleId: decoded.header.bundle_id,
-              epoch,
-              backendId: id,
-              seq,
-              contributorKeyId: who,
-            },
-            cred,
-            recipient,
-            seed.expose(),
-          );
-          writeBundle(path, encodeBundle({ ...decoded, deposits: [...decoded.deposits, record] }));
-          ctx.io.out(`deposited backend ${id} seq ${seq}\n`);
+          const token = b64urlEncode(contributorPublicKey(seed.expose()));
+          const who = contributorId(o.contributorId, token);
+          const { id, cred } = parseBackendSpec(o.backend);
+          try {
+            const epoch = decoded.header.epoch;
+            const seq = o.seq !== undefined ? seqArg(o.seq) : 1 + decoded.deposits
+              .filter((d) => d.backend_id === id && d.epoch === epoch)
+              .reduce((m, d) => Math.max(m, d.seq), 0);
+            const record = makeDeposit(
+              {
+                bundleId: decoded.header.bundle_id,
+                epoch,
+                backendId: id,
+                seq,
+                contributorKeyId: who,
+              },
+              cred,
+              recipient,
+              seed.expose(),
+            );
+            writeBundle(
+              path,
+              encodeBundle({ ...decoded, deposits: [...decoded.deposits, record] }),
+            );
+            ctx.io.out(`deposited backend ${id} seq ${seq}\n`);
+          } finally {
+            wipeCred(cred);
+          }
         } finally {
-          wipeCred(cred);
+          seed.wipe();
         }
-      } finally {
-        seed.wipe();
-      }
-    });
+      })
+    );
 
   bundle.command("promote")
     .description("Fold effective deposits into the sealed payload (full reseal, epoch + 1)")
@@ -186,54 +202,56 @@ export function registerBundleDepositCommands(bundle: Command, ctx: CliContext):
     .option("--backend <id>", "promote only this backend id", collect, [])
     .option("--contributor <id>", "promote only this contributor id", collect, [])
     .option("--open <spec>", "unlock methods: one for every slot", collect, [])
-    .action(async (path, o) => {
-      const decoded = readBundle(path);
-      checkEpoch(path, decoded.header.epoch);
-      const r = await withOpeners(
-        ctx,
-        o.open,
-        (methods) =>
-          promoteBundle(decoded, path, methods, {
-            backends: o.backend,
-            contributors: o.contributor,
-          }, {
-            dryRun: o.dryRun === true,
-            ...cliSlotOptions(ctx),
-          }),
-      );
-      const lines = r.reviews.map((x) => reviewLine(x, r.sealedIds));
-      for (const s of r.selected) {
-        const verb = r.bytes === undefined ? "would promote" : "promoted";
-        lines.push(
-          `${verb}: ${depositMeta(s.record)}, action=${
-            depositAction(s, r.sealedIds)
-          }, fingerprint=${s.fingerprint}`,
+    .action((path, o) =>
+      withBundleLock(ctx, path, async () => {
+        const decoded = readBundle(path);
+        checkEpoch(path, decoded.header.epoch);
+        const r = await withOpeners(
+          ctx,
+          o.open,
+          (methods) =>
+            promoteBundle(decoded, path, methods, {
+              backends: o.backend,
+              contributors: o.contributor,
+            }, {
+              dryRun: o.dryRun === true,
+              ...cliSlotOptions(ctx),
+            }),
         );
-      }
-      if (r.bytes === undefined) {
-        lines.push(
-          r.selected.length === 0
-            ? "nothing to promote"
-            : `dry run: nothing written; promote would move ${path} to epoch ${r.newEpoch}`,
-        );
-      } else {
-        writeBundle(path, r.bytes);
-        advanceEpoch(path, r.newEpoch);
-        lines.push(
-          `promoted ${r.selected.length} deposit(s); ${path} is now at epoch ${r.newEpoch}`,
-        );
-        const left = r.reviews.filter((x) =>
-          !r.selected.includes(x) &&
-          !r.selected.some((s) => s.record.backend_id === x.record.backend_id)
-        );
-        if (left.length > 0) {
+        const lines = r.reviews.map((x) => reviewLine(x, r.sealedIds));
+        for (const s of r.selected) {
+          const verb = r.bytes === undefined ? "would promote" : "promoted";
           lines.push(
-            `note: ${left.length} other deposit(s) are now stale; contributors must deposit again`,
+            `${verb}: ${depositMeta(s.record)}, action=${
+              depositAction(s, r.sealedIds)
+            }, fingerprint=${s.fingerprint}`,
           );
         }
-      }
-      ctx.io.out(lines.join("\n") + "\n");
-    });
+        if (r.bytes === undefined) {
+          lines.push(
+            r.selected.length === 0
+              ? "nothing to promote"
+              : `dry run: nothing written; promote would move ${path} to epoch ${r.newEpoch}`,
+          );
+        } else {
+          writeBundle(path, r.bytes);
+          advanceEpoch(path, r.newEpoch);
+          lines.push(
+            `promoted ${r.selected.length} deposit(s); ${path} is now at epoch ${r.newEpoch}`,
+          );
+          const left = r.reviews.filter((x) =>
+            !r.selected.includes(x) &&
+            !r.selected.some((s) => s.record.backend_id === x.record.backend_id)
+          );
+          if (left.length > 0) {
+            lines.push(
+              `note: ${left.length} other deposit(s) are now stale; contributors must deposit again`,
+            );
+          }
+        }
+        ctx.io.out(lines.join("\n") + "\n");
+      })
+    );
 
   bundle.command("contributor-key")
     .description("Print a contributor's public token for `bundle allow` (--new creates the seed)")

@@ -24,6 +24,7 @@ import {
   collect,
   printPhrase,
   readBundle,
+  withBundleLock,
   withOpeners,
   writeBundle,
 } from "./bundle_common.ts";
@@ -42,68 +43,76 @@ export function registerBundleEditCommands(bundle: Command, ctx: CliContext): vo
     .argument("<bundle>", "bundle file")
     .requiredOption("--slot <spec>", "the new slot, e.g. age-yubikey:recipient=age1…")
     .option("--open <spec>", "an existing unlock method, e.g. passphrase:file=P", collect, [])
-    .action(async (path, o) => {
-      const decoded = readBundle(path);
-      const spec = parseSlotSpec(o.slot);
-      const loaded = await loadSlotSpecs([spec], cliSlotOptions(ctx));
-      try {
-        const { bytes, slotId } = await withOpeners(
-          ctx,
-          o.open,
-          (methods) => addSlot(decoded, path, methods, loaded.slots[0]!),
-        );
-        writeBundle(path, bytes);
-        ctx.io.out(`added slot ${slotId} (method=${spec.kind}, label=${spec.label}) to ${path}\n`);
-        const phrase = loaded.phrases[0];
-        if (phrase !== undefined) printPhrase(ctx, path, slotId, phrase.expose());
-      } finally {
-        loaded.dispose();
-      }
-    });
+    .action((path, o) =>
+      withBundleLock(ctx, path, async () => {
+        const decoded = readBundle(path);
+        const spec = parseSlotSpec(o.slot);
+        const loaded = await loadSlotSpecs([spec], cliSlotOptions(ctx));
+        try {
+          const { bytes, slotId } = await withOpeners(
+            ctx,
+            o.open,
+            (methods) => addSlot(decoded, path, methods, loaded.slots[0]!),
+          );
+          writeBundle(path, bytes);
+          ctx.io.out(
+            `added slot ${slotId} (method=${spec.kind}, label=${spec.label}) to ${path}\n`,
+          );
+          const phrase = loaded.phrases[0];
+          if (phrase !== undefined) printPhrase(ctx, path, slotId, phrase.expose());
+        } finally {
+          loaded.dispose();
+        }
+      })
+    );
 
   bundle.command("remove-slot")
     .description("Remove an unlock slot (never the last; open with a slot that stays)")
     .argument("<bundle>", "bundle file")
     .requiredOption("--slot-id <n>", "id of the slot to remove (see `basil bundle show`)")
     .option("--open <spec>", "an unlock method for a slot that stays", collect, [])
-    .action(async (path, o) => {
-      const slotId = slotIdArg(o.slotId);
-      const decoded = readBundle(path);
-      const bytes = await withOpeners(
-        ctx,
-        o.open,
-        (methods) => removeSlot(decoded, path, methods, slotId),
-      );
-      writeBundle(path, bytes);
-      ctx.io.out(`removed slot ${slotId} from ${path}\n`);
-    });
+    .action((path, o) =>
+      withBundleLock(ctx, path, async () => {
+        const slotId = slotIdArg(o.slotId);
+        const decoded = readBundle(path);
+        const bytes = await withOpeners(
+          ctx,
+          o.open,
+          (methods) => removeSlot(decoded, path, methods, slotId),
+        );
+        writeBundle(path, bytes);
+        ctx.io.out(`removed slot ${slotId} from ${path}\n`);
+      })
+    );
 
   bundle.command("set-backend")
     .description("Replace one backend credential in the sealed payload (no epoch bump)")
     .argument("<bundle>", "bundle file")
     .requiredOption("--backend <spec>", "backend credential, e.g. id=bao,type=openbao,…")
     .option("--open <spec>", "unlock method, e.g. passphrase:file=P", collect, [])
-    .action(async (path, o) => {
-      const decoded = readBundle(path);
-      const { id, cred } = parseBackendSpec(o.backend);
-      let used = false;
-      try {
-        const { bytes, result: replaced } = await withOpeners(
-          ctx,
-          o.open,
-          (methods) =>
-            editPayload(decoded, path, methods, (payload) => {
-              const old = payload.backends.get(id);
-              if (old !== undefined) wipeCred(old);
-              payload.backends.set(id, cred);
-              used = true;
-              return old !== undefined;
-            }),
-        );
-        writeBundle(path, bytes);
-        ctx.io.out(`${replaced ? "replaced backend" : "added backend"} ${id} in ${path}\n`);
-      } finally {
-        if (!used) wipeCred(cred);
-      }
-    });
+    .action((path, o) =>
+      withBundleLock(ctx, path, async () => {
+        const decoded = readBundle(path);
+        const { id, cred } = parseBackendSpec(o.backend);
+        let used = false;
+        try {
+          const { bytes, result: replaced } = await withOpeners(
+            ctx,
+            o.open,
+            (methods) =>
+              editPayload(decoded, path, methods, (payload) => {
+                const old = payload.backends.get(id);
+                if (old !== undefined) wipeCred(old);
+                payload.backends.set(id, cred);
+                used = true;
+                return old !== undefined;
+              }),
+          );
+          writeBundle(path, bytes);
+          ctx.io.out(`${replaced ? "replaced backend" : "added backend"} ${id} in ${path}\n`);
+        } finally {
+          if (!used) wipeCred(cred);
+        }
+      })
+    );
 }
