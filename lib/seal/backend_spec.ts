@@ -22,7 +22,7 @@ import { InputError } from "../core/errors.ts";
 import { readSecretFile } from "../core/fs.ts";
 import { SecretBytes } from "../core/secret.ts";
 import type { BackendCred } from "./creds.ts";
-import { parseSpecFields, type SpecFields } from "./spec_fields.ts";
+import { parseSpecFields, type SpecFields, specFieldsFromTable } from "./spec_fields.ts";
 import { isValidUtf8, trimUnicodeWhitespace } from "./utf8_bytes.ts";
 
 const TOKEN = "backend_spec_invalid";
@@ -46,7 +46,28 @@ export interface ParsedBackend {
 
 /** Parses one `--backend` spec, reading its credential files. */
 export function parseBackendSpec(spec: string): ParsedBackend {
-  const f = parseSpecFields(spec, FLAG, TOKEN);
+  return backendFromFields(backendSpecFields(spec));
+}
+
+/** The fields of one `--backend` spec (syntax only; no file is read). */
+export function backendSpecFields(spec: string): SpecFields {
+  return parseSpecFields(spec, FLAG, TOKEN);
+}
+
+/**
+ * The fields of a `[[backend]]` table of `bundle create --from` (the
+ * `--backend` fields, `id` and `type` included); `where` names the file and
+ * the table in errors. No file is read yet.
+ */
+export function backendFieldsFromTable(
+  table: Readonly<Record<string, unknown>>,
+  where: string,
+): SpecFields {
+  return specFieldsFromTable(table, where, TOKEN);
+}
+
+/** One backend from its fields, reading its credential files. */
+export function backendFromFields(f: SpecFields): ParsedBackend {
   const id = f.require("id", "a backend spec");
   const type = f.require("type", "a backend spec");
   // Every field is checked before any credential file is read.
@@ -201,9 +222,19 @@ export function readDek(path: string): SecretBytes {
  * file, a duplicate id), every credential already read is wiped first.
  */
 export function parseBackendSpecs(specs: readonly string[]): Map<string, BackendCred> {
+  return loadBackends(specs.map((spec) => () => parseBackendSpec(spec)));
+}
+
+/**
+ * Loads backends (each a thunk that parses one and reads its files) into a
+ * map, with the wiping and duplicate rules of {@linkcode parseBackendSpecs}.
+ */
+export function loadBackends(
+  backends: readonly (() => ParsedBackend)[],
+): Map<string, BackendCred> {
   const parsed: ParsedBackend[] = [];
   try {
-    for (const spec of specs) parsed.push(parseBackendSpec(spec));
+    for (const load of backends) parsed.push(load());
   } catch (e) {
     for (const p of parsed) wipe(p.cred);
     throw e;

@@ -38,7 +38,7 @@ import { Bip39Method, readPhraseFile } from "./slots/bip39.ts";
 import { PassphraseMethod } from "./slots/passphrase.ts";
 import { loadTpmMethod, type TpmSettings } from "./slots/tpm_loader.ts";
 import type { SlotMethod, SlotSpec } from "./slots/types.ts";
-import { parseSpecFields, type SpecFields } from "./spec_fields.ts";
+import { parseSpecFields, type SpecFields, specFieldsFromTable } from "./spec_fields.ts";
 
 const TOKEN = "slot_spec_invalid";
 
@@ -76,6 +76,11 @@ function parse(text: string, flag: Mode): ParsedSlotSpec {
   const colon = text.indexOf(":");
   const kind = colon < 0 ? text : text.slice(0, colon);
   const f = parseSpecFields(colon < 0 ? "" : text.slice(colon + 1), flag, TOKEN, ["pcrs"]);
+  return fromFields(kind, f, flag, flag);
+}
+
+/** A slot of method `kind` from its fields; `where` names the source in errors. */
+function fromFields(kind: string, f: SpecFields, flag: Mode, where: string): ParsedSlotSpec {
   const label = (k: SlotMethodName): string => f.take("label") ?? DEFAULT_LABELS[k];
   let spec: ParsedSlotSpec;
   switch (kind) {
@@ -106,7 +111,7 @@ function parse(text: string, flag: Mode): ParsedSlotSpec {
     default:
       throw new InputError(
         TOKEN,
-        `${flag}: unknown slot type (expected one of passphrase, bip39, age-yubikey, tpm)`,
+        `${where}: unknown slot type (expected one of passphrase, bip39, age-yubikey, tpm)`,
       );
   }
   f.finish(`a ${kind} ${flag === "--slot" ? "slot" : "opener"}`);
@@ -130,6 +135,25 @@ function parsePcrs(f: SpecFields): number[] {
 export function parseSlotSpec(text: string): ParsedSlotSpec {
   const spec = parse(text, "--slot");
   if (spec.kind === "age-yubikey") parseAgeRecipient(spec.recipient!, "--slot: recipient");
+  return spec;
+}
+
+/**
+ * A `[[slot]]` table of `bundle create --from` (`type = "passphrase"`, then
+ * the `--slot` fields: `file`, `label`, `recipient`, `pcrs` (a list or a
+ * string), `bank`). `where` names the file and the table in errors.
+ */
+export function slotSpecFromTable(
+  table: Readonly<Record<string, unknown>>,
+  where: string,
+): ParsedSlotSpec {
+  const kind = table.type;
+  if (typeof kind !== "string" || kind === "") {
+    throw new InputError(TOKEN, `${where}: field "type" is required (passphrase, bip39, …)`);
+  }
+  const f = specFieldsFromTable(table, where, TOKEN, { lists: ["pcrs"], skip: ["type"] });
+  const spec = fromFields(kind, f, "--slot", where);
+  if (spec.kind === "age-yubikey") parseAgeRecipient(spec.recipient!, `${where}: recipient`);
   return spec;
 }
 

@@ -7,6 +7,8 @@
  * rejected; a bare part without `=` is accepted only as a comma continuation
  * of a field listed in `continuations` (`pcrs=0,2,4,7`). Errors name the flag
  * and the field, never a value, since a value may be a mistyped secret.
+ * {@linkcode specFieldsFromTable} builds the same fields from a TOML table
+ * (`bundle create --from`), under the same rules.
  * @module
  */
 
@@ -86,4 +88,39 @@ export function parseSpecFields(
     }
   }
   return new SpecFields(fields, flag, token);
+}
+
+/**
+ * The fields of one TOML table (`[[slot]]`, `[[backend]]`), under the rules
+ * of {@linkcode parseSpecFields}: `where` (e.g. `plan.toml: slot[1]`) takes
+ * the flag's place in errors. Values are strings; integers are accepted and
+ * kept as their decimal text; a field listed in `lists` may also be an
+ * array of integers (`pcrs = [0, 2, 4, 7]`). Keys in `skip` are left out.
+ */
+export function specFieldsFromTable(
+  table: Readonly<Record<string, unknown>>,
+  where: string,
+  token: string,
+  options: { readonly lists?: readonly string[]; readonly skip?: readonly string[] } = {},
+): SpecFields {
+  const fields = new Map<string, string>();
+  const fail = (reason: string): InputError => new InputError(token, `${where}: ${reason}`);
+  for (const [key, value] of Object.entries(table)) {
+    if (options.skip?.includes(key)) continue;
+    if (!/^[a-z0-9-]+$/.test(key)) {
+      throw fail(`field names use lowercase letters, digits and '-' (got "${key}")`);
+    }
+    let text: string;
+    if (typeof value === "string") text = value;
+    else if (typeof value === "number" && Number.isSafeInteger(value)) text = String(value);
+    else if (typeof value === "bigint") text = value.toString();
+    else if (
+      Array.isArray(value) && options.lists?.includes(key) && value.length > 0 &&
+      value.every((v) => typeof v === "number" && Number.isSafeInteger(v))
+    ) text = value.join(",");
+    else throw fail(`field "${key}" must be a string`);
+    if (text.trim() === "") throw fail(`field "${key}" must not be empty`);
+    fields.set(key, text);
+  }
+  return new SpecFields(fields, where, token);
 }

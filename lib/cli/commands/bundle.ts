@@ -15,7 +15,8 @@
 import type { Command } from "@commander-js/extra-typings";
 import { writeFileAtomic } from "../../core/fs.ts";
 import { x25519Generate } from "../../crypto/x25519_seal.ts";
-import { parseBackendSpecs } from "../../seal/backend_spec.ts";
+import { backendFromFields, backendSpecFields, loadBackends } from "../../seal/backend_spec.ts";
+import { type BundlePlan, readBundlePlan } from "../../seal/bundle_toml.ts";
 import { createBundle, openBundle } from "../../seal/bundle.ts";
 import { credKind, wipeCreds } from "../../seal/creds.ts";
 import { evaluateDeposits, wipeReviews } from "../../seal/deposits/evaluate.ts";
@@ -51,14 +52,27 @@ export interface CreateBundleFileOptions {
   slotOptions?: Parameters<typeof loadSlotSpecs>[1];
 }
 
-/** Creates a bundle file from specs; shared with `basil demo`. */
-export async function createBundleFile(
-  path: string,
+/**
+ * The plan of a new bundle from `--slot` and `--backend` flags (the same
+ * shape `--from FILE` gives).
+ */
+export function planFromFlags(
   slotSpecs: readonly string[],
   backendSpecs: readonly string[],
+): BundlePlan {
+  if (slotSpecs.length === 0) throw new CliError("give at least one --slot <method:…>", 2);
+  return {
+    slots: slotSpecs.map(parseSlotSpec),
+    backends: backendSpecs.map(backendSpecFields),
+  };
+}
+
+/** Creates a bundle file from a plan; shared with `basil demo`. */
+export async function createBundleFile(
+  path: string,
+  plan: BundlePlan,
   options: CreateBundleFileOptions = {},
 ): Promise<void> {
-  if (slotSpecs.length === 0) throw new CliError("give at least one --slot <method:…>", 2);
   let exists = false;
   try {
     Deno.lstatSync(path);
@@ -67,12 +81,12 @@ export async function createBundleFile(
   if (exists && !options.force) {
     throw new CliError(`bundle ${path} already exists; pass --force to replace it`);
   }
-  const parsed = slotSpecs.map(parseSlotSpec);
+  const parsed = plan.slots;
   const generating = parsed.some((s) => s.kind === "bip39" && s.file === undefined);
   if (generating && options.showPhrase === undefined) {
     throw new CliError("--slot bip39 without file= generates a phrase; use `basil bundle create`");
   }
-  const backends = parseBackendSpecs(backendSpecs);
+  const backends = loadBackends(plan.backends.map((f) => () => backendFromFields(f)));
   let loaded: Awaited<ReturnType<typeof loadSlotSpecs>> | undefined;
   const deposit = emptyDeposit();
   try {
@@ -111,10 +125,15 @@ export function registerBundleCommands(program: Command, ctx: CliContext): void 
     .argument("<bundle>", "path of the bundle file to write")
     .option("--slot <spec>", "unlock slot, e.g. passphrase:file=/run/secrets/pass", collect, [])
     .option("--backend <spec>", "backend credential, e.g. id=db,type=db-keystore,…", collect, [])
+    .option("--from <toml>", "slots and backends as [[slot]]/[[backend]] tables (not with flags)")
     .option("--deposit-key <file>", "create a deposit ingest key; write its recipient here")
     .option("--force", "replace an existing bundle file")
     .action(async (path, o) => {
-      await createBundleFile(path, o.slot, o.backend, {
+      if (o.from !== undefined && (o.slot.length > 0 || o.backend.length > 0)) {
+        throw new CliError("--from cannot be combined with --slot or --backend", 2);
+      }
+      const plan = o.from !== undefined ? readBundlePlan(o.from) : planFromFlags(o.slot, o.backend);
+      await createBundleFile(path, plan, {
         ...(o.force ? { force: true } : {}),
         onWritten: () => {
           ctx.io.out(`wrote sealed bundle to ${path}\n`);

@@ -8,7 +8,7 @@
 
 import { toHex } from "../../core/encoding.ts";
 import { writeFileAtomic } from "../../core/fs.ts";
-import { createBundleFile } from "../commands/bundle.ts";
+import { createBundleFile, planFromFlags } from "../commands/bundle.ts";
 import { CliError } from "../io.ts";
 
 /** Marker of a workdir the demo created itself: only such a directory is wiped on a rerun. */
@@ -231,7 +231,9 @@ export async function scaffold(p: DemoPaths, uid: number): Promise<void> {
   }
   await createBundleFile(
     p.bundle,
-    [`passphrase:file=${p.passphrase}`],
-    [`id=local-db,type=db-keystore,path=${p.db},dek-file=${p.dek}`],
+    planFromFlags(
+      [`passphrase:file=${p.passphrase}`],
+      [`id=local-db,type=db-keystore,path=${p.db},dek-file=${p.dek}`],
+    ),
   );
 }
