@@ -6,7 +6,6 @@
 
 import assert from "node:assert/strict";
 import { loadCatalog } from "../../../lib/catalog/load.ts";
-import { loadAgentConfig } from "../../../lib/config/load.ts";
 import {
   agentCommandOptions,
   agentEnvironment,
@@ -14,19 +13,10 @@ import {
   RUNTIME_ENV,
 } from "../../../lib/sandbox/launch.ts";
 import { agentPermissions, GRPC_ENV } from "../../../lib/sandbox/permissions.ts";
-
-const LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+import { agentConfig, LIBC } from "./helpers.ts";
 
 function inputs(unlock = "") {
-  const text = [
-    'catalog = "/etc/basil/catalog.json"',
-    'policy = "/etc/basil/policy.json"',
-    'bundle = "/var/lib/basil/bundle.sealed"',
-    'socket = "/run/basil/basil.sock"',
-    "[unlock]",
-    unlock,
-  ].join("\n");
-  const cfg = loadAgentConfig({ file: { path: "/etc/basil/agent.toml", text }, cwd: "/" });
+  const cfg = agentConfig(unlock);
   const catalog = loadCatalog(
     JSON.stringify({ schemaVersion: 1, backends: {}, keys: {} }),
     "/etc/basil/catalog.json",

@@ -6,25 +6,11 @@
 import assert from "node:assert/strict";
 import { loadCatalog } from "../../../lib/catalog/load.ts";
 import type { Catalog } from "../../../lib/catalog/schema.ts";
-import { loadAgentConfig } from "../../../lib/config/load.ts";
-import type { AgentConfig } from "../../../lib/config/schema.ts";
 import { agentPermissions, GRPC_ENV, toDenoFlags } from "../../../lib/sandbox/permissions.ts";
+import { agentConfig, LIBC } from "./helpers.ts";
 
-const LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6";
 const PASS = "/etc/basil/unlock-pass";
 const PHRASE = "/etc/basil/bip39-phrase";
-
-function config(unlock: string): AgentConfig {
-  const text = [
-    'catalog = "/etc/basil/catalog.json"',
-    'policy = "/etc/basil/policy.json"',
-    'bundle = "/var/lib/basil/bundle.sealed"',
-    'socket = "/run/basil/basil.sock"',
-    "[unlock]",
-    unlock,
-  ].join("\n");
-  return loadAgentConfig({ file: { path: "/etc/basil/agent.toml", text }, cwd: "/" });
-}
 
 function catalog(): Catalog {
   const json = {
@@ -36,7 +22,7 @@ function catalog(): Catalog {
 }
 
 Deno.test("passphrase-no-wipe: the passphrase file is readable but never writable", () => {
-  const cfg = config(`unlock-passphrase-file = "${PASS}"\nunlock-passphrase-no-wipe = true`);
+  const cfg = agentConfig(`unlock-passphrase-file = "${PASS}"\nunlock-passphrase-no-wipe = true`);
   assert.equal(cfg.unlock.passphraseNoWipe, true);
   const p = agentPermissions(cfg, catalog(), { libc: LIBC });
   assert.ok(p.read.includes(PASS), "still read at unlock");
@@ -48,7 +34,7 @@ Deno.test("passphrase-no-wipe: the passphrase file is readable but never writabl
 
 Deno.test("without no-wipe the passphrase file is writable (the agent wipes it)", () => {
   const p = agentPermissions(
-    config(`unlock-passphrase-file = "${PASS}"`),
+    agentConfig(`unlock-passphrase-file = "${PASS}"`),
     catalog(),
     { libc: LIBC },
   );
@@ -58,7 +44,7 @@ Deno.test("without no-wipe the passphrase file is writable (the agent wipes it)"
 
 Deno.test("no-wipe applies to the passphrase only: the BIP-39 phrase file is always wiped", () => {
   const p = agentPermissions(
-    config(
+    agentConfig(
       `unlock-passphrase-file = "${PASS}"\nunlock-passphrase-no-wipe = true\n` +
         `bip39-phrase-file = "${PHRASE}"`,
     ),
@@ -71,6 +57,6 @@ Deno.test("no-wipe applies to the passphrase only: the BIP-39 phrase file is alw
 });
 
 Deno.test("the agent may read exactly the gRPC environment", () => {
-  const p = agentPermissions(config(""), catalog(), { libc: LIBC });
+  const p = agentPermissions(agentConfig(""), catalog(), { libc: LIBC });
   assert.deepEqual(p.env, [...GRPC_ENV]);
 });
