@@ -103,22 +103,30 @@ export function auditDecision(
   reason: string,
   targetKind = "catalog_key",
 ): void {
-  if (!writeRecord(deps, caller, op, target, allow, reason, targetKind, allow) && allow) {
-    throw auditUnwritten(op);
-  }
+  const written = writeRecord(deps, caller, {
+    op,
+    target,
+    targetKind,
+    allow,
+    outcome: allow,
+    reason,
+  });
+  if (!written && allow) throw auditUnwritten(op);
 }
 
-/** Writes one record; `outcome` is whether the operation goes ahead. Returns whether it was written. */
-function writeRecord(
-  deps: BrokerDeps,
-  caller: Caller,
-  op: string,
-  target: string,
-  allow: boolean,
-  reason: string,
-  targetKind: string,
-  outcome: boolean,
-): boolean {
+/** One audited decision; `outcome` is whether the operation goes ahead. */
+interface Decision {
+  readonly op: string;
+  readonly target: string;
+  readonly targetKind: string;
+  readonly allow: boolean;
+  readonly outcome: boolean;
+  readonly reason: string;
+}
+
+/** Writes one record. Returns whether it was written. */
+function writeRecord(deps: BrokerDeps, caller: Caller, d: Decision): boolean {
+  const { op, target, targetKind, allow, outcome, reason } = d;
   const r = caller.resolution;
   const subject = r.ok ? r.subject : undefined;
   const authenticatedBy = caller.peer
@@ -214,7 +222,8 @@ export function authorizeKeysFor(
   const r = caller.resolution;
   if (!r.ok) {
     for (const k of keyNames) {
-      writeRecord(deps, caller, op, k, false, r.reason, "catalog_key", false);
+      const d = { op, target: k, targetKind: "catalog_key", allow: false, outcome: false };
+      writeRecord(deps, caller, { ...d, reason: r.reason });
     }
     throw unresolvedError(caller, op);
   }
@@ -223,8 +232,14 @@ export function authorizeKeysFor(
   const denied = decisions.find((d) => !d.allow);
   let written = true;
   decisions.forEach((d, n) => {
-    const reason = d.allow ? d.via : d.reason;
-    const ok = writeRecord(deps, caller, op, keyNames[n]!, d.allow, reason, "catalog_key", !denied);
+    const ok = writeRecord(deps, caller, {
+      op,
+      target: keyNames[n]!,
+      targetKind: "catalog_key",
+      allow: d.allow,
+      outcome: !denied,
+      reason: d.allow ? d.via : d.reason,
+    });
     written &&= ok;
   });
   if (denied && !denied.allow) throw unauthorized(op, denied.reason);
