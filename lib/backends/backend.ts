@@ -16,6 +16,7 @@
 import type { CatalogKey } from "../catalog/schema.ts";
 import type { BackendKind, KeyType } from "../core/ops.ts";
 import type { SecretBytes } from "../core/secret.ts";
+import type { PrivateKeyMaterial } from "../crypto/signing.ts";
 import type { LeafRequest } from "../crypto/x509/mod.ts";
 
 /** One stored version of a value. The caller wipes `value` after use. */
@@ -44,9 +45,7 @@ export interface TransitKeyInfo {
 }
 
 /** Private key material for import. The backend copies what it keeps; the caller wipes. */
-export type ImportMaterial =
-  | { readonly kind: "ed25519-seed"; readonly seed: SecretBytes }
-  | { readonly kind: "pkcs8"; readonly der: SecretBytes };
+export type ImportMaterial = PrivateKeyMaterial;
 
 /** One entry of an all-or-nothing import. */
 export interface ImportItem {

@@ -13,7 +13,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import { concat, fromBase64, fromHex, fromUtf8, toBase64, utf8 } from "../core/encoding.ts";
+import { concat, fromBase64, fromHex, fromUtf8, utf8 } from "../core/encoding.ts";
+import { derToPem } from "./x509/pem.ts";
 
 /** Length of a raw Ed25519 seed, X25519 private key, or either public key. */
 export const RAW_KEY_BYTES = 32;
@@ -65,16 +66,13 @@ export function rawFromFixedDer(
   return new Uint8Array(der.subarray(prefix.length));
 }
 
-const PEM_BEGIN = "-----BEGIN PUBLIC KEY-----";
-const PEM_END = "-----END PUBLIC KEY-----";
+const PEM_LABEL = "PUBLIC KEY";
+const PEM_BEGIN = `-----BEGIN ${PEM_LABEL}-----`;
+const PEM_END = `-----END ${PEM_LABEL}-----`;
 
 /** SPKI DER → PEM text as UTF-8 bytes (64-column base64, trailing newline). */
 export function spkiDerToPem(der: Uint8Array): Uint8Array {
-  const b64 = toBase64(der);
-  const lines = [PEM_BEGIN];
-  for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
-  lines.push(PEM_END, "");
-  return utf8(lines.join("\n"));
+  return utf8(derToPem(der, PEM_LABEL));
 }
 
 /**

@@ -70,8 +70,8 @@ export interface SigningKeyPair {
 }
 
 /**
- * Private key material offered for import (the same shape as the backend
- * contract's `ImportMaterial`). The caller keeps ownership and wipes it.
+ * Private key material offered for import (the backend contract's
+ * `ImportMaterial`). The caller keeps ownership and wipes it.
  */
 export type PrivateKeyMaterial =
   | { readonly kind: "ed25519-seed"; readonly seed: SecretBytes }

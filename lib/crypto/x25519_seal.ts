@@ -177,7 +177,6 @@ function deriveKey(
     });
     shared = diffieHellman({ privateKey: privateObject(privateKey), publicKey });
   } catch {
-    shared?.fill(0);
     return undefined;
   }
   try {

@@ -38,16 +38,8 @@ import { createKeystorePki } from "./pki.ts";
 import { KeystoreStore } from "./store.ts";
 import { createKeystoreTransit } from "./transit.ts";
 
-export {
-  type EntryAttributes,
-  KeystoreStore,
-  type NewEntry,
-  type OpenedEntry,
-  type VersionRange,
-} from "./store.ts";
-export { createKeystoreTransit } from "./transit.ts";
-export { createKeystorePki } from "./pki.ts";
-export { AEAD_ALG_BYTE, transitAad } from "./transit_aead.ts";
+export { type EntryAttributes, KeystoreStore, type OpenedEntry } from "./store.ts";
+export { transitAad } from "./transit_aead.ts";
 export type { EntryKind } from "./rows.ts";
 
 /** Options for {@linkcode openKeystoreBackend}. */
@@ -86,16 +78,16 @@ export function openKeystoreBackend(options: KeystoreBackendOptions): KeystoreBa
   });
   const kv: KvStore = {
     read(path: string, version?: number): Promise<KvVersion | undefined> {
-      return attempt(() => {
+      return Promise.try(() => {
         const entry = store.read("value", path, version);
         return entry && { value: entry.secret, version: entry.version };
       });
     },
     write(path: string, value: Uint8Array): Promise<number> {
-      return attempt(() => store.append("value", path, value));
+      return Promise.try(() => store.append("value", path, value));
     },
     latestVersion(path: string): Promise<number | undefined> {
-      return attempt(() => store.latestVersion("value", path));
+      return Promise.try(() => store.latestVersion("value", path));
     },
   };
   return {
@@ -107,7 +99,7 @@ export function openKeystoreBackend(options: KeystoreBackendOptions): KeystoreBa
     pki: createKeystorePki(store),
     store,
     exists(key: CatalogKey): Promise<boolean> {
-      return attempt(() => {
+      return Promise.try(() => {
         const kind = entryKindFor(key);
         if (!store.has(kind, key.path)) return false;
         return key.publicPath === undefined || store.has("value", key.publicPath);
@@ -131,14 +123,5 @@ export function entryKindFor(key: CatalogKey): EntryKind {
     case "transit":
     case "pki":
       return "key";
-  }
-}
-
-/** Runs a synchronous store call as a promise (errors become rejections). */
-function attempt<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (e) {
-    return Promise.reject(e);
   }
 }

@@ -37,8 +37,9 @@
  */
 
 import type { CertRequest, IssuedCert, PkiEngine, TransitKeyInfo } from "../backend.ts";
-import { BasilError, KEY_NOT_FOUND_MESSAGE } from "../../core/errors.ts";
+import { BasilError } from "../../core/errors.ts";
 import type { KeyType } from "../../core/ops.ts";
+import { timingSafeEqual } from "../../core/secret.ts";
 import { generateSigningKey, publicKeyToSpkiDer, signMessageAsync } from "../../crypto/signing.ts";
 import {
   type CaCertificateInfo,
@@ -52,15 +53,14 @@ import {
   parseCertificate,
   requireCaKeyType,
 } from "../../crypto/x509/mod.ts";
-import type { KeystoreStore, OpenedEntry, PublicEntry } from "./store.ts";
-import { createKeystoreTransit } from "./transit.ts";
+import type { KeystoreStore, PublicEntry } from "./store.ts";
+import { keyInfo, notFound, openVersion, typeMismatch } from "./transit.ts";
 
 /** Parsed CA certificates kept in memory (path × version). */
 const CA_CACHE_MAX = 64;
 
 /** Creates the keystore pki engine over `store`'s `key` entries. */
 export function createKeystorePki(store: KeystoreStore): PkiEngine {
-  const transit = createKeystoreTransit(store);
   const cache = new Map<string, CaCertificateInfo>();
 
   /** The CA certificate of an opened version (cached by exact bytes). */
@@ -68,7 +68,7 @@ export function createKeystorePki(store: KeystoreStore): PkiEngine {
     const der = e.publicKey;
     const slot = `${e.version}\0${path}`;
     const hit = cache.get(slot);
-    if (hit !== undefined && der !== undefined && sameBytes(hit.der, der)) return hit;
+    if (hit !== undefined && der !== undefined && timingSafeEqual(hit.der, der)) return hit;
     let ca: CaCertificateInfo;
     try {
       if (der === undefined) throw new Error("no certificate");
@@ -82,23 +82,6 @@ export function createKeystorePki(store: KeystoreStore): PkiEngine {
     cache.set(slot, ca);
     if (cache.size > CA_CACHE_MAX) cache.delete(cache.keys().next().value!);
     return ca;
-  }
-
-  /** Opens `version` (latest when undefined), checked against the catalog key type. */
-  function open(path: string, keyType: CaKeyType, version?: number): OpenedEntry {
-    const e = store.read("key", path, version);
-    if (e === undefined) {
-      throw notFound(
-        version === undefined
-          ? `keystore pki ${path} is absent`
-          : `keystore pki ${path} has no version ${version}`,
-      );
-    }
-    if (e.keyType !== keyType) {
-      e.secret.wipe();
-      throw typeMismatch(path, e.keyType, keyType);
-    }
-    return e;
   }
 
   /** A fresh CA key and its self-signed certificate, written by `save` (insert or append). */
@@ -123,7 +106,7 @@ export function createKeystorePki(store: KeystoreStore): PkiEngine {
 
   return {
     info(path: string): Promise<TransitKeyInfo | undefined> {
-      return transit.info(path);
+      return Promise.try(() => keyInfo(store, path));
     },
 
     async createCa(
@@ -142,7 +125,7 @@ export function createKeystorePki(store: KeystoreStore): PkiEngine {
 
     async rotateCa(path: string, keyType: KeyType): Promise<number> {
       const kt = requireCaKeyType(keyType);
-      const latest = open(path, kt);
+      const latest = openVersion(store, path, kt);
       latest.secret.wipe();
       const ca = caOf(path, latest);
       const subject = checkCaSubject({ commonName: ca.commonName ?? "Basil CA", uri: ca.uri });
@@ -159,7 +142,7 @@ export function createKeystorePki(store: KeystoreStore): PkiEngine {
       from: number,
       to: number,
     ): Promise<Uint8Array[]> {
-      return attempt(() => {
+      return Promise.try(() => {
         const kt = requireCaKeyType(keyType);
         if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || to < from) {
           throw new BasilError("INTERNAL", undefined, {
@@ -167,7 +150,7 @@ export function createKeystorePki(store: KeystoreStore): PkiEngine {
           });
         }
         const range = store.versionRange("key", path);
-        if (range === undefined) throw notFound(`keystore pki ${path} is absent`);
+        if (range === undefined) throw notFound(`keystore key ${path} is absent`);
         const out: Uint8Array[] = [];
         for (let v = Math.min(to, range.max); v >= Math.max(from, range.min); v--) {
           const e = store.readPublic("key", path, v);
@@ -182,7 +165,7 @@ export function createKeystorePki(store: KeystoreStore): PkiEngine {
     async issue(path: string, keyType: KeyType, req: CertRequest): Promise<IssuedCert> {
       const kt = requireCaKeyType(keyType);
       const profile = checkLeafRequest(req);
-      const e = open(path, kt);
+      const e = openVersion(store, path, kt);
       try {
         const ca = caOf(path, e);
         const td = profile.spiffeId?.trustDomain;
@@ -212,34 +195,8 @@ export function createKeystorePki(store: KeystoreStore): PkiEngine {
   };
 }
 
-/** Byte equality (certificates are public: no constant-time need). */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function typeMismatch(path: string, stored: string | undefined, asked: CaKeyType): BasilError {
-  return new BasilError("INTERNAL", undefined, {
-    detail: `keystore pki ${path} holds ${stored ?? "no key type"}, the catalog says ${asked}`,
-  });
-}
-
-function notFound(detail: string): BasilError {
-  return new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, { detail });
-}
-
 function alreadyExists(path: string): BasilError {
   return new BasilError("INVALID_REQUEST", "key already exists", {
     detail: `keystore key ${path} already exists`,
   });
-}
-
-/** Runs a synchronous call as a promise (errors become rejections). */
-function attempt<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (e) {
-    return Promise.reject(e);
-  }
 }

@@ -81,7 +81,7 @@ interface Statements {
   readonly any: StatementSync;
   readonly insert: StatementSync;
   readonly range: StatementSync;
-  readonly latestType: StatementSync;
+  readonly latestMeta: StatementSync;
   readonly prune: StatementSync;
 }
 
@@ -114,8 +114,10 @@ export class KeystoreStore {
       range: db.prepare(
         "SELECT min(version) AS lo, max(version) AS hi FROM entries WHERE kind = ? AND path = ?",
       ),
-      latestType: db.prepare(
-        "SELECT version, key_type FROM entries WHERE kind = ? AND path = ? ORDER BY version DESC LIMIT 1",
+      latestMeta: db.prepare(
+        "SELECT version, key_type, " +
+          "(SELECT min(version) FROM entries WHERE kind = ? AND path = ?) AS lo " +
+          "FROM entries WHERE kind = ? AND path = ? ORDER BY version DESC LIMIT 1",
       ),
       prune: db.prepare("DELETE FROM entries WHERE kind = ? AND path = ? AND version < ?"),
     };
@@ -227,25 +229,27 @@ export class KeystoreStore {
     });
   }
 
-  /** The oldest and newest stored versions of `path`, or undefined when it holds none. */
   /**
-   * The latest version and its stored key type, WITHOUT opening the row: for
-   * routing only. Every use of key material opens (and so authenticates) the
-   * row, whose AAD binds the key type.
+   * The latest version, its stored key type and the oldest stored version,
+   * in one query and WITHOUT opening the row: for routing only. Every use of
+   * key material opens (and so authenticates) the row, whose AAD binds the
+   * key type.
    */
   peekLatest(
     kind: EntryKind,
     path: string,
-  ): { version: number; keyType: string | null } | undefined {
+  ): { version: number; keyType: string | null; minVersion: number } | undefined {
     const { stmts } = this.#live();
-    const row = sql(() => stmts.latestType.get(kind, path));
-    if (typeof row?.version !== "number") return undefined;
+    const row = sql(() => stmts.latestMeta.get(kind, path, kind, path));
+    if (typeof row?.version !== "number" || typeof row.lo !== "number") return undefined;
     return {
       version: row.version,
       keyType: typeof row.key_type === "string" ? row.key_type : null,
+      minVersion: row.lo,
     };
   }
 
+  /** The oldest and newest stored versions of `path`, or undefined when it holds none. */
   versionRange(kind: EntryKind, path: string): VersionRange | undefined {
     const { stmts } = this.#live();
     const row = sql(() => stmts.range.get(kind, path));
@@ -292,7 +296,6 @@ export class KeystoreStore {
     });
   }
 
-  /** Opens `version` of `path` (latest when undefined); undefined when absent. */
   /**
    * The public part (key type, public key) of one version. The row is opened
    * and authenticated once, its secret wiped at once, and the result cached:
@@ -311,6 +314,7 @@ export class KeystoreStore {
     return pub;
   }
 
+  /** Opens `version` of `path` (latest when undefined); undefined when absent. */
   read(kind: EntryKind, path: string, version?: number): OpenedEntry | undefined {
     const { stmts, dek } = this.#live();
     if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) return undefined;

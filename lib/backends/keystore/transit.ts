@@ -55,9 +55,9 @@ interface Material {
 /** Creates the keystore transit engine over `store`'s `key` entries. */
 export function createKeystoreTransit(store: KeystoreStore): TransitEngine {
   return {
-    info: (path) => attempt(() => info(store, path)),
+    info: (path) => Promise.try(() => keyInfo(store, path)),
     create: (path, keyType) =>
-      attempt(() => {
+      Promise.try(() => {
         const m = freshMaterial(keyType);
         try {
           store.insertNew("key", [entry(path, keyType, m)]);
@@ -66,9 +66,9 @@ export function createKeystoreTransit(store: KeystoreStore): TransitEngine {
           m.secret.wipe();
         }
       }),
-    importKeys: (items) => attempt(() => importKeys(store, items)),
+    importKeys: (items) => Promise.try(() => importKeys(store, items)),
     rotate: (path, keyType) =>
-      attempt(() => {
+      Promise.try(() => {
         requireInfo(store, path, keyType);
         const m = freshMaterial(keyType);
         try {
@@ -78,7 +78,7 @@ export function createKeystoreTransit(store: KeystoreStore): TransitEngine {
         }
       }),
     publicKey: (path, keyType, version) =>
-      attempt(() => publicOf(store, path, keyType, version).slice()),
+      Promise.try(() => publicOf(store, path, keyType, version).slice()),
     async sign(path, keyType, message, version) {
       if (!isSigningKeyType(keyType)) throw notSigning(keyType);
       const e = openVersion(store, path, keyType, version);
@@ -89,12 +89,12 @@ export function createKeystoreTransit(store: KeystoreStore): TransitEngine {
       }
     },
     verify: (path, keyType, message, signature, version) =>
-      attempt(() => {
+      Promise.try(() => {
         if (!isSigningKeyType(keyType)) throw notSigning(keyType);
         return verifyMessage(keyType, publicOf(store, path, keyType, version), message, signature);
       }),
     encrypt: (path, keyType, plaintext, aad, version) =>
-      attempt(() => {
+      Promise.try(() => {
         if (!isAeadAlgorithm(keyType)) throw notAead(keyType);
         const e = openVersion(store, path, keyType, version);
         try {
@@ -110,18 +110,21 @@ export function createKeystoreTransit(store: KeystoreStore): TransitEngine {
         }
       }),
     decrypt: (path, keyType, envelope, aad) =>
-      attempt(() => decrypt(store, path, keyType, envelope, aad)),
+      Promise.try(() => decrypt(store, path, keyType, envelope, aad)),
     prune: (path, minVersion) =>
-      attempt(() => {
+      Promise.try(() => {
         store.prune("key", path, minVersion);
       }),
   };
 }
 
-function info(store: KeystoreStore, path: string): TransitKeyInfo | undefined {
-  const range = store.versionRange("key", path);
+/**
+ * Versions and key type of the `key` entry at `path` (transit keys and pki
+ * CAs alike), from one query; undefined when absent.
+ */
+export function keyInfo(store: KeystoreStore, path: string): TransitKeyInfo | undefined {
   const latest = store.peekLatest("key", path);
-  if (range === undefined || latest === undefined) return undefined;
+  if (latest === undefined) return undefined;
   // Metadata only: no key is opened here (every use of the key opens and
   // authenticates its row, whose AAD binds the key type).
   const keyType = latest.keyType;
@@ -130,26 +133,35 @@ function info(store: KeystoreStore, path: string): TransitKeyInfo | undefined {
       detail: `keystore key ${path} has no valid key type`,
     });
   }
-  return { keyType: keyType as KeyType, latest: latest.version, minAvailable: range.min };
+  return { keyType: keyType as KeyType, latest: latest.version, minAvailable: latest.minVersion };
 }
 
 /** `info`, checked against the catalog key type; INTERNAL when absent or different. */
 function requireInfo(store: KeystoreStore, path: string, keyType: KeyType): TransitKeyInfo {
-  const i = info(store, path);
+  const i = keyInfo(store, path);
   if (i === undefined) throw notFound(`keystore key ${path} is absent`);
   if (i.keyType !== keyType) throw typeMismatch(path, i.keyType, keyType);
   return i;
 }
 
-/** Opens one version checked against the catalog key type. The caller wipes `secret`. */
-function openVersion(
+/**
+ * Opens `version` (latest when undefined) checked against the catalog key
+ * type; INTERNAL when absent or of another type. The caller wipes `secret`.
+ */
+export function openVersion(
   store: KeystoreStore,
   path: string,
   keyType: KeyType,
-  version: number,
+  version?: number,
 ): OpenedEntry {
   const e = store.read("key", path, version);
-  if (e === undefined) throw notFound(`keystore key ${path} has no version ${version}`);
+  if (e === undefined) {
+    throw notFound(
+      version === undefined
+        ? `keystore key ${path} is absent`
+        : `keystore key ${path} has no version ${version}`,
+    );
+  }
   if (e.keyType !== keyType) {
     e.secret.wipe();
     throw typeMismatch(path, e.keyType, keyType);
@@ -164,9 +176,7 @@ function publicOf(
   keyType: KeyType,
   version: number,
 ): Uint8Array {
-  const e = Number.isSafeInteger(version) && version >= 1
-    ? store.readPublic("key", path, version)
-    : undefined;
+  const e = store.readPublic("key", path, version);
   if (e === undefined) throw notFound(`keystore key ${path} has no version ${version}`);
   if (e.keyType !== keyType) throw typeMismatch(path, e.keyType, keyType);
   return e.publicKey ?? new Uint8Array(0);
@@ -272,11 +282,17 @@ function entry(path: string, keyType: KeyType, m: Material): NewEntry {
   return { path, secret: m.secret.expose(), attrs: { keyType, publicKey: m.publicKey } };
 }
 
-function notFound(detail: string): BasilError {
+/** INTERNAL "key material not found in backend" with `detail`. */
+export function notFound(detail: string): BasilError {
   return new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, { detail });
 }
 
-function typeMismatch(path: string, stored: string | undefined, asked: KeyType): BasilError {
+/** INTERNAL: the stored key type is not the catalog's. */
+export function typeMismatch(
+  path: string,
+  stored: string | undefined,
+  asked: KeyType,
+): BasilError {
   return new BasilError("INTERNAL", undefined, {
     detail: `keystore key ${path} holds ${stored ?? "no key type"}, the catalog says ${asked}`,
   });
@@ -288,13 +304,4 @@ function notSigning(keyType: KeyType): BasilError {
 
 function notAead(keyType: KeyType): BasilError {
   return new BasilError("UNSUPPORTED_ALGORITHM", `${keyType} keys do not encrypt`);
-}
-
-/** Runs a synchronous call as a promise (errors become rejections). */
-function attempt<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (e) {
-    return Promise.reject(e);
-  }
 }

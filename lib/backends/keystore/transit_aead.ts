@@ -18,7 +18,7 @@ import { concat, utf8 } from "../../core/encoding.ts";
 const LABEL = utf8("basil-keystore-aead-v1");
 
 /** The algorithm byte of each AEAD (the wire enum's numbers). */
-export const AEAD_ALG_BYTE: Readonly<Record<AeadAlgorithm, number>> = {
+const AEAD_ALG_BYTE: Readonly<Record<AeadAlgorithm, number>> = {
   "chacha20-poly1305": 1,
   "aes-256-gcm": 2,
 };

@@ -84,7 +84,7 @@ const CA_KEY_USAGE = encode(new KeyUsage(KeyUsageFlags.keyCertSign | KeyUsageFla
 /** Issuer names decoded once per CA identity's `subjectDer` buffer. */
 const ISSUER_NAMES = new WeakMap<Uint8Array, Name>();
 
-/** What a leaf needs of its issuing CA certificate (see parse.ts `caIdentityOf`). */
+/** What a leaf needs of its issuing CA certificate (see parse.ts `caCertificateInfo`). */
 export interface CaIdentity {
   /** The CA certificate's subject `Name`, DER. */
   readonly subjectDer: Uint8Array;

@@ -7,12 +7,9 @@
  */
 
 import assert from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import type { CertRequest } from "../../../lib/backends/backend.ts";
-import { type KeystoreBackend, openKeystoreBackend } from "../../../lib/backends/keystore/mod.ts";
 import type { CatalogKey } from "../../../lib/catalog/schema.ts";
 import type { KeyType } from "../../../lib/core/ops.ts";
-import { SecretBytes } from "../../../lib/core/secret.ts";
 import { CA_KEY_TYPES, parseCertificate } from "../../../lib/crypto/x509/mod.ts";
 import { canRun } from "../crypto/helpers.ts";
 import {
@@ -25,48 +22,14 @@ import {
   opensslVerify,
   skipWithoutRun,
 } from "../crypto/x509_helpers.ts";
+import { type KeystoreFixture, withKeystore as withTempKeystore } from "./helpers.ts";
 
 const TD = "example.org";
 const CA_SUBJECT = { commonName: "Basil Test CA", uri: `spiffe://${TD}` };
 const notFound = isCode("INTERNAL", "key material not found in backend");
 
-interface Fixture {
-  readonly dbPath: string;
-  open(): KeystoreBackend;
-  rawDb(): DatabaseSync;
-}
-
-async function withKeystore(fn: (f: Fixture) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "basil-pki-" });
-  const dek = crypto.getRandomValues(new Uint8Array(32));
-  const opened: KeystoreBackend[] = [];
-  const dbs: DatabaseSync[] = [];
-  const f: Fixture = {
-    dbPath: `${dir}/keystore.db`,
-    open() {
-      const secret = SecretBytes.copyOf(dek);
-      try {
-        const b = openKeystoreBackend({ name: "ks", dbPath: f.dbPath, dek: secret });
-        opened.push(b);
-        return b;
-      } finally {
-        secret.wipe();
-      }
-    },
-    rawDb() {
-      const db = new DatabaseSync(f.dbPath);
-      db.exec("PRAGMA busy_timeout = 5000");
-      dbs.push(db);
-      return db;
-    },
-  };
-  try {
-    await fn(f);
-  } finally {
-    for (const db of dbs) if (db.isOpen) db.close();
-    for (const b of opened) b.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+function withKeystore(fn: (f: KeystoreFixture) => Promise<void> | void): Promise<void> {
+  return withTempKeystore("basil-pki-", fn);
 }
 
 function svid(path = "/ns/web", over: Partial<CertRequest> = {}): CertRequest {

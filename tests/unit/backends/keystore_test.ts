@@ -5,42 +5,13 @@ import type { KeystoreBackend } from "../../../lib/backends/keystore/mod.ts";
 import type { CatalogKey } from "../../../lib/catalog/schema.ts";
 import { BasilError, InputError } from "../../../lib/core/errors.ts";
 import { fromUtf8, toBase64, toHex, utf8 } from "../../../lib/core/encoding.ts";
-import type { Logger, LogLevel } from "../../../lib/core/log.ts";
+import type { LogLevel } from "../../../lib/core/log.ts";
 import { SecretBytes } from "../../../lib/core/secret.ts";
 import type { Engine, KeyClass } from "../../../lib/core/ops.ts";
+import { type KeystoreFixture, withKeystore as withTempKeystore } from "./helpers.ts";
 
-interface Fixture {
-  dir: string;
-  dbPath: string;
-  dek: Uint8Array;
-  open(dek?: Uint8Array, logger?: Logger): KeystoreBackend;
-}
-
-async function withKeystore(fn: (f: Fixture) => Promise<void> | void): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "basil-keystore-" });
-  const dek = crypto.getRandomValues(new Uint8Array(32));
-  const opened: KeystoreBackend[] = [];
-  const f: Fixture = {
-    dir,
-    dbPath: `${dir}/keystore.db`,
-    dek,
-    open(d = dek, logger) {
-      const secret = SecretBytes.copyOf(d);
-      try {
-        const b = openKeystoreBackend({ name: "ks", dbPath: f.dbPath, dek: secret, logger });
-        opened.push(b);
-        return b;
-      } finally {
-        secret.wipe();
-      }
-    },
-  };
-  try {
-    await fn(f);
-  } finally {
-    for (const b of opened) b.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+function withKeystore(fn: (f: KeystoreFixture) => Promise<void> | void): Promise<void> {
+  return withTempKeystore("basil-keystore-", fn);
 }
 
 async function readText(b: KeystoreBackend, path: string, version?: number): Promise<string> {
@@ -51,12 +22,6 @@ async function readText(b: KeystoreBackend, path: string, version?: number): Pro
   } finally {
     v.value.wipe();
   }
-}
-
-function rawDb(f: Fixture): DatabaseSync {
-  const db = new DatabaseSync(f.dbPath);
-  db.exec("PRAGMA busy_timeout = 5000");
-  return db;
 }
 
 async function assertAuthFails(p: Promise<unknown>, detail: string): Promise<void> {
@@ -197,6 +162,27 @@ Deno.test("keystore: key entries keep key type and public key", async () => {
   });
 });
 
+Deno.test("keystore: peekLatest reads latest version, key type and oldest version per kind", async () => {
+  await withKeystore((f) => {
+    const b = f.open();
+    assert.equal(b.store.peekLatest("key", "k"), undefined);
+    for (let i = 0; i < 3; i++) b.store.append("value", "k", utf8(`v-${i}`));
+    for (let i = 0; i < 3; i++) b.store.append("key", "k", utf8(`s-${i}`), { keyType: "ed25519" });
+    b.store.prune("key", "k", 3);
+    assert.deepEqual(b.store.peekLatest("key", "k"), {
+      version: 3,
+      keyType: "ed25519",
+      minVersion: 3,
+    });
+    assert.deepEqual(b.store.peekLatest("value", "k"), {
+      version: 3,
+      keyType: null,
+      minVersion: 1,
+    });
+    assert.equal(b.store.peekLatest("key", "other"), undefined);
+  });
+});
+
 Deno.test("keystore: readPublic authenticates a row once and prune evicts it", async () => {
   await withKeystore((f) => {
     const b = f.open();
@@ -279,7 +265,7 @@ Deno.test("keystore: swapping sealed blobs between rows fails to open", async ()
     await b.kv.write("a", utf8("value-a"));
     await b.kv.write("b", utf8("value-b"));
     await b.kv.write("a", utf8("value-a2"));
-    const db = rawDb(f);
+    const db = f.rawDb();
     const blob = (path: string, version: number): Uint8Array =>
       db.prepare("SELECT sealed FROM entries WHERE path = ? AND version = ?").get(path, version)
         ?.sealed as Uint8Array;
@@ -309,7 +295,7 @@ Deno.test("keystore: a flipped byte anywhere in a sealed blob fails to open", as
   await withKeystore(async (f) => {
     const b = f.open();
     await b.kv.write("p", utf8("some value"));
-    const db = rawDb(f);
+    const db = f.rawDb();
     const orig = db.prepare("SELECT sealed FROM entries").get()?.sealed as Uint8Array;
     const set = db.prepare("UPDATE entries SET sealed = ?");
     for (const i of [0, 11, 12, 20, orig.length - 16, orig.length - 1]) {
@@ -334,7 +320,7 @@ Deno.test("keystore: editing a row's version, path, kind or public key fails to 
     await b.kv.write("c", utf8("c1"));
     b.store.append("key", "k", utf8("seed"), { keyType: "ed25519", publicKey: utf8("PUB") });
     b.store.append("key", "k2", utf8("seed2"), { keyType: "ed25519" });
-    const db = rawDb(f);
+    const db = f.rawDb();
     db.exec("UPDATE entries SET version = 7 WHERE path = 'a' AND version = 2");
     await assertAuthFails(b.kv.read("a"), "a v7");
     await assertAuthFails(b.kv.read("a", 7), "a v7");

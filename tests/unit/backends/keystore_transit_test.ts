@@ -1,18 +1,15 @@
 import assert from "node:assert/strict";
 import * as nc from "node:crypto";
-import { DatabaseSync } from "node:sqlite";
 import type { AeadEnvelope, ImportItem } from "../../../lib/backends/backend.ts";
-import {
-  type KeystoreBackend,
-  openKeystoreBackend,
-  transitAad,
-} from "../../../lib/backends/keystore/mod.ts";
+import { transitAad } from "../../../lib/backends/keystore/mod.ts";
 import type { CatalogKey } from "../../../lib/catalog/schema.ts";
 import { BasilError } from "../../../lib/core/errors.ts";
 import { concat, fromUtf8, toHex, utf8 } from "../../../lib/core/encoding.ts";
 import type { KeyType } from "../../../lib/core/ops.ts";
 import { SecretBytes } from "../../../lib/core/secret.ts";
 import { normalizeImport, verifyMessage } from "../../../lib/crypto/signing.ts";
+import { isCode } from "../crypto/x509_helpers.ts";
+import { type KeystoreFixture, withKeystore as withTempKeystore } from "./helpers.ts";
 
 const SIGNING: readonly KeyType[] = [
   "ed25519",
@@ -24,52 +21,8 @@ const SIGNING: readonly KeyType[] = [
 ];
 const AEAD = ["aes-256-gcm", "chacha20-poly1305"] as const;
 
-interface Fixture {
-  dbPath: string;
-  open(): KeystoreBackend;
-  rawDb(): DatabaseSync;
-}
-
-async function withKeystore(fn: (f: Fixture) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "basil-transit-" });
-  const dek = crypto.getRandomValues(new Uint8Array(32));
-  const opened: KeystoreBackend[] = [];
-  const dbs: DatabaseSync[] = [];
-  const f: Fixture = {
-    dbPath: `${dir}/keystore.db`,
-    open() {
-      const secret = SecretBytes.copyOf(dek);
-      try {
-        const b = openKeystoreBackend({ name: "ks", dbPath: f.dbPath, dek: secret });
-        opened.push(b);
-        return b;
-      } finally {
-        secret.wipe();
-      }
-    },
-    rawDb() {
-      const db = new DatabaseSync(f.dbPath);
-      db.exec("PRAGMA busy_timeout = 5000");
-      dbs.push(db);
-      return db;
-    },
-  };
-  try {
-    await fn(f);
-  } finally {
-    for (const db of dbs) if (db.isOpen) db.close();
-    for (const b of opened) b.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function isCode(code: string, message?: string): (e: unknown) => boolean {
-  return (e: unknown) => {
-    assert.ok(e instanceof BasilError, `expected BasilError, got ${String(e)}`);
-    assert.equal(e.code, code, `code (${e.message}; ${e.detail})`);
-    if (message !== undefined) assert.equal(e.message, message);
-    return true;
-  };
+function withKeystore(fn: (f: KeystoreFixture) => Promise<void> | void): Promise<void> {
+  return withTempKeystore("basil-transit-", fn);
 }
 
 const notFound = isCode("INTERNAL", "key material not found in backend");

@@ -8,15 +8,12 @@ import assert from "node:assert/strict";
 import * as nc from "node:crypto";
 import { p256, p384, p521 } from "@noble/curves/nist.js";
 import { BasilError } from "../../../lib/core/errors.ts";
-import { toBase64, toHex } from "../../../lib/core/encoding.ts";
+import { fromHex, toBase64, toHex } from "../../../lib/core/encoding.ts";
 import { SecretBytes } from "../../../lib/core/secret.ts";
 
 /** Hex → bytes for test vectors. */
 export function hex(text: string): Uint8Array {
-  const clean = text.replace(/\s+/g, "");
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return out;
+  return fromHex(text.replace(/\s+/g, ""));
 }
 
 /** A PKCS#8 DER private key of any `generateKeyPairSync` type, as SecretBytes. */
