@@ -38,7 +38,7 @@ export const OBJECT_ATTR = {
 export const PCR_COUNT = 24;
 
 /** Appends big-endian TPM wire fields. */
-export class WireWriter {
+class WireWriter {
   #bytes: number[] = [];
 
   /** One byte. */
@@ -67,11 +67,6 @@ export class WireWriter {
   /** The bytes written so far. */
   out(): Uint8Array {
     return Uint8Array.from(this.#bytes);
-  }
-  /** Zeroes the internal buffer (for writers that held secrets). */
-  wipe(): void {
-    this.#bytes.fill(0);
-    this.#bytes = [];
   }
 }
 
@@ -118,15 +113,20 @@ export function sealedTemplate(authPolicy: Uint8Array): Uint8Array {
   return new WireWriter().tpm2b(area).out();
 }
 
-/** `TPM2B_SENSITIVE_CREATE{ userAuth = empty, data }`. The caller wipes the result. */
+/**
+ * `TPM2B_SENSITIVE_CREATE{ userAuth = empty, data }`. The caller wipes the
+ * result, the only copy made: it is written into one buffer of the exact
+ * size (a growing `WireWriter` would leave copies of `data` behind).
+ */
 export function sensitiveCreate(data: Uint8Array): Uint8Array {
-  const inner = new WireWriter().tpm2b(new Uint8Array()).tpm2b(data);
-  const innerBytes = inner.out();
-  inner.wipe();
-  const outer = new WireWriter().tpm2b(innerBytes);
-  innerBytes.fill(0);
-  const out = outer.out();
-  outer.wipe();
+  const innerSize = 2 + 2 + data.length; // userAuth (empty TPM2B) ‖ data TPM2B
+  if (innerSize > 0xffff) throw new RangeError("TPM2B too large");
+  const out = new Uint8Array(2 + innerSize);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, innerSize);
+  v.setUint16(2, 0);
+  v.setUint16(4, data.length);
+  out.set(data, 6);
   return out;
 }
 

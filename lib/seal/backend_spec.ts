@@ -13,7 +13,7 @@
  *   trimmed (bytes only, never a JS string) and must not be empty; a DEK is
  *   exactly 32 raw bytes (a 32-byte DEK plus a line ending is also accepted).
  * - No error quotes a field value or file content.
- * - {@linkcode parseBackendSpecs} wipes every credential already read when a
+ * - {@linkcode loadBackends} wipes every credential already read when a
  *   later spec fails.
  * @module
  */
@@ -217,17 +217,10 @@ export function readDek(path: string): SecretBytes {
 }
 
 /**
- * Parses every `--backend` spec and collects them into a map, rejecting a
- * repeated id. If any spec fails (a bad field, an unreadable or wrong-mode
- * file, a duplicate id), every credential already read is wiped first.
- */
-export function parseBackendSpecs(specs: readonly string[]): Map<string, BackendCred> {
-  return loadBackends(specs.map((spec) => () => parseBackendSpec(spec)));
-}
-
-/**
  * Loads backends (each a thunk that parses one and reads its files) into a
- * map, with the wiping and duplicate rules of {@linkcode parseBackendSpecs}.
+ * map, rejecting a repeated id. If any fails (a bad field, an unreadable or
+ * wrong-mode file, a duplicate id), every credential already read is wiped
+ * first.
  */
 export function loadBackends(
   backends: readonly (() => ParsedBackend)[],
@@ -244,8 +237,8 @@ export function loadBackends(
 
 /**
  * Collects parsed backends into a map, rejecting a repeated id (every
- * credential in `entries` is wiped then). Prefer
- * {@linkcode parseBackendSpecs}, which also wipes when a later spec fails.
+ * credential in `entries` is wiped then). Prefer {@linkcode loadBackends},
+ * which also wipes when a later spec fails.
  */
 export function collectBackends(entries: readonly ParsedBackend[]): Map<string, BackendCred> {
   const out = new Map<string, BackendCred>();

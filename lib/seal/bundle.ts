@@ -205,8 +205,8 @@ export async function tryOpen(
     if (e instanceof SlotOpenFailed) {
       logger.log("warn", "unlock slot did not open", fields);
       // A method may say why without saying anything secret (a TPM: "PCR policy check failed").
-      if (e.message !== "slot did not open") {
-        const problem = `slot ${slot.slot_id}: ${e.message}`;
+      if (e.reason !== undefined) {
+        const problem = `slot ${slot.slot_id}: ${e.reason}`;
         if (!problems.includes(problem)) problems.push(problem);
       }
     } else if (e instanceof InputError) {

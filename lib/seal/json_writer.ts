@@ -7,7 +7,8 @@
  * `JSON.stringify` both do (`\"`, `\\`, `\b\f\n\r\t`, other controls as
  * lowercase `\u00xx`, everything else verbatim); {@linkcode JsonWriter.b64}
  * wipes its intermediate encoding; {@linkcode JsonWriter.finish} and
- * {@linkcode JsonWriter.discard} wipe every intermediate part.
+ * {@linkcode JsonWriter.discard} wipe every intermediate part, and
+ * {@linkcode JsonWriter.build} discards a document whose writing throws.
  * @module
  */
 
@@ -74,6 +75,21 @@ export class JsonWriter {
     } finally {
       ascii.fill(0);
     }
+  }
+
+  /**
+   * Runs `write` on a fresh writer and returns the finished document (the
+   * caller wipes it); if `write` throws, every part is wiped first.
+   */
+  static build(write: (w: JsonWriter) => void): Uint8Array {
+    const w = new JsonWriter();
+    try {
+      write(w);
+    } catch (e) {
+      w.discard();
+      throw e;
+    }
+    return w.finish();
   }
 
   /** Wipes and drops every part (for an aborted document). */

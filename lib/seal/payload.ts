@@ -64,14 +64,7 @@ export function emptyDeposit(): DepositMaterial {
 
 /** Serializes a payload to JSON bytes (the AEAD plaintext). The caller wipes it. */
 export function encodePayload(p: Payload): Uint8Array {
-  const w = new JsonWriter();
-  try {
-    writePayload(w, p);
-  } catch (e) {
-    w.discard();
-    throw e;
-  }
-  return w.finish();
+  return JsonWriter.build((w) => writePayload(w, p));
 }
 
 function writePayload(w: JsonWriter, p: Payload): void {

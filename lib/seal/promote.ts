@@ -24,7 +24,7 @@ import type { Logger } from "../core/log.ts";
 import { nullLogger } from "../core/log.ts";
 import { timingSafeEqual } from "../core/secret.ts";
 import { KEY_LEN, randomBytes } from "./aead.ts";
-import { decryptPayload, recoverKek, sealPayload, tryOpen } from "./bundle.ts";
+import { decryptPayload, type RecoveredKek, recoverKek, sealPayload, tryOpen } from "./bundle.ts";
 import { wipeCred } from "./creds.ts";
 import { type DepositReview, evaluateDeposits, wipeReviews } from "./deposits/evaluate.ts";
 import { type DecodedBundle, encodeBundle, encodeHeader, type Slot } from "./format.ts";
@@ -98,7 +98,7 @@ export async function promoteBundle(
         `bundle ${file}: no effective deposit matches; nothing to promote`,
       );
     }
-    const openerOf = await openEverySlot(bundle, file, openers, first.kek, logger);
+    const openerOf = await openEverySlot(bundle, file, openers, first, logger);
     for (const r of selected) {
       const old = payload.backends.get(r.record.backend_id);
       if (old !== undefined) wipeCred(old);
@@ -114,18 +114,24 @@ export async function promoteBundle(
   }
 }
 
-/** Maps every slot to an opener that opens it, checking they all yield `kek`. */
+/**
+ * Maps every slot to an opener that opens it, checking they all yield the
+ * KEK of `first` (whose slot is not opened again: no second Argon2 run,
+ * TPM unseal or YubiKey touch).
+ */
 async function openEverySlot(
   bundle: DecodedBundle,
   file: string,
   openers: readonly SlotMethod[],
-  kek: Uint8Array,
+  first: RecoveredKek,
   logger: Logger,
 ): Promise<Map<number, SlotMethod>> {
-  const out = new Map<number, SlotMethod>();
+  const kek = first.kek;
+  const out = new Map<number, SlotMethod>([[first.slotId, first.opener]]);
   const missing: string[] = [];
   const problems: string[] = [];
   for (const slot of bundle.slots) {
+    if (out.has(slot.slot_id)) continue;
     for (const opener of openers.filter((m) => m.method === slot.method)) {
       const k = await tryOpen(opener, slot, bundle.headerBytes, logger, problems);
       if (k === undefined) continue;

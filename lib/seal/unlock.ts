@@ -29,7 +29,7 @@ import { describeFsError, fileMode, formatMode, wipeFile } from "../core/fs.ts";
 import type { Logger } from "../core/log.ts";
 import { openBundle } from "./bundle.ts";
 import { type BackendCred, wipeCred } from "./creds.ts";
-import { type DepositReview, evaluateDeposits, wipeReviews } from "./deposits/evaluate.ts";
+import { evaluateDeposits, wipeReviews } from "./deposits/evaluate.ts";
 import { advanceEpoch, checkEpoch } from "./epoch.ts";
 import { decodeBundle, type DecodedBundle } from "./format.ts";
 import type { Kdf } from "./kdf.ts";
@@ -209,13 +209,13 @@ function wipeFiles(wipe: WipeList, logger: Logger): void {
 }
 
 /** Overlays effective deposits onto `backends`; logs every other record. */
-export function applyDeposits(
+function applyDeposits(
   bundle: DecodedBundle,
   deposit: DepositMaterial,
   backends: Map<string, BackendCred>,
   logger: Logger,
-): DepositReview[] {
-  if (bundle.deposits.length === 0) return [];
+): void {
+  if (bundle.deposits.length === 0) return;
   const reviews = evaluateDeposits(bundle, deposit);
   try {
     for (const r of reviews) {
@@ -243,7 +243,6 @@ export function applyDeposits(
   } finally {
     wipeReviews(reviews);
   }
-  return reviews;
 }
 
 /** Unlocks the bundle and returns its credentials (the caller wipes them). */

@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { toHex } from "../../lib/core/encoding.ts";
 import { InputError } from "../../lib/core/errors.ts";
 import { randomBytes } from "../../lib/seal/aead.ts";
 import {
@@ -63,18 +64,61 @@ const HAVE_LIBS = { ignore: missing.length > 0 && !IN_CI };
 const SWTPM = { ignore: PEERS.ignore || HAVE_LIBS.ignore };
 
 const PROBE = new URL("../fixtures/tpm/scoped_probe.ts", import.meta.url).pathname;
-const HEADER = encodeHeader({
+const HEADER_FIELDS = {
   format_version: 1,
   bundle_id: new Uint8Array(16).fill(9),
   created_unix: 1_700_000_000,
   epoch: 1,
-});
+} as const;
+const HEADER = encodeHeader(HEADER_FIELDS);
 const KEK = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 ^ i);
 const ARGON2 = { m_cost_kib: 64, t_cost: 1, p_cost: 1 };
 
 function method(opts: Partial<TpmOptions> = {}): TpmMethod {
   if (LIB_DIR === undefined) throw new Error("libtss2 runtime libraries not found");
   return new TpmMethod({ libDir: LIB_DIR, ...opts });
+}
+
+/** Runs `fn` with a TPM method on `opts`, disposed afterwards. */
+async function withMethod(
+  opts: Partial<TpmOptions>,
+  fn: (m: TpmMethod) => Promise<void>,
+): Promise<void> {
+  const m = method(opts);
+  try {
+    await fn(m);
+  } finally {
+    m.dispose();
+  }
+}
+
+/** Runs `fn` with a fresh swtpm and a TPM method on it (`opts` added). */
+async function onSwtpm(
+  fn: (m: TpmMethod, tpm: Swtpm) => Promise<void>,
+  opts: Partial<TpmOptions> = {},
+): Promise<void> {
+  await using tpm = await Swtpm.start();
+  await withMethod({ tcti: tpm.tcti, ...opts }, (m) => fn(m, tpm));
+}
+
+/** Runs `fn` with the tss2 libraries open (from `LIB_DIR`), closed afterwards. */
+async function withTss2<T>(fn: (tss2: Tss2) => T | Promise<T>): Promise<T> {
+  const tss2 = new Tss2(LIB_DIR!, `${LIB_DIR}/libc.so.6`);
+  try {
+    return await fn(tss2);
+  } finally {
+    tss2.close();
+  }
+}
+
+/** Runs `fn` on an ESYS context connected to `tcti`, closed afterwards. */
+function withContext<T>(tss2: Tss2, tcti: string, fn: (esys: EsysContext) => T): T {
+  const esys = tss2.connect(tcti);
+  try {
+    return fn(esys);
+  } finally {
+    esys.close();
+  }
 }
 
 async function createSlot(m: TpmMethod, slotId = 2): Promise<Slot> {
@@ -95,10 +139,8 @@ function failsWith(reason: RegExp): (e: unknown) => boolean {
 Deno.test({
   name: "tpm slot: create then open returns the KEK; params survive the bundle codec",
   ...SWTPM,
-  fn: async () => {
-    await using tpm = await Swtpm.start();
-    const m = method({ tcti: tpm.tcti });
-    try {
+  fn: () =>
+    onSwtpm(async (m, tpm) => {
       const slot = await createSlot(m);
       assert.ok(slot.params.kind === "tpm");
       assert.deepEqual(slot.params.pcrs, { bank: "sha256", pcrs: [0, 2, 4, 7] });
@@ -113,12 +155,7 @@ Deno.test({
 
       const bundle: DecodedBundle = {
         headerBytes: HEADER,
-        header: {
-          format_version: 1,
-          bundle_id: new Uint8Array(16).fill(9),
-          created_unix: 1_700_000_000,
-          epoch: 1,
-        },
+        header: HEADER_FIELDS,
         slots: [slot],
         payload: { nonce: randomBytes(12), ciphertext: randomBytes(32) },
         deposits: [],
@@ -140,49 +177,37 @@ Deno.test({
 
       assert.deepEqual(await m.open(decoded.slots[0]!, decoded.headerBytes), KEK);
       // A second, fresh method (as at the next boot) opens it too.
-      const again = method({ tcti: tpm.tcti });
-      assert.deepEqual(await again.open(slot, HEADER), KEK);
-      again.dispose();
-    } finally {
-      m.dispose();
-    }
-  },
+      await withMethod({ tcti: tpm.tcti }, async (again) => {
+        assert.deepEqual(await again.open(slot, HEADER), KEK);
+      });
+    }),
 });
 
 Deno.test({
   name: "tpm slot: extending a selected PCR closes it; an unselected PCR does not",
   ...SWTPM,
-  fn: async () => {
-    await using tpm = await Swtpm.start();
-    const m = method({ tcti: tpm.tcti });
-    try {
+  fn: () =>
+    onSwtpm(async (m, tpm) => {
       const slot = await createSlot(m);
       await tpm.pcrExtend(5, randomBytes(32));
       assert.deepEqual(await m.open(slot, HEADER), KEK);
       await tpm.pcrExtend(7, randomBytes(32));
       await assert.rejects(m.open(slot, HEADER), failsWith(/^tpm: PCR policy check failed$/));
-    } finally {
-      m.dispose();
-    }
-  },
+    }),
 });
 
 Deno.test({
   name: "tpm slot: another TPM (fresh state) cannot open it",
   ...SWTPM,
   fn: async () => {
-    await using first = await Swtpm.start();
     await using second = await Swtpm.start();
-    const a = method({ tcti: first.tcti });
-    const b = method({ tcti: second.tcti });
-    try {
-      const slot = await createSlot(a);
-      await assert.rejects(b.open(slot, HEADER), failsWith(/not made by this TPM/));
-      assert.deepEqual(await a.open(slot, HEADER), KEK);
-    } finally {
-      a.dispose();
-      b.dispose();
-    }
+    await onSwtpm((a) =>
+      withMethod({ tcti: second.tcti }, async (b) => {
+        const slot = await createSlot(a);
+        await assert.rejects(b.open(slot, HEADER), failsWith(/not made by this TPM/));
+        assert.deepEqual(await a.open(slot, HEADER), KEK);
+      })
+    );
   },
 });
 
@@ -207,8 +232,7 @@ Deno.test({
       wrap: { nonce: new Uint8Array(12), ciphertext: new Uint8Array(48) },
     };
     for (const tcti of [`swtpm:host=127.0.0.1,port=${closedPort()}`, "device:/nonexistent"]) {
-      const m = method({ tcti });
-      try {
+      await withMethod({ tcti }, async (m) => {
         await assert.rejects(m.open(slot, HEADER), failsWith(/^tpm: no TPM device/));
         await assert.rejects(
           m.create(KEK, { headerBytes: HEADER, slotId: 0, argon2: ARGON2 }),
@@ -216,9 +240,7 @@ Deno.test({
             e instanceof InputError && e.token === "tpm_unavailable" &&
             /no TPM device/.test(e.message),
         );
-      } finally {
-        m.dispose();
-      }
+      });
     }
     // Libraries that are not there also fail closed (a host without tpm2-tss).
     const none = new TpmMethod({ libDir: "/nonexistent", tcti: "device:/nonexistent" });
@@ -231,9 +253,7 @@ Deno.test({
   name: "tpm slot: custom PCR selection [7]; out-of-range and duplicate PCRs are refused",
   ...SWTPM,
   fn: async () => {
-    await using tpm = await Swtpm.start();
-    const m = method({ tcti: tpm.tcti, pcrs: [7] });
-    try {
+    await onSwtpm(async (m, tpm) => {
       const slot = await createSlot(m);
       assert.ok(slot.params.kind === "tpm");
       assert.deepEqual(slot.params.pcrs.pcrs, [7]);
@@ -241,9 +261,7 @@ Deno.test({
       assert.deepEqual(await m.open(slot, HEADER), KEK);
       await tpm.pcrExtend(7, randomBytes(32));
       await assert.rejects(m.open(slot, HEADER), failsWith(/PCR policy check failed/));
-    } finally {
-      m.dispose();
-    }
+    }, { pcrs: [7] });
     const refused = (re: RegExp) => (e: unknown) =>
       e instanceof InputError && e.token === "slot_spec_invalid" && re.test(e.message);
     assert.throws(() => method({ pcrs: [0, 24] }), refused(/PCR index 24 is out of range 0\.\.23/));
@@ -263,17 +281,14 @@ Deno.test({
     // Non-trivial PCR values first, so the digest depends on them.
     for (const i of [0, 4, 7]) await tpm.pcrExtend(i, randomBytes(32));
     for (const pcrs of [[0, 2, 4, 7], [7]]) {
-      const m = method({ tcti: tpm.tcti, pcrs });
-      try {
+      await withMethod({ tcti: tpm.tcti, pcrs }, async (m) => {
         const slot = await createSlot(m);
         assert.ok(slot.params.kind === "tpm");
         const ours = readPublic(slot.params.public)?.authPolicy;
         const oracle = await tpm.policyPcr(pcrs);
         assert.equal(oracle.length, 32);
         assert.deepEqual(ours, oracle, `policy digest for sha256:${pcrs}`);
-      } finally {
-        m.dispose();
-      }
+      });
     }
   },
 });
@@ -281,10 +296,8 @@ Deno.test({
 Deno.test({
   name: "tpm slot: a tampered slot fails closed; malformed params are an InputError",
   ...SWTPM,
-  fn: async () => {
-    await using tpm = await Swtpm.start();
-    const m = method({ tcti: tpm.tcti });
-    try {
+  fn: () =>
+    onSwtpm(async (m, tpm) => {
       const slot = await createSlot(m, 4);
       assert.ok(slot.params.kind === "tpm");
       const p = slot.params;
@@ -332,10 +345,7 @@ Deno.test({
       // Every transient object and session was flushed, failures included.
       assert.equal((await tpm.tool("tpm2_getcap", ["handles-transient"])).trim(), "");
       assert.equal((await tpm.tool("tpm2_getcap", ["handles-loaded-session"])).trim(), "");
-    } finally {
-      m.dispose();
-    }
-  },
+    }),
 });
 
 Deno.test({
@@ -379,30 +389,16 @@ Deno.test({
     await using relay = await RecordingRelay.start(tpm);
     const key = new TextEncoder().encode("CANARY-tpm-slot-key-0123456789ab");
     assert.equal(key.length, 32);
-    const tss2 = new Tss2(LIB_DIR!, `${LIB_DIR}/libc.so.6`);
-    try {
-      const sealing = tss2.connect(relay.tcti);
-      let blobs;
-      try {
-        blobs = sealKey(sealing, key, [7]);
-      } finally {
-        sealing.close();
-      }
-      const unsealing = tss2.connect(relay.tcti);
-      try {
-        assert.deepEqual(unsealKey(unsealing, blobs, [7]), key);
-      } finally {
-        unsealing.close();
-      }
+    await withTss2(async (tss2) => {
+      const blobs = withContext(tss2, relay.tcti, (esys) => sealKey(esys, key, [7]));
+      assert.deepEqual(withContext(tss2, relay.tcti, (esys) => unsealKey(esys, blobs, [7])), key);
       const wire = await relay.recorded();
       // The relay saw the exchange (the policy digest travels in clear in Create)...
       assert.ok(containsBytes(wire, readPublic(blobs.public)!.authPolicy));
       // ...but neither Create's sensitive data nor Unseal's output was in clear.
       assert.ok(!containsBytes(wire, key.subarray(0, 12)));
       assert.ok(!containsBytes(wire, key.subarray(20)));
-    } finally {
-      tss2.close();
-    }
+    });
   },
 });
 
@@ -412,20 +408,12 @@ Deno.test({
   fn: async () => {
     await using tpm = await Swtpm.start();
     const key = randomBytes(32);
-    const tss2 = new Tss2(LIB_DIR!, `${LIB_DIR}/libc.so.6`);
-    const withContext = <T>(fn: (esys: EsysContext) => T): T => {
-      const esys = tss2.connect(tpm.tcti);
-      try {
-        return fn(esys);
-      } finally {
-        esys.close();
-      }
-    };
-    try {
-      const blobs = withContext((esys) => sealKey(esys, key, [7]));
+    await withTss2((tss2) => {
+      const onTpm = <T>(fn: (esys: EsysContext) => T): T => withContext(tss2, tpm.tcti, fn);
+      const blobs = onTpm((esys) => sealKey(esys, key, [7]));
       // The TPM's own answer: TPM_RC_PCR_CHANGED (RC_VER1 + 0x028), even for a
       // PCR outside the selection (any extend bumps the PCR update counter).
-      withContext((esys) => {
+      onTpm((esys) => {
         const srk = esys.createPrimary(srkTemplate());
         const item = esys.load(srk, blobs.private, blobs.public);
         const session = esys.startSession(SESSION_TYPE.POLICY, srk);
@@ -439,26 +427,23 @@ Deno.test({
         });
       });
       // The slot reports it as a PCR policy failure, not a generic TPM error.
-      withContext((esys) =>
+      onTpm((esys) =>
         assert.throws(
           () => unsealKey(extendingBeforeUnseal(esys, tpm), blobs, [7]),
           failsWith(/^tpm: PCR policy check failed$/),
         )
       );
       // PCR 7 never changed: a fresh session still unseals.
-      assert.deepEqual(withContext((esys) => unsealKey(esys, blobs, [7])), key);
-    } finally {
-      tss2.close();
-    }
+      assert.deepEqual(onTpm((esys) => unsealKey(esys, blobs, [7])), key);
+    });
   },
 });
 
 Deno.test({
   name: "tpm ffi: unmarshal reports trailing bytes with their own error, never rc 0",
   ...HAVE_LIBS,
-  fn: () => {
-    const tss2 = new Tss2(LIB_DIR!, `${LIB_DIR}/libc.so.6`);
-    try {
+  fn: () =>
+    withTss2((tss2) => {
       const fn = "Tss2_MU_TPML_PCR_SELECTION_Unmarshal";
       const ok = tss2.unmarshal(fn, pcrSelection([7]));
       assert.ok(ok.length > 0);
@@ -475,17 +460,13 @@ Deno.test({
         assert.notEqual(e.rc, 0);
         return true;
       });
-    } finally {
-      tss2.close();
-    }
-  },
+    }),
 });
 
 /** Extends PCR `index` synchronously (ESYS calls are synchronous, so the test must be too). */
 function extendSync(tpm: Swtpm, index: number): void {
-  const hex = Array.from(randomBytes(32), (b) => b.toString(16).padStart(2, "0")).join("");
   const out = new Deno.Command("tpm2_pcrextend", {
-    args: [`${index}:sha256=${hex}`],
+    args: [`${index}:sha256=${toHex(randomBytes(32))}`],
     env: { TPM2TOOLS_TCTI: tpm.tcti, TSS2_LOG: "all+none" },
     stdin: "null",
   }).outputSync();

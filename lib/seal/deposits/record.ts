@@ -68,9 +68,7 @@ export function signedBytes(r: Omit<DepositRecord, "signature">): Uint8Array {
 
 /** The externally tagged JSON of one credential (caller wipes). */
 export function credJson(cred: BackendCred): Uint8Array {
-  const w = new JsonWriter();
-  writeCred(w, cred);
-  return w.finish();
+  return JsonWriter.build((w) => writeCred(w, cred));
 }
 
 /** Seals and signs a new deposit record. */

@@ -90,14 +90,12 @@ export interface TpmOptions {
   bank?: "sha256";
 }
 
-/** A TPM slot that did not open; `reason` is short and operator-safe. */
+/** A TPM slot that did not open; `reason` (also the message) is short and operator-safe. */
 export class TpmSlotOpenFailed extends SlotOpenFailed {
   /** E.g. "tpm: PCR policy check failed". */
-  readonly reason: string;
+  declare readonly reason: string;
   constructor(reason: string) {
-    super();
-    this.message = reason;
-    this.reason = reason;
+    super(reason);
   }
 }
 

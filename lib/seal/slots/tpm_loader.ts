@@ -25,30 +25,25 @@ export interface TpmSettings {
 }
 
 /** Builds a TPM method; `pcrs`/`bank` apply to newly created slots. */
-export function loadTpmMethod(
+// deno-lint-ignore require-await -- async so that every failure is a rejection
+export async function loadTpmMethod(
   s: TpmSettings & { readonly pcrs?: readonly number[]; readonly bank?: string },
 ): Promise<SlotMethod> {
   const libDir = s.libDir ?? findTss2Dir(s.libc === undefined ? {} : { libc: s.libc });
   if (libDir === undefined) {
-    return Promise.reject(
-      new InputError(
-        "tpm_unavailable",
-        "tpm: libtss2 (tss2-esys, tss2-mu, tss2-tctildr) was not found; install tpm2-tss",
-      ),
+    throw new InputError(
+      "tpm_unavailable",
+      "tpm: libtss2 (tss2-esys, tss2-mu, tss2-tctildr) was not found; install tpm2-tss",
     );
   }
   if (s.bank !== undefined && s.bank !== "sha256") {
-    return Promise.reject(
-      new InputError("slot_spec_invalid", "tpm: unsupported PCR bank (only sha256)"),
-    );
+    throw new InputError("slot_spec_invalid", "tpm: unsupported PCR bank (only sha256)");
   }
-  return Promise.resolve(
-    new TpmMethod({
-      libDir,
-      ...(s.tcti === undefined ? {} : { tcti: s.tcti }),
-      ...(s.libc === undefined ? {} : { libc: s.libc }),
-      ...(s.pcrs === undefined ? {} : { pcrs: s.pcrs }),
-      bank: "sha256",
-    }),
-  );
+  return new TpmMethod({
+    libDir,
+    ...(s.tcti === undefined ? {} : { tcti: s.tcti }),
+    ...(s.libc === undefined ? {} : { libc: s.libc }),
+    ...(s.pcrs === undefined ? {} : { pcrs: s.pcrs }),
+    bank: "sha256",
+  });
 }

@@ -6,7 +6,8 @@
  *
  * Invariants:
  * - `open` resolves to the 32-byte KEK (caller wipes) or rejects with
- *   {@linkcode SlotOpenFailed} (wrong secret or tampered slot: no detail) or
+ *   {@linkcode SlotOpenFailed} (wrong secret or tampered slot: no secret
+ *   detail, at most an operator-safe reason) or
  *   an `InputError` (the slot is structurally unusable, e.g. out-of-band
  *   Argon2 costs; the message is non-secret).
  * - Slot-wrap AAD is always {@linkcode wrapAad}: header bytes ‖ u32 BE slot_id.
@@ -19,11 +20,18 @@ import { concat, u32be } from "../../core/encoding.ts";
 import { aesGcmOpen, aesGcmSeal, KEY_LEN, NONCE_LEN, randomBytes } from "../aead.ts";
 import type { Argon2Params, KekWrap, Slot, SlotMethodName, SlotParams } from "../format.ts";
 
-/** The wrong secret, or a slot that does not authenticate. Carries no detail. */
+/**
+ * The wrong secret, or a slot that does not authenticate. Carries no secret
+ * detail; a method may give a short, operator-safe `reason` (a TPM's "PCR
+ * policy check failed"), which then is also the message.
+ */
 export class SlotOpenFailed extends Error {
-  constructor() {
-    super("slot did not open");
+  /** Why, when the method can say without revealing anything secret. */
+  readonly reason: string | undefined;
+  constructor(reason?: string) {
+    super(reason ?? "slot did not open");
     this.name = "SlotOpenFailed";
+    this.reason = reason;
   }
 }
 

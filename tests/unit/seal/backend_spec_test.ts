@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { utf8 } from "../../../lib/core/encoding.ts";
 import { InputError } from "../../../lib/core/errors.ts";
-import { collectBackends, parseBackendSpec } from "../../../lib/seal/backend_spec.ts";
+import { collectBackends, loadBackends, parseBackendSpec } from "../../../lib/seal/backend_spec.ts";
 import type { BackendCred } from "../../../lib/seal/creds.ts";
 import { CANARY, CANARY_DEK, tempDir, writeFile } from "./helpers.ts";
 
@@ -235,4 +235,23 @@ Deno.test("backend spec: collectBackends refuses a repeated id", () => {
   );
   assert.equal(collectBackends([a]).size, 1);
   assert.deepEqual(utf8("x").length, 1);
+});
+
+Deno.test("backend spec: loadBackends wipes the credentials already read when a later one fails", async () => {
+  const dir = await tempDir();
+  const tok = writeFile(dir, "tok", `${CANARY.token}\n`);
+  const first = parseBackendSpec(`id=a,type=openbao,addr=https://bao,token-file=${tok}`);
+  assert.equal(text(first.cred, "token"), CANARY.token);
+  const held = (first.cred as { token: { expose(): Uint8Array } }).token.expose();
+  const boom = new InputError("backend_spec_invalid", "--backend: boom");
+  assert.throws(
+    () =>
+      loadBackends([() => first, () => parseBackendSpec("id=b,type=aws-kms,region=x"), () => {
+        throw boom;
+      }]),
+    (e: unknown) => e === boom,
+  );
+  assert.ok(held.every((b) => b === 0), "the token read first is wiped");
+  const ok = loadBackends([() => parseBackendSpec("id=c,type=aws-kms,region=x")]);
+  assert.deepEqual([...ok.keys()], ["c"]);
 });

@@ -18,7 +18,7 @@ import {
 } from "../../../lib/seal/bip39_phrase.ts";
 import { createBundle, openBundle } from "../../../lib/seal/bundle.ts";
 import { Bip39Method, readPhraseFile } from "../../../lib/seal/slots/bip39.ts";
-import { errorOf, FAST, passMethod, spyKdf, tempDir, writeFile } from "./helpers.ts";
+import { errorOf, exists, FAST, passMethod, spyKdf, tempDir, writeFile } from "./helpers.ts";
 
 const dec = new TextDecoder();
 
@@ -145,13 +145,4 @@ function concatNl(b: Uint8Array): Uint8Array {
   out.set(b);
   out[b.length] = 0x0a;
   return out;
-}
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

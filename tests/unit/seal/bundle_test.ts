@@ -19,7 +19,7 @@ import {
   type Slot,
 } from "../../../lib/seal/format.ts";
 import { argon2idKdf } from "../../../lib/seal/kdf.ts";
-import { wrapAad } from "../../../lib/seal/slots/types.ts";
+import { type SlotMethod, SlotOpenFailed, wrapAad } from "../../../lib/seal/slots/types.ts";
 import {
   CANARY,
   CANARY_DEK,
@@ -174,6 +174,26 @@ Deno.test("bundle: slots of other methods are skipped; the passphrase slot still
   assert.equal(e.message, `${LOCKED}; the bundle has no passphrase slot`);
   const none = await errorOf(() => openBundle(mixed, FILE, []));
   assert.match(none.message, /\(tried: none\)$/);
+});
+
+Deno.test("bundle: a method's operator-safe SlotOpenFailed reason is named once; a plain failure adds none", async () => {
+  const d = decodeBundle(await make(["a", "b"]), FILE);
+  const failing = (reason?: string): SlotMethod => ({
+    method: "passphrase",
+    create: () => Promise.reject(new Error("unused")),
+    open: () => Promise.reject(new SlotOpenFailed(reason)),
+    dispose: () => {},
+  });
+  const withReason = await errorOf(() => openBundle(d, FILE, [failing("PCR policy check failed")]));
+  assert.ok(withReason instanceof InputError && withReason.token === "bundle_locked");
+  assert.equal(
+    withReason.message,
+    `${LOCKED}; slot 0: PCR policy check failed; slot 1: PCR policy check failed`,
+  );
+  const plain = await errorOf(() => openBundle(d, FILE, [failing()]));
+  assert.equal(plain.message, LOCKED);
+  assert.equal(new SlotOpenFailed().message, "slot did not open");
+  assert.equal(new SlotOpenFailed().reason, undefined);
 });
 
 Deno.test("bundle: a slot with out-of-band Argon2 costs is named in the error, no KDF runs", async () => {

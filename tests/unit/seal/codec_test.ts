@@ -152,6 +152,25 @@ Deno.test("json bytes: the writer escapes exactly like JSON.stringify and wipes 
   assert.equal(new TextDecoder().decode(w.finish()), '{"k":"v"}');
 });
 
+Deno.test("json bytes: JsonWriter.build finishes the document, or wipes every part if writing throws", () => {
+  assert.equal(
+    new TextDecoder().decode(JsonWriter.build((w) => w.raw("{").str("k").raw(":1}"))),
+    '{"k":1}',
+  );
+  let inner: JsonWriter | undefined;
+  assert.throws(
+    () =>
+      JsonWriter.build((w) => {
+        inner = w;
+        w.raw("{").raw('"s":').b64(utf8("CANARY-secret"));
+        throw new RangeError("boom");
+      }),
+    RangeError,
+  );
+  // Every part was discarded: nothing of the aborted document is left to finish.
+  assert.equal(inner!.finish().length, 0);
+});
+
 Deno.test("json bytes: wipeJson zeroes every string value", () => {
   const tree = parseJsonBytes(utf8('{"a":["xyz",{"b":"secret"}]}'));
   const texts: JsonText[] = [];

@@ -14,7 +14,7 @@
  */
 
 import { sha256 } from "@noble/hashes/sha2.js";
-import { fromHex, toHex } from "../../../lib/core/encoding.ts";
+import { fromBase64, fromHex, toBase64, toHex } from "../../../lib/core/encoding.ts";
 import {
   openX25519,
   sealX25519,
@@ -44,12 +44,9 @@ export function fakeRecipient(k: FakeYubikey): string {
   return bech32Encode("age1yubikey", x25519PublicKey(k.privateKey));
 }
 
+/** Standard base64 without padding, as age stanza arguments use it. */
 function b64std(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes)).replace(/=+$/, "");
-}
-
-function unb64std(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  return toBase64(bytes).replace(/=+$/, "");
 }
 
 const tagOf = (pub: Uint8Array) => b64std(sha256(pub).subarray(0, 4));
@@ -135,7 +132,7 @@ async function identityV1(reader: StanzaReader, write: Write, k: FakeYubikey): P
       if (done.has(file)) continue;
       try {
         const key = openX25519(k.privateKey, pub, {
-          encapsulatedKey: unb64std(s.args[4]!),
+          encapsulatedKey: fromBase64(s.args[4]!),
           nonce: s.body.subarray(0, 12),
           ciphertext: s.body.subarray(12),
         });

@@ -84,6 +84,16 @@ export function passMethod(pass: string, kdf?: Kdf): PassphraseMethod {
   return new PassphraseMethod(new SecretBytes(utf8(pass)), kdf ? { kdf } : {});
 }
 
+/** Whether `p` exists (follows symlinks). */
+export function exists(p: string): boolean {
+  try {
+    Deno.statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs `fn` and returns the error it throws (fails if it does not throw). */
 export async function errorOf(fn: () => unknown): Promise<Error> {
   try {

@@ -18,7 +18,7 @@ import { promoteBundle } from "../../../lib/seal/promote.ts";
 import { AgeMethod, parseAgeRecipient } from "../../../lib/seal/slots/age.ts";
 import { parseAgeIdentities } from "../../../lib/seal/slots/age_identity.ts";
 import { contributor, record, token, withDeposits, world } from "./deposit_helpers.ts";
-import { CANARY, errorOf, FAST, passMethod } from "./helpers.ts";
+import { CANARY, errorOf, FAST, passMethod, spyKdf } from "./helpers.ts";
 
 const FILE = "/b.sealed";
 const tokenOf = (c: unknown) =>
@@ -108,10 +108,14 @@ Deno.test("promote: refused unless every slot opens; nothing selected is refused
     e.message,
     /promote rewraps every slot, but slot 1 \(method=passphrase, label=spare\) did not open/,
   );
+  // Argon2 runs: slot 0 opens once (never again to check it), slot 1 is
+  // tried with both passphrases, and each slot is rewrapped: 1 + 2 + 2.
+  const spy = spyKdf();
   const ok = await promoteBundle(withDep, FILE, [
-    passMethod(CANARY.passphrase),
-    passMethod("second"),
+    passMethod(CANARY.passphrase, spy.kdf),
+    passMethod("second", spy.kdf),
   ], {});
+  assert.equal(spy.calls(), 5);
   const after = decodeBundle(ok.bytes!, FILE);
   assert.deepEqual(after.slots.map((s) => [s.slot_id, s.label]), [[0, "main"], [1, "spare"]]);
   assert.ok(

@@ -66,6 +66,8 @@ Deno.test("tpm wire: the sealed-object template has no userWithAuth and carries 
 Deno.test("tpm wire: sensitive-create, sym defs and TPM2B parsing", () => {
   assert.equal(toHex(sensitiveCreate(new Uint8Array([1, 2, 3]))), "0007" + "0000" + "0003010203");
   assert.equal(toHex(sensitiveCreate(new Uint8Array())), "000400000000");
+  assert.equal(sensitiveCreate(new Uint8Array(0xfffb)).length, 0x10001);
+  assert.throws(() => sensitiveCreate(new Uint8Array(0xfffc)), RangeError);
   assert.equal(toHex(symDef(true)), "000600800043");
   assert.equal(toHex(symDef(false)), "0010");
   assert.equal(readPublic(new Uint8Array([0, 1, 0])), undefined);

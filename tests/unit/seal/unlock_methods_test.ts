@@ -22,6 +22,7 @@ import { fakeLauncher, fakeRecipient, newFakeYubikey } from "./fake_age_plugin.t
 import {
   CANARY,
   errorOf,
+  exists,
   FAST,
   passMethod,
   RecordingLogger,
@@ -34,15 +35,6 @@ const NONE: UnlockSettings = {
   ageYubikey: false,
   unlockTpm: false,
   strictBundlePerms: true,
-};
-
-const exists = (p: string): boolean => {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 };
 
 async function bip39Bundle(): Promise<{ dir: string; bundle: string; phrase: Uint8Array }> {

@@ -13,6 +13,7 @@ import { unlockBundle, type UnlockSettings } from "../../../lib/seal/unlock.ts";
 import {
   CANARY,
   errorOf,
+  exists,
   FAST,
   passMethod,
   RecordingLogger,
@@ -48,15 +49,6 @@ async function fixture(opts: { mode?: number; passContent?: string } = {}): Prom
   };
   return { dir, bundle, pass, settings };
 }
-
-const exists = (p: string): boolean => {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 Deno.test("unlock: opens, returns creds, creates the sidecar, wipes the passphrase file", async () => {
   const f = await fixture();
