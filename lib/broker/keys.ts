@@ -8,7 +8,12 @@
 
 import type { Backend, TransitEngine, TransitKeyInfo } from "../backends/backend.ts";
 import type { CatalogKey } from "../catalog/schema.ts";
-import { BasilError, invalidRequest, KEY_NOT_FOUND_MESSAGE } from "../core/errors.ts";
+import {
+  BasilError,
+  invalidRequest,
+  KEY_NOT_FOUND_MESSAGE,
+  payloadTooLarge,
+} from "../core/errors.ts";
 import { KeyedMutex } from "../core/mutex.ts";
 import type { KeyClass, KeyType } from "../core/ops.ts";
 import type { Authorized } from "./authorize.ts";
@@ -63,9 +68,7 @@ export function graceWindow(info: TransitKeyInfo, grace: number): { from: number
 
 /** Enforces a byte cap with PAYLOAD_TOO_LARGE. */
 export function cap(field: string, bytes: Uint8Array | undefined, limit: number, op: string): void {
-  if (bytes !== undefined && bytes.length > limit) {
-    throw new BasilError("PAYLOAD_TOO_LARGE", `${field} exceeds the ${limit}-byte limit`, { op });
-  }
+  if (bytes !== undefined && bytes.length > limit) throw payloadTooLarge(field, limit, op);
 }
 
 const keyLocks = new WeakMap<Backend, KeyedMutex>();

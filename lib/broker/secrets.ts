@@ -5,13 +5,7 @@
  * @module
  */
 
-import type { CatalogKey } from "../catalog/schema.ts";
-import {
-  BasilError,
-  invalidRequest,
-  KEY_NOT_FOUND_MESSAGE,
-  payloadTooLarge,
-} from "../core/errors.ts";
+import { BasilError, invalidRequest, KEY_NOT_FOUND_MESSAGE } from "../core/errors.ts";
 import type { KeyClass, KeyType } from "../core/ops.ts";
 import type { SecretBytes } from "../core/secret.ts";
 import { generateValue } from "../crypto/recipes.ts";
@@ -20,7 +14,7 @@ import { decide } from "../policy/pdp.ts";
 import { auditDecision, authorizeKey, checkKeyPrefix, resolveCaller } from "./authorize.ts";
 import type { Authorized } from "./authorize.ts";
 import type { BrokerDeps } from "./deps.ts";
-import { keyTypeOf, transitOf, withKeyLock } from "./keys.ts";
+import { cap, keyTypeOf, requireClass, transitOf, withKeyLock } from "./keys.ts";
 
 /** A fetched value. The caller wipes `value`. */
 export interface SecretValue {
@@ -34,12 +28,6 @@ function kvOf(a: Authorized, op: string) {
     throw new BasilError("UNSUPPORTED", `backend ${a.backend.name} stores no values`, { op });
   }
   return kv;
-}
-
-function requireClass(key: CatalogKey, classes: readonly KeyClass[], op: string): void {
-  if (!classes.includes(key.class)) {
-    throw invalidRequest(`${op} is not an operation on ${key.class} keys`, op);
-  }
 }
 
 /** GetSecret: a value or public key's bytes at `version` (latest if undefined). */
@@ -69,9 +57,7 @@ export async function setSecret(
   id: string,
   value: Uint8Array,
 ): Promise<number> {
-  if (value.length > deps.limits.maxPayloadSize) {
-    throw payloadTooLarge("value", deps.limits.maxPayloadSize, "set");
-  }
+  cap("value", value, deps.limits.maxPayloadSize, "set");
   const a = authorizeKey(deps, peer, "set", id, "secret_id");
   requireClass(a.key, ["value"], "set");
   return await kvOf(a, "set").write(a.key.path, value);

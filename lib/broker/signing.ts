@@ -15,6 +15,7 @@ import {
   invalidRequest,
   isKeyNotFound,
   KEY_NOT_FOUND_MESSAGE,
+  payloadTooLarge,
 } from "../core/errors.ts";
 import type { KeyType } from "../core/ops.ts";
 import { signMessage, verifyMessage } from "../crypto/signing.ts";
@@ -161,6 +162,13 @@ async function writePublicHalf(
   }
 }
 
+/**
+ * Most entries one ImportSet may carry. Each entry is decided and audited
+ * before anything is stored, so without a cap one request of empty entries
+ * could write tens of thousands of audit lines.
+ */
+export const MAX_IMPORT_SET_ENTRIES = 256;
+
 /** One requested import. */
 export interface ImportRequestItem {
   readonly keyId: string;
@@ -180,13 +188,12 @@ export async function importKeys(
   items: readonly ImportRequestItem[],
 ): Promise<NewKeyResult[]> {
   if (items.length === 0) throw invalidRequest("no keys to import", "import");
+  if (items.length > MAX_IMPORT_SET_ENTRIES) {
+    throw invalidRequest(`entries: at most ${MAX_IMPORT_SET_ENTRIES} keys per set`, "import");
+  }
   const total = items.reduce((n, i) => n + materialLength(i.material), 0);
   if (total > deps.limits.maxPayloadSize) {
-    throw new BasilError(
-      "PAYLOAD_TOO_LARGE",
-      `key material exceeds the ${deps.limits.maxPayloadSize}-byte limit`,
-      { op: "import" },
-    );
+    throw payloadTooLarge("key material", deps.limits.maxPayloadSize, "import");
   }
   const caller = resolveCaller(deps, peer);
   const authorized = authorizeKeysFor(deps, caller, "import", items.map((i) => i.keyId));

@@ -30,11 +30,30 @@ const REASON: Record<ReadinessReport["reason"], ReadinessReason> = {
 const notYet = (op: string) =>
   Promise.reject(new BasilError("UNSUPPORTED", `${op} is not available in this build`, { op }));
 
-const KINDS: Record<number, BrokerEvent["kind"]> = {
-  [EventKind.KEY_ROTATED]: "key_rotated",
-  [EventKind.BUNDLE_CHANGED]: "bundle_changed",
-  [EventKind.REVOKED]: "revoked",
+/** Broker event kind ↔ wire EventKind (the one table; KINDS is its inverse). */
+const WIRE_KIND: Record<BrokerEvent["kind"], EventKind> = {
+  key_rotated: EventKind.KEY_ROTATED,
+  bundle_changed: EventKind.BUNDLE_CHANGED,
+  revoked: EventKind.REVOKED,
 };
+const KINDS: ReadonlyMap<number, BrokerEvent["kind"]> = new Map(
+  (Object.keys(WIRE_KIND) as BrokerEvent["kind"][]).map((k) => [WIRE_KIND[k], k]),
+);
+
+/** The kind-specific part of a wire Event. */
+function eventDetail(e: BrokerEvent) {
+  switch (e.kind) {
+    case "key_rotated":
+      return {
+        case: "keyRotated" as const,
+        value: { keyId: e.keyId, newVersion: e.newVersion },
+      };
+    case "bundle_changed":
+      return { case: "bundleChanged" as const, value: { trustDomain: e.trustDomain } };
+    case "revoked":
+      return { case: "revoked" as const, value: { trustDomain: e.trustDomain, id: e.id } };
+  }
+}
 
 /** The AdminService binding. */
 export function adminService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding {
@@ -82,26 +101,20 @@ export function adminService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding
     async watch(req, ctx, send) {
       const kinds = new Set<BrokerEvent["kind"]>();
       for (const k of req.kinds) {
-        const kind = KINDS[k];
+        const kind = KINDS.get(k);
         if (!kind) {
           throw new BasilError("INVALID_ARGUMENT", `unknown event kind ${k}`, { op: "watch" });
         }
         kinds.add(kind);
       }
-      await watch(deps, ctx.peer, kinds, ctx.signal, (e) =>
-        send({
-          kind: e.kind === "key_rotated"
-            ? EventKind.KEY_ROTATED
-            : e.kind === "bundle_changed"
-            ? EventKind.BUNDLE_CHANGED
-            : EventKind.REVOKED,
-          at: timestampFromDate(e.at),
-          detail: e.kind === "key_rotated"
-            ? { case: "keyRotated", value: { keyId: e.keyId, newVersion: e.newVersion } }
-            : e.kind === "bundle_changed"
-            ? { case: "bundleChanged", value: { trustDomain: e.trustDomain } }
-            : { case: "revoked", value: { trustDomain: e.trustDomain, id: e.id } },
-        }));
+      await watch(
+        deps,
+        ctx.peer,
+        kinds,
+        ctx.signal,
+        (e) =>
+          send({ kind: WIRE_KIND[e.kind], at: timestampFromDate(e.at), detail: eventDetail(e) }),
+      );
     },
     reload() {
       return notYet("reload");

@@ -48,12 +48,11 @@ async function pushOnChange(
   const sub = deps.events.subscribe((e) => accept(e.kind));
   try {
     await push();
-    const done = aborted(ctx.signal).then(() => sub.close());
+    aborted(ctx.signal).then(() => sub.close());
     for await (const _ of sub) {
       if (ctx.signal.aborted) break;
       await push();
     }
-    await Promise.race([done, Promise.resolve()]);
   } finally {
     sub.close();
   }

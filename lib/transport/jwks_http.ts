@@ -63,6 +63,8 @@ export function jwksHandler(
     response_types_supported: ["id_token"],
     subject_types_supported: ["public"],
   }));
+  // The discovery document never changes: its ETag is computed once, on first use.
+  let discoveryEtag: Promise<string> | undefined;
   const plain = (status: number, extra: Record<string, string> = {}) =>
     new Response(status === 405 ? "method not allowed\n" : "not found\n", {
       status,
@@ -97,7 +99,7 @@ export function jwksHandler(
       type = "application/jwk-set+json";
     } else if (path === "/.well-known/openid-configuration" && discovery) {
       body = discovery;
-      etag = await etagOf(discovery);
+      etag = await (discoveryEtag ??= etagOf(discovery));
       type = "application/json";
     } else return plain(404);
     const headers = {

@@ -7,20 +7,20 @@
  */
 
 import assert from "node:assert/strict";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { fromHex, toHex } from "../../lib/core/encoding.ts";
 import { isKeyName } from "../../lib/core/ops.ts";
 import {
   AeadAlgorithm,
-  DecryptRequestSchema,
-  EncryptRequestSchema,
-  EncryptResponseSchema,
+  AeadService,
+  EnvelopeAlgorithm,
+  KemAlgorithm,
+  SigningService,
 } from "../../lib/wire/basil/broker/v1/broker_pb.ts";
 import { ROOT } from "../helpers/cli.ts";
 import { Fixture } from "../helpers/fixture.ts";
 import { needs } from "../helpers/peers.ts";
 import { PYTHON } from "../helpers/python.ts";
-import { rawUnary } from "../helpers/rawgrpc.ts";
+import { rawCall } from "../helpers/rawgrpc.ts";
 
 const SIGNERS = ["ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa-2048"] as const;
 
@@ -105,6 +105,48 @@ function policy(uid: number): unknown {
 const tier2 = (o: { configExtra?: string } = {}) =>
   Fixture.create({ catalog: catalog(), policy, ...o });
 
+/** Runs `fn` against a fresh Tier 2 agent, then stops it and removes the fixture. */
+async function withAgent(
+  fn: (f: Fixture) => Promise<void>,
+  o: { configExtra?: string } = {},
+): Promise<void> {
+  const f = await tier2(o);
+  const a = await f.start();
+  try {
+    await fn(f);
+  } finally {
+    await a.stop();
+    f.cleanup();
+  }
+}
+
+/** The envelope `basil encrypt` prints as `name: value` lines. */
+interface CliEnvelope {
+  readonly algorithm: string;
+  readonly version: string;
+  readonly nonce: string;
+  readonly ciphertext: string;
+}
+
+function envelopeOf(stdout: string): CliEnvelope {
+  return Object.fromEntries(stdout.trim().split("\n").map((l) => l.split(": ")));
+}
+
+/** `basil decrypt` arguments for an envelope printed by `basil encrypt`. */
+function decryptArgs(id: string, e: CliEnvelope): string[] {
+  return [
+    "decrypt",
+    "--key-id",
+    id,
+    "--version",
+    e.version,
+    "--nonce",
+    e.nonce,
+    "--ciphertext",
+    e.ciphertext,
+  ];
+}
+
 async function run(cmd: string, args: string[], stdin?: Uint8Array) {
   const child = new Deno.Command(cmd, {
     args,
@@ -152,9 +194,7 @@ Deno.test({
   name: "every signing key type: signatures verify with openssl",
   ...needs("openssl"),
   async fn() {
-    const f = await tier2();
-    const a = await f.start();
-    try {
+    await withAgent(async (f) => {
       const msg = new TextEncoder().encode(`release v1.0.0 ${crypto.randomUUID()}`);
       Deno.writeFileSync(`${f.dir}/msg`, msg);
       for (const kt of SIGNERS) {
@@ -224,24 +264,14 @@ Deno.test({
         assert.equal(o.code, 0, `${kt}: ${o.out}${o.err}`);
         assert.match(o.out, /Verified OK|Signature Verified Successfully/, kt);
       }
-    } finally {
-      await a.stop();
-      f.cleanup();
-    }
+    });
   },
 });
 
 async function rawPublicKey(f: Fixture, id: string): Promise<Uint8Array> {
-  const { SigningService, GetPublicKeyRequestSchema, GetPublicKeyResponseSchema } = await import(
-    "../../lib/wire/basil/broker/v1/broker_pb.ts"
-  );
-  const r = await rawUnary(
-    f.socket,
-    `/${SigningService.typeName}/GetPublicKey`,
-    toBinary(GetPublicKeyRequestSchema, create(GetPublicKeyRequestSchema, { keyId: id })),
-  );
+  const r = await rawCall(f.socket, SigningService.method.getPublicKey, { keyId: id });
   assert.equal(r.code, "OK", JSON.stringify(r));
-  return fromBinary(GetPublicKeyResponseSchema, r.response!).publicKey;
+  return r.message!.publicKey;
 }
 
 Deno.test("RFC 8032 Ed25519 vectors after import (TEST 1, 2, 3)", async () => {
@@ -266,9 +296,7 @@ Deno.test("RFC 8032 Ed25519 vectors after import (TEST 1, 2, 3)", async () => {
     ],
   ];
   for (const [seed, pub, msg, sig] of vectors) {
-    const f = await tier2();
-    const a = await f.start();
-    try {
+    await withAgent(async (f) => {
       Deno.writeFileSync(`${f.dir}/seed`, fromHex(seed!), { mode: 0o600 });
       const imp = await f.cli([
         "import",
@@ -283,10 +311,7 @@ Deno.test("RFC 8032 Ed25519 vectors after import (TEST 1, 2, 3)", async () => {
       Deno.writeFileSync(`${f.dir}/msg`, fromHex(msg!));
       const s = await f.cli(["sign", "--key-id", "sig.imported", "--message-file", `${f.dir}/msg`]);
       assert.equal(s.stdout.trim(), sig);
-    } finally {
-      await a.stop();
-      f.cleanup();
-    }
+    });
   }
 });
 
@@ -297,25 +322,21 @@ async function encryptRaw(
   plaintext: Uint8Array,
   aad?: Uint8Array,
 ) {
-  const r = await rawUnary(
-    f.socket,
-    "/basil.broker.v1.AeadService/Encrypt",
-    toBinary(
-      EncryptRequestSchema,
-      create(EncryptRequestSchema, { keyId: id, algorithm: alg, plaintext, aad }),
-    ),
-  );
+  const r = await rawCall(f.socket, AeadService.method.encrypt, {
+    keyId: id,
+    algorithm: alg,
+    plaintext,
+    aad,
+  });
   assert.equal(r.code, "OK", JSON.stringify(r));
-  return fromBinary(EncryptResponseSchema, r.response!).envelope!;
+  return r.message!.envelope!;
 }
 
 Deno.test({
   name: "ciphertexts decrypt with python3-cryptography from the documented formats",
   ...needs("/usr/bin/python3"),
   async fn() {
-    const f = await tier2();
-    const a = await f.start();
-    try {
+    await withAgent(async (f) => {
       for (
         const [id, alg, kt] of [["sym.aes", "aes256-gcm", "aes-256-gcm"], [
           "sym.chacha",
@@ -334,22 +355,10 @@ Deno.test({
           "backup-2026-07-07.tar",
         ]);
         assert.equal(e.code, 0, e.stderr);
-        const fields = Object.fromEntries(e.stdout.trim().split("\n").map((l) => l.split(": ")));
+        const fields = envelopeOf(e.stdout);
         assert.equal(fields.algorithm, alg);
         assert.equal(fields.nonce.length, 24);
-        const decrypt = [
-          "decrypt",
-          "--key-id",
-          id!,
-          "--algorithm",
-          alg!,
-          "--version",
-          fields.version,
-          "--nonce",
-          fields.nonce,
-          "--ciphertext",
-          fields.ciphertext,
-        ];
+        const decrypt = [...decryptArgs(id!, fields), "--algorithm", alg!];
         const d = await f.cli([...decrypt, "--aad-hex", "0102", "--format", "raw"]);
         assert.equal(d.stdout, "backup-2026-07-07.tar");
         const wrongAad = await f.cli(decrypt);
@@ -369,17 +378,12 @@ Deno.test({
         assert.equal(py.code, 0, py.err);
         assert.equal(new TextDecoder().decode(fromHex(py.out.trim())), "backup-2026-07-07.tar");
       }
-    } finally {
-      await a.stop();
-      f.cleanup();
-    }
+    });
   },
 });
 
 Deno.test("10^5 encryptions under one key over the socket: no repeated nonce", async () => {
-  const f = await tier2();
-  const a = await f.start();
-  try {
+  await withAgent(async (f) => {
     const seen = new Set<string>();
     const total = 100_000;
     let next = 0;
@@ -394,16 +398,11 @@ Deno.test("10^5 encryptions under one key over the socket: no repeated nonce", a
     await Promise.all(Array.from({ length: 64 }, worker));
     assert.equal(seen.size, next);
     assert.ok(next >= total);
-  } finally {
-    await a.stop();
-    f.cleanup();
-  }
+  });
 });
 
 Deno.test("no oracle: every flipped byte of envelope and AAD gives the identical error", async () => {
-  const f = await tier2();
-  const a = await f.start();
-  try {
+  await withAgent(async (f) => {
     const aad = new Uint8Array([1, 2, 3, 4]);
     const env = await encryptRaw(
       f,
@@ -413,14 +412,7 @@ Deno.test("no oracle: every flipped byte of envelope and AAD gives the identical
       aad,
     );
     const call = (keyId: string, e: typeof env, ad?: Uint8Array) =>
-      rawUnary(
-        f.socket,
-        "/basil.broker.v1.AeadService/Decrypt",
-        toBinary(
-          DecryptRequestSchema,
-          create(DecryptRequestSchema, { keyId, envelope: e, aad: ad }),
-        ),
-      );
+      rawCall(f.socket, AeadService.method.decrypt, { keyId, envelope: e, aad: ad });
     const ok = await call("sym.aes", env, aad);
     assert.equal(ok.code, "OK");
     const variants: [string, typeof env, Uint8Array | undefined][] = [];
@@ -478,48 +470,24 @@ Deno.test("no oracle: every flipped byte of envelope and AAD gives the identical
         want.detailsBin,
       ], flipped);
     }
-  } finally {
-    await a.stop();
-    f.cleanup();
-  }
+  });
 });
 
 Deno.test("rotation: verify and decrypt accept the grace window; pruned versions fail opaquely", async () => {
   for (const grace of [1, 0]) {
-    const f = await tier2({ configExtra: `grace-versions = ${grace}` });
-    const a = await f.start();
-    try {
+    await withAgent(async (f) => {
       const s1 = (await f.cli(["sign", "--key-id", "sig.ed25519", "m"])).stdout.trim();
-      const e1 = Object.fromEntries(
-        (await f.cli(["encrypt", "--key-id", "sym.aes", "p"])).stdout.trim().split("\n").map((l) =>
-          l.split(": ")
-        ),
-      );
+      const e1 = envelopeOf((await f.cli(["encrypt", "--key-id", "sym.aes", "p"])).stdout);
       assert.equal((await f.cli(["rotate", "--key-id", "sig.ed25519"])).stdout, "version: 2\n");
       assert.equal((await f.cli(["rotate", "--key-id", "sym.aes"])).stdout, "version: 2\n");
       const v = await f.cli(["verify", "--key-id", "sig.ed25519", "--signature", s1, "m"]);
       assert.equal(v.stdout, grace === 1 ? "true\n" : "false\n", `grace ${grace}`);
-      const d = await f.cli([
-        "decrypt",
-        "--key-id",
-        "sym.aes",
-        "--version",
-        e1.version,
-        "--nonce",
-        e1.nonce,
-        "--ciphertext",
-        e1.ciphertext,
-        "--format",
-        "raw",
-      ]);
+      const d = await f.cli([...decryptArgs("sym.aes", e1), "--format", "raw"]);
       if (grace === 1) assert.equal(d.stdout, "p");
       else assert.match(d.stderr, /DECRYPT_FAILED\]: decrypt failed/);
       const e2 = (await f.cli(["encrypt", "--key-id", "sym.aes", "p"])).stdout;
       assert.match(e2, /^algorithm: aes256-gcm\nversion: 2\n/);
-    } finally {
-      await a.stop();
-      f.cleanup();
-    }
+    }, { configExtra: `grace-versions = ${grace}` });
   }
   // retain-versions = 1 with a sweep: version 1 is pruned (retain must cover
   // the grace window, so grace-versions is 0 here).
@@ -528,25 +496,11 @@ Deno.test("rotation: verify and decrypt accept the grace window; pruned versions
   });
   let a = await f.start();
   try {
-    const e1 = Object.fromEntries(
-      (await f.cli(["encrypt", "--key-id", "sym.aes", "p"])).stdout.trim().split("\n").map((l) =>
-        l.split(": ")
-      ),
-    );
+    const e1 = envelopeOf((await f.cli(["encrypt", "--key-id", "sym.aes", "p"])).stdout);
     await f.cli(["rotate", "--key-id", "sym.aes"]);
     await a.stop();
     a = await f.start(); // the sweep runs at start, then every second
-    const d = await f.cli([
-      "decrypt",
-      "--key-id",
-      "sym.aes",
-      "--version",
-      e1.version,
-      "--nonce",
-      e1.nonce,
-      "--ciphertext",
-      e1.ciphertext,
-    ]);
+    const d = await f.cli(decryptArgs("sym.aes", e1));
     assert.equal(d.code, 1);
     assert.match(d.stderr, /\[InvalidArgument\/DECRYPT_FAILED\]: decrypt failed$/m);
     const list = await f.cli(["list", "--prefix", "sym.aes"]);
@@ -561,9 +515,7 @@ Deno.test({
   name: "MintJwt: EdDSA, ES256, ES384, RS256 verify with python3-jwt; reserved claims protected",
   ...needs("/usr/bin/python3"),
   async fn() {
-    const f = await tier2();
-    const a = await f.start();
-    try {
+    await withAgent(async (f) => {
       const algs: [string, string][] = [["sig.ed25519", "EdDSA"], ["sig.ecdsa_p256", "ES256"], [
         "sig.ecdsa_p384",
         "ES384",
@@ -621,17 +573,12 @@ Deno.test({
       }
       const p521 = await f.cli(["mint-jwt", "--key-id", "sig.ecdsa_p521", "--sub", "x"]);
       assert.match(p521.stderr, /Unimplemented\/UNSUPPORTED_ALGORITHM/);
-    } finally {
-      await a.stop();
-      f.cleanup();
-    }
+    });
   },
 });
 
 Deno.test("ImportSet is all or nothing; X25519 wrap/unwrap round trips", async () => {
-  const f = await tier2();
-  const a = await f.start();
-  try {
+  await withAgent(async (f) => {
     Deno.writeFileSync(`${f.dir}/seed`, crypto.getRandomValues(new Uint8Array(32)), {
       mode: 0o600,
     });
@@ -689,67 +636,29 @@ Deno.test("ImportSet is all or nothing; X25519 wrap/unwrap round trips", async (
     // X25519 sealing: new-key, then wrap and unwrap over the wire.
     const nk = await f.cli(["new-key", "--key-id", "seal.x"]);
     assert.equal(nk.code, 0, nk.stderr);
-    const {
-      AeadService,
-      WrapEnvelopeRequestSchema,
-      WrapEnvelopeResponseSchema,
-      UnwrapEnvelopeRequestSchema,
-      UnwrapEnvelopeResponseSchema,
-      KemAlgorithm,
-      EnvelopeAlgorithm,
-    } = await import("../../lib/wire/basil/broker/v1/broker_pb.ts");
-    const w = await rawUnary(
-      f.socket,
-      `/${AeadService.typeName}/WrapEnvelope`,
-      toBinary(
-        WrapEnvelopeRequestSchema,
-        create(WrapEnvelopeRequestSchema, {
-          keyId: "seal.x",
-          kemAlgorithm: KemAlgorithm.X25519,
-          envelopeAlgorithm: EnvelopeAlgorithm.CHACHA20_POLY1305,
-          plaintext: new TextEncoder().encode("dek-material"),
-          aad: new Uint8Array([9]),
-        }),
-      ),
-    );
+    const w = await rawCall(f.socket, AeadService.method.wrapEnvelope, {
+      keyId: "seal.x",
+      kemAlgorithm: KemAlgorithm.X25519,
+      envelopeAlgorithm: EnvelopeAlgorithm.CHACHA20_POLY1305,
+      plaintext: new TextEncoder().encode("dek-material"),
+      aad: new Uint8Array([9]),
+    });
     assert.equal(w.code, "OK", JSON.stringify(w));
-    const env = fromBinary(WrapEnvelopeResponseSchema, w.response!).envelope!;
+    const env = w.message!.envelope!;
     assert.equal(env.encapsulatedKey.length, 32);
-    const u = await rawUnary(
-      f.socket,
-      `/${AeadService.typeName}/UnwrapEnvelope`,
-      toBinary(
-        UnwrapEnvelopeRequestSchema,
-        create(UnwrapEnvelopeRequestSchema, {
-          keyId: "seal.x",
-          envelope: env,
-          aad: new Uint8Array([9]),
-        }),
-      ),
-    );
-    assert.equal(
-      new TextDecoder().decode(fromBinary(UnwrapEnvelopeResponseSchema, u.response!).plaintext),
-      "dek-material",
-    );
-    const tampered = await rawUnary(
-      f.socket,
-      `/${AeadService.typeName}/UnwrapEnvelope`,
-      toBinary(
-        UnwrapEnvelopeRequestSchema,
-        create(UnwrapEnvelopeRequestSchema, {
-          keyId: "seal.x",
-          envelope: {
-            ...env,
-            encapsulatedKey: env.encapsulatedKey.map((b, i) => (i === 0 ? b ^ 1 : b)),
-          },
-          aad: new Uint8Array([9]),
-        }),
-      ),
-    );
+    const unwrap = (envelope: typeof env) =>
+      rawCall(f.socket, AeadService.method.unwrapEnvelope, {
+        keyId: "seal.x",
+        envelope,
+        aad: new Uint8Array([9]),
+      });
+    const u = await unwrap(env);
+    assert.equal(new TextDecoder().decode(u.message!.plaintext), "dek-material");
+    const tampered = await unwrap({
+      ...env,
+      encapsulatedKey: env.encapsulatedKey.map((b, i) => (i === 0 ? b ^ 1 : b)),
+    });
     assert.equal(tampered.reason, "DECRYPT_FAILED");
     assert.equal(tampered.details, "decrypt failed");
-  } finally {
-    await a.stop();
-    f.cleanup();
-  }
+  });
 });

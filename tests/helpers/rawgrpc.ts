@@ -1,6 +1,12 @@
 /** Raw gRPC calls with hand-made request bytes, for malformed-input tests. */
 
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import type {
+  DescMessage,
+  DescMethodUnary,
+  MessageInitShape,
+  MessageShape,
+} from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import { BrokerErrorInfoSchema } from "../../lib/wire/basil/broker/v1/broker_pb.ts";
@@ -55,4 +61,26 @@ export function rawUnary(
       resolve(out);
     });
   });
+}
+
+/** The outcome of {@linkcode rawCall}: on OK, `message` is the decoded response. */
+export interface TypedOutcome<O extends DescMessage> extends RawOutcome {
+  message?: MessageShape<O>;
+}
+
+/** One unary call of a generated method, built from `init` and decoded on OK. */
+export async function rawCall<I extends DescMessage, O extends DescMessage>(
+  socket: string,
+  method: DescMethodUnary<I, O>,
+  init: MessageInitShape<I>,
+  metadata: Record<string, string> = {},
+): Promise<TypedOutcome<O>> {
+  const out: TypedOutcome<O> = await rawUnary(
+    socket,
+    `/${method.parent.typeName}/${method.name}`,
+    toBinary(method.input, create(method.input, init)),
+    metadata,
+  );
+  if (out.response) out.message = fromBinary(method.output, out.response);
+  return out;
 }

@@ -9,7 +9,13 @@ import { openAuditFile } from "../../../lib/audit/sink.ts";
 import { MAX_KEY_ID_BYTES } from "../../../lib/broker/authorize.ts";
 import { issueCertificate, mintJwt } from "../../../lib/broker/minting.ts";
 import { getSecret, listCatalog, setSecret } from "../../../lib/broker/secrets.ts";
-import { getPublicKey, importKeys, newKey, sign } from "../../../lib/broker/signing.ts";
+import {
+  getPublicKey,
+  importKeys,
+  MAX_IMPORT_SET_ENTRIES,
+  newKey,
+  sign,
+} from "../../../lib/broker/signing.ts";
 import type { ImportRequestItem } from "../../../lib/broker/signing.ts";
 import { utf8 } from "../../../lib/core/encoding.ts";
 import { nullLogger } from "../../../lib/core/log.ts";
@@ -136,5 +142,13 @@ Deno.test("ImportSet: an unwritable allow record refuses the set before anything
     b.sink.failing = true;
     await rejectsWith(importKeys(b.deps, PEER, ["app.sig"].map(seedItem)), "INTERNAL");
     assert.equal(await b.backend.transit.info("app/sig"), undefined);
+  });
+});
+
+Deno.test("ImportSet: more than MAX_IMPORT_SET_ENTRIES entries is INVALID_ARGUMENT, before any audit record", async () => {
+  await withBroker(async (b) => {
+    const items = Array.from({ length: MAX_IMPORT_SET_ENTRIES + 1 }, () => seedItem("app.sig"));
+    await rejectsWith(importKeys(b.deps, PEER, items), "INVALID_REQUEST", /at most 256 keys/);
+    assert.equal(b.sink.records.length, 0);
   });
 });

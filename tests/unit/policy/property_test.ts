@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { loadCatalog } from "../../../lib/catalog/load.ts";
+import { ADMIN_OPS, ALL_OPS, KEY_CLASSES, KEY_OPS, WRITE_OPS } from "../../../lib/core/ops.ts";
 import type { Op } from "../../../lib/core/ops.ts";
 import { explainJson } from "../../../lib/policy/explain.ts";
 import { loadPolicy } from "../../../lib/policy/load.ts";
@@ -20,31 +21,15 @@ const CASES = 3000;
 const REQUESTS_PER_CASE = 25;
 const ONLY_SEED: number | undefined = undefined;
 
-// ---- The contract's vocabulary, restated here on purpose (not imported). ----
+// ---- The contract's vocabulary: the op and class lists are shared with the
+// code (lib/core/ops.ts); the decision logic below is still written from the
+// contract's prose, not from pdp.ts. ----
 
-const STAR_OPS = [
-  "get",
-  "list",
-  "get_public_key",
-  "verify",
-  "sign",
-  "encrypt",
-  "decrypt",
-  "mint",
-  "sign_nats_jwt",
-  "validate_nats_jwt",
-  "encrypt_nats_curve",
-  "decrypt_nats_curve",
-  "validate",
-  "set",
-  "rotate",
-  "import",
-  "new_key",
-];
-const ADMIN = ["reload", "explain", "revoke", "watch"];
-const EVERY_OP = [...STAR_OPS, "use_software_custody", ...ADMIN];
-const WRITES = ["set", "rotate", "import", "new_key"];
-const CLASSES = ["asymmetric", "symmetric", "value", "public", "sealing"];
+const STAR_OPS: readonly string[] = KEY_OPS;
+const ADMIN: readonly string[] = ADMIN_OPS;
+const EVERY_OP: readonly string[] = ALL_OPS;
+const WRITES: ReadonlySet<string> = WRITE_OPS;
+const CLASSES: readonly string[] = KEY_CLASSES;
 const SEGMENTS = ["a", "b", "c"];
 const UIDS = [0, 1, 2, 3, 4, 100];
 const GIDS = [10, 11, 12];
@@ -302,7 +287,7 @@ function refDecide(
   }
   const k = Object.hasOwn(cat, key) ? cat[key] : undefined;
   if (!k) return { allow: false, reason: "unknown_key" };
-  if (WRITES.includes(op) && !k.writable) return { allow: false, reason: "not_writable" };
+  if (WRITES.has(op) && !k.writable) return { allow: false, reason: "not_writable" };
   const issuer = k.labels.some((l) =>
     ["nats_type=O", "nats_type=A", "svid_kind=jwt", "svid_kind=x509"].includes(l)
   );

@@ -79,3 +79,22 @@ Deno.test("jwks handler: only GET", async () => {
     await r.body?.cancel();
   }
 });
+
+Deno.test("jwks handler: discovery carries one stable ETag and answers 304 to it", async () => {
+  const h = jwksHandler({ issuer: "https://issuer.example", source: source(), logger: nullLogger });
+  const url = "http://x/.well-known/openid-configuration";
+  const first = await h(new Request(url));
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.get("content-type"), "application/json");
+  const etag = first.headers.get("etag")!;
+  assert.match(etag, /^"[A-Za-z0-9_-]{43}"$/);
+  assert.equal(JSON.parse(await first.text()).jwks_uri, "https://issuer.example/jwks.json");
+  const again = await h(new Request(url));
+  assert.equal(again.headers.get("etag"), etag);
+  await again.body?.cancel();
+  const cached = await h(new Request(url, { headers: { "if-none-match": etag } }));
+  assert.equal(cached.status, 304);
+  assert.equal(cached.headers.get("etag"), etag);
+  const off = jwksHandler({ issuer: undefined, source: source(), logger: nullLogger });
+  assert.equal((await off(new Request(url))).status, 404);
+});
