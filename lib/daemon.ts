@@ -81,14 +81,20 @@ function stderrLine(line: string): void {
 
 /** Starts the agent; throws `InputError` (fail closed) before anything is bound. */
 export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
-  if (args.parentPid !== undefined) {
-    // A SIGKILLed launcher must not leave an agent serving behind its back.
-    const probe = new Libc(args.libc);
-    const alive = probe.dieWithParent(args.parentPid);
-    probe.close();
-    if (!alive) {
-      throw new InputError("launcher_gone", "the launcher exited before the agent started");
-    }
+  // Opened once: the parent-death check now, peer credentials once serving.
+  const libc = new Libc(args.libc);
+  try {
+    return await startWith(args, libc);
+  } catch (e) {
+    libc.close();
+    throw e;
+  }
+}
+
+async function startWith(args: AgentArgs, libc: Libc): Promise<RunningAgent> {
+  // A SIGKILLed launcher must not leave an agent serving behind its back.
+  if (args.parentPid !== undefined && !libc.dieWithParent(args.parentPid)) {
+    throw new InputError("launcher_gone", "the launcher exited before the agent started");
   }
   const names = readHostUnixNames();
   const file = args.configFile === undefined
@@ -118,7 +124,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
   let audit: AuditSink | undefined;
   let server: BrokerServer | undefined;
   let backends: Map<string, Backend> | undefined;
-  let libc: Libc | undefined;
+  let closeApi: (() => void) | undefined;
   try {
     const creds = await unlockBundle({
       bundlePath: cfg.bundle,
@@ -145,7 +151,6 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
     const revocations = new RevocationList();
     const store = revocationStoreKey(catalog);
     await loadRevocations(store, store ? backends.get(store.backend) : undefined, revocations);
-    libc = new Libc(args.libc);
     const deps: BrokerDeps = {
       state: new GenerationHolder({ id: 1, catalog, policy }),
       backends,
@@ -160,12 +165,19 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
       hostUserName: (uid) => names.userOf(uid),
       now: () => new Date(),
     };
-    const lib = libc;
     const api = new WorkloadApi(deps, cfg.svidTtlSecs, revocations);
     const rotations = deps.events.subscribe((e) => e.kind === "key_rotated");
     (async () => {
       for await (const e of rotations) if (e.kind === "key_rotated") api.source.reissue(e.keyId);
     })();
+    let jwks: { stop(): Promise<void> } | undefined;
+    // From here on, every exit (a failure below, or the stop) closes these.
+    closeApi = () => {
+      rotations.close();
+      api.close();
+      // Not awaited: an idle or slow JWKS client must not hold up the shutdown.
+      void jwks?.stop();
+    };
     server = await BrokerServer.start({
       socket: cfg.socket,
       mode: cfg.socketMode,
@@ -178,40 +190,26 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
         mintingService(deps),
         spiffeService(deps, api),
       ],
-      readPeer: (fd) => lib.peerCredentials(fd),
+      readPeer: (fd) => libc.peerCredentials(fd),
       logger,
       maxReceiveBytes: Math.max(cfg.maxPayloadSize, cfg.maxEncryptSize) + 64 * 1024,
     });
-    let jwks: { stop(): Promise<void> } | undefined;
     try {
       // Probed above; only a race for the port can fail here.
       jwks = cfg.jwks.enable ? startJwks(cfg, deps, jwksTls) : undefined;
     } catch (e) {
-      rotations.close();
-      api.close();
       throw jwksListenError(cfg, e);
     }
     const sweep = startRetention(deps, cfg);
-    const running = serve(cfg, server, {
-      audit,
-      backends,
-      libc,
-      logger,
-      sweep,
-      closeApi: () => {
-        rotations.close();
-        api.close();
-        jwks?.stop();
-      },
-    });
+    const running = serve(cfg, server, { audit, backends, libc, logger, sweep, closeApi });
     // Only now, with the signal handlers installed, may a supervisor rely on SIGTERM.
     logger.log("info", "agent listening", { socket: cfg.socket, version: VERSION, pid: Deno.pid });
     return running;
   } catch (e) {
     // After the bind: stop serving and remove the socket before cleaning up.
+    closeApi?.();
     await server?.stop(0);
     for (const b of backends?.values() ?? []) b.close();
-    libc?.close();
     audit?.close();
     throw e;
   }

@@ -212,6 +212,12 @@ function checkIssuer(v: string, file: string): string {
   return v.replace(/\/+$/, "");
 }
 
+/** Whether a URL's authority carries userinfo (`scheme://user:pass@host`). */
+function hasUserinfo(v: string): boolean {
+  const rest = v.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//, "");
+  return /^[^/?#]*@/.test(rest);
+}
+
 /** `basil://host/non-empty-path`, no userinfo, query or fragment (contract §1). */
 function isBrokerId(v: string): boolean {
   return /^basil:\/\/[A-Za-z0-9.-]+(?::\d+)?\/[^?#\s]*[^/?#\s][^?#\s]*$/.test(v);
@@ -312,6 +318,16 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
   const vaultAddr = o.vaultAddr !== undefined && o.vaultAddr !== ""
     ? o.vaultAddr
     : doc["vault-addr"] ?? "http://127.0.0.1:8200";
+  if (hasUserinfo(vaultAddr)) {
+    // The launcher passes it to the agent as an argument (world-readable in
+    // /proc/PID/cmdline); Vault credentials come from the bundle, never the URL.
+    throw fieldError(
+      TOKEN,
+      label,
+      "vault-addr",
+      "must not carry credentials (user:password@); Vault credentials belong in the bundle",
+    );
+  }
   const unlock = doc.unlock ?? {};
   const graceVersions = doc["grace-versions"] ?? 1;
   const retainVersions = doc["retain-versions"];

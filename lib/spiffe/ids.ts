@@ -37,11 +37,6 @@ export function isTrustDomain(td: string): boolean {
   return td.length > 0 && td.length <= 255 && TD.test(td);
 }
 
-/** `spiffe://<td>` for a trust domain. */
-export function trustDomainId(td: string): string {
-  return `spiffe://${td}`;
-}
-
 /** The caller's SPIFFE ID in `td`. */
 export function callerSpiffeId(
   td: string,

@@ -28,8 +28,3 @@ export function issuersOf(catalog: Catalog, kind: "x509" | "jwt"): Issuer[] {
   }
   return out.sort((a, b) => a.key.name.localeCompare(b.key.name));
 }
-
-/** Every trust domain that has an issuer of `kind`. */
-export function trustDomainsOf(catalog: Catalog, kind: "x509" | "jwt"): string[] {
-  return [...new Set(issuersOf(catalog, kind).map((i) => i.trustDomain))].sort();
-}

@@ -10,7 +10,7 @@
 
 import type { Backend } from "../backends/backend.ts";
 import type { Catalog, CatalogKey } from "../catalog/schema.ts";
-import { BasilError } from "../core/errors.ts";
+import { BasilError, InputError } from "../core/errors.ts";
 import { fromUtf8, utf8 } from "../core/encoding.ts";
 
 /** One deny-list entry. */
@@ -77,14 +77,28 @@ export function revocationStoreKey(catalog: Catalog): CatalogKey | undefined {
   );
 }
 
-/** Loads the persisted list (empty when the store or its value is absent). */
+/**
+ * Loads the persisted list at start-up (empty when the store or its value is
+ * absent). A store that cannot be read or does not hold the list fails the
+ * start with an `InputError` naming the catalog key; the value is never quoted.
+ */
 export async function loadRevocations(
   key: CatalogKey | undefined,
   backend: Backend | undefined,
   list: RevocationList,
 ): Promise<void> {
   if (!key || !backend?.kv) return;
-  const got = await backend.kv.read(key.path);
+  const where = `catalog key "${key.name}" (revocation_store=jwt-svid)`;
+  let got: Awaited<ReturnType<typeof backend.kv.read>>;
+  try {
+    got = await backend.kv.read(key.path);
+  } catch (e) {
+    const why = e instanceof BasilError ? e.code : e instanceof Error ? e.name : "error";
+    throw new InputError(
+      "revocation_store_unreadable",
+      `${where}: cannot read from backend "${key.backend}" (${why})`,
+    );
+  }
   if (!got) return;
   try {
     const doc = JSON.parse(fromUtf8(got.value.expose()));
@@ -98,7 +112,10 @@ export async function loadRevocations(
       }
     }
   } catch {
-    throw new BasilError("INTERNAL", "revocation store is corrupt", { op: "revoke" });
+    throw new InputError(
+      "revocation_store_corrupt",
+      `${where}: the stored value is not a {"version":1,"entries":[…]} JSON document`,
+    );
   } finally {
     got.value.wipe();
   }

@@ -151,11 +151,23 @@ export class X509SvidSource {
     wipeSvid(e.previous);
     e.previous = e.current;
     e.current = svid;
-    if (e.previous === undefined) e.first.resolve(svid);
-    else for (const l of e.listeners) l(svid);
+    // Armed before any listener runs, so a throwing listener cannot stop the refreshes.
     // Half of the leaf's real lifetime, measured from now.
     const half = (svid.notAfter.getTime() - this.deps.now().getTime()) / 2;
     this.#arm(key, e, Math.max(MIN_REFRESH_MS, half));
+    if (e.previous === undefined) e.first.resolve(svid);
+    else for (const l of e.listeners) this.#notify(e, l, svid);
+  }
+
+  #notify(e: Entry, listener: SvidListener, svid: ServedSvid): void {
+    try {
+      listener(svid);
+    } catch (err) {
+      this.deps.logger.log("error", "SVID listener failed", {
+        spiffe_id: e.spiffeId,
+        error: err instanceof Error ? err.name : "error",
+      });
+    }
   }
 
   #failed(key: string, e: Entry, generation: number, err: unknown): void {
@@ -248,9 +260,15 @@ export class X509SvidSource {
     return this.#entries.size;
   }
 
-  /** Stops every timer and wipes every cached leaf key. */
+  /**
+   * Stops every timer and wipes every cached leaf key; a subscriber still
+   * waiting for its first SVID is rejected rather than left hanging.
+   */
   close(): void {
     this.#closed = true;
-    for (const [key, e] of [...this.#entries]) this.#drop(key, e);
+    for (const [key, e] of [...this.#entries]) {
+      this.#drop(key, e);
+      e.first.reject(new Error("the SVID source is closed"));
+    }
   }
 }

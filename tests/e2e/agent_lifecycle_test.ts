@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { loadCatalog } from "../../lib/catalog/load.ts";
 import { loadAgentConfig } from "../../lib/config/load.ts";
-import { planAgentLaunch } from "../../lib/sandbox/launch.ts";
+import { planAgentLaunch, spawnAgent } from "../../lib/sandbox/launch.ts";
 import { Fixture, runAgentToExit, RunningAgent } from "../helpers/fixture.ts";
 
 Deno.test("agent binds 0600 by default and SIGTERM removes the socket", async () => {
@@ -112,14 +112,8 @@ Deno.test("SIGTERM straight after 'agent listening' always shuts down cleanly", 
     });
     const { catalog } = loadCatalog(Deno.readTextFileSync(f.catalog), f.catalog);
     const plan = planAgentLaunch(cfg, catalog);
-    const args = [...plan.args];
     for (let i = 0; i < 10; i++) {
-      const child = new Deno.Command(plan.command, {
-        args,
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
+      const child = spawnAgent(plan, { stdout: "null", stderr: "piped" });
       let text = "";
       let signalled = false;
       for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {

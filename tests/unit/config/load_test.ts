@@ -321,3 +321,21 @@ Deno.test("retain-versions below grace-versions + 1 is rejected, naming both key
   // 0 is not "keep all" (leave the key out for that): it stays a range error.
   assertConfigError(() => load(`${INPUTS}retain-versions = 0\n`), "retain-versions", /at least 1/);
 });
+
+Deno.test("a vault-addr with credentials is rejected without echoing them", () => {
+  for (
+    const [text, overrides] of [
+      [`${INPUTS}vault-addr = "https://op:hunter2@vault:8200"\n`, undefined],
+      [INPUTS, { vaultAddr: "http://op:hunter2@vault:8200/v1" }],
+      [INPUTS, { vaultAddr: "op:hunter2@vault:8200" }],
+    ] as const
+  ) {
+    const e = assertConfigError(() => load(text, overrides), "vault-addr", /credentials/);
+    assert.ok(!e.message.includes("hunter2"), e.message);
+  }
+  // An "@" after the authority is not userinfo.
+  assert.equal(
+    load(INPUTS, { vaultAddr: "https://vault:8200/v1/a@b" }).vaultAddr,
+    "https://vault:8200/v1/a@b",
+  );
+});

@@ -242,3 +242,35 @@ Deno.test("svid source: a failed first issuance is not cached; a failed refresh 
   h.source.close();
   assert.equal(h.timers.armed.size, 0);
 });
+
+Deno.test("svid source: a throwing listener neither stops refreshes nor starves the others", async () => {
+  const h = harness();
+  const pushed: number[] = [];
+  const bad = h.source.subscribe(h.issuer, ID, () => {
+    throw new Error("stream gone");
+  });
+  const good = h.source.subscribe(h.issuer, ID, (s) => pushed.push(serialOf(s)!));
+  await settle();
+  h.pending[0]!.resolve();
+  await Promise.all([bad, good]);
+  h.timers.fireAll();
+  await settle();
+  h.pending[1]!.resolve();
+  await settle();
+  assert.deepEqual(pushed, [2], "the other subscriber still gets the refresh");
+  assert.equal(h.timers.armed.size, 1, "the next refresh is still armed");
+  assert.ok(h.logs.some((l) => l.level === "error" && /listener failed/.test(l.message)));
+  h.source.close();
+});
+
+Deno.test("svid source: close rejects a subscriber still waiting for its first SVID", async () => {
+  const h = harness();
+  const sub = h.source.subscribe(h.issuer, ID, () => {});
+  await settle();
+  h.source.close();
+  await assert.rejects(sub, /closed/);
+  h.pending[0]!.resolve(); // the issuance lands after close: dropped
+  await settle();
+  assert.equal(h.source.size, 0);
+  assert.equal(h.timers.armed.size, 0);
+});
