@@ -6,6 +6,7 @@
  * @module
  */
 
+import { processIo } from "./lib/cli/io.ts";
 import { runCli } from "./lib/cli/program.ts";
 import { readInitCwd, taskCallerDir } from "./lib/cli/task_cwd.ts";
 
@@ -23,8 +24,7 @@ if (import.meta.main) {
       Deno.chdir(dir);
     } catch {
       // Never fall back to the project root: relative paths would resolve there.
-      const msg = `Error: cannot change to the calling directory ${dir} (INIT_CWD)\n`;
-      Deno.stderr.writeSync(new TextEncoder().encode(msg));
+      processIo.err(`Error: cannot change to the calling directory ${dir} (INIT_CWD)\n`);
       Deno.exit(1);
     }
   }

@@ -268,14 +268,7 @@ export async function measure(
 export async function runInproc(env: BenchEnv, script: string): Promise<Summary[]> {
   const [cmd, ...rest] = pinned(env, SERVER_CPU, [
     Deno.execPath(),
-    "run",
-    "--no-prompt",
-    "--quiet",
-    "--config",
-    `${ROOT}/deno.json`,
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
+    ...DENO_FLAGS,
     "--allow-sys=uid,gid",
     `${ROOT}/bench/${script}`,
     String(env.cRunMs),
@@ -306,6 +299,26 @@ export const fmtK = (a: Agg): string =>
   `${(a.med / 1000).toFixed(2)}k (${(a.min / 1000).toFixed(2)}–${(a.max / 1000).toFixed(2)}k)`;
 export const fmtX = (a: Agg): string =>
   `${a.med.toFixed(2)}× (${a.min.toFixed(2)}–${a.max.toFixed(2)})`;
+
+/** The report line on how the figures were taken (rounds, timing, pinning). */
+export function roundsLine(env: BenchEnv): string {
+  return `median (min–max) of ${env.rounds} interleaved round(s) of ${env.warmMs / 1000} s ` +
+    `warm-up + ${env.runMs / 1000} s; ${env.pinned ? "server cpu0, client cpu1" : "unpinned"}${
+      env.quick ? "; --quick" : ""
+    }`;
+}
+
+/** The run settings every results file records under `config`. */
+export function envConfig(env: BenchEnv): Record<string, unknown> {
+  return {
+    rounds: env.rounds,
+    warmMs: env.warmMs,
+    runMs: env.runMs,
+    cRunMs: env.cRunMs,
+    quick: env.quick,
+    pinned: env.pinned,
+  };
+}
 
 /** A goal verdict; only gated ones count toward the summary line. */
 export interface GoalVerdict {

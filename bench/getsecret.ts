@@ -29,6 +29,7 @@ import type { Agg, BenchEnv, Mem, Server } from "./common.ts";
 import {
   agg,
   clientCommand,
+  envConfig,
   fmt,
   fmtK,
   fmtX,
@@ -37,6 +38,7 @@ import {
   loadavg,
   measure,
   memOf,
+  roundsLine,
   runInproc,
   sleep,
   startAgent,
@@ -313,12 +315,7 @@ export async function runGetSecret(env: BenchEnv, o: { diag: boolean }): Promise
     `GetSecret (agent via launcher) vs bare grpc-js echo — unix socket, Deno ${Deno.version.deno}, ` +
       `36 B request and response, one connection, fresh server per run;`,
   );
-  out.push(
-    `median (min–max) of ${env.rounds} interleaved round(s) of ${env.warmMs / 1000} s warm-up + ` +
-      `${env.runMs / 1000} s; ${env.pinned ? "server cpu0, client cpu1" : "unpinned"}${
-        env.quick ? "; --quick" : ""
-      }`,
-  );
+  out.push(roundsLine(env));
   out.push("");
   out.push("| c | series | p50 µs | p99 µs | ops/s |");
   out.push("|---|---|---|---|---|");
@@ -395,14 +392,9 @@ export async function runGetSecret(env: BenchEnv, o: { diag: boolean }): Promise
 
   const file = writeResults(env, started, o.diag ? "-diag" : "", {
     config: {
-      rounds: env.rounds,
-      warmMs: env.warmMs,
-      runMs: env.runMs,
-      cRunMs: env.cRunMs,
+      ...envConfig(env),
       ...CFG,
-      quick: env.quick,
       diag: o.diag,
-      pinned: env.pinned,
       concs: CONCS,
       key: BENCH_KEY,
       bytes: 36,

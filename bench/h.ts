@@ -97,6 +97,26 @@ export async function benchConc(
   return summarize(name, lat, performance.now() - t0, { conc: k, ...extra });
 }
 
+/**
+ * `n` calls, each after a `gapMs` sleep, as a server at c=1 sees them (caches
+ * go cold while it waits); only the calls are timed, after 100 unrecorded ones.
+ */
+export async function benchAfterIdle(
+  name: string,
+  fn: () => Promise<unknown>,
+  n: number,
+  gapMs = 1,
+): Promise<Summary> {
+  const lat: number[] = [];
+  for (let i = 0; i < n + 100; i++) {
+    await new Promise((r) => setTimeout(r, gapMs));
+    const t = performance.now();
+    await fn();
+    if (i >= 100) lat.push(performance.now() - t);
+  }
+  return summarize(name, lat, lat.reduce((a, x) => a + x, 0), { gap_ms: gapMs });
+}
+
 /** Median of numbers (NaN for none). */
 export function median(xs: readonly number[]): number {
   const a = [...xs].sort((x, y) => x - y);

@@ -20,28 +20,11 @@ import { Buffer } from "node:buffer";
 import { authorizeKey } from "../lib/broker/authorize.ts";
 import { getSecret } from "../lib/broker/secrets.ts";
 import { decide } from "../lib/policy/pdp.ts";
-import { bench, summarize } from "./h.ts";
-import type { Summary } from "./h.ts";
+import { bench, benchAfterIdle } from "./h.ts";
 import { BENCH_KEY, getSecretRequest, inProcessBroker } from "./setup.ts";
 
 const runMs = Number(Deno.args[0] ?? 2000);
 
-/** `n` calls, each after a `gapMs` sleep; only the calls are timed. */
-async function benchAfterIdle(
-  name: string,
-  fn: () => Promise<unknown>,
-  n: number,
-  gapMs = 1,
-): Promise<Summary> {
-  const lat: number[] = [];
-  for (let i = 0; i < n + 100; i++) {
-    await new Promise((r) => setTimeout(r, gapMs));
-    const t = performance.now();
-    await fn();
-    if (i >= 100) lat.push(performance.now() - t);
-  }
-  return summarize(name, lat, lat.reduce((a, x) => a + x, 0), { gap_ms: gapMs });
-}
 const dir = await Deno.makeTempDir({ prefix: "basil-bench-inproc-" });
 const b = await inProcessBroker(dir);
 try {

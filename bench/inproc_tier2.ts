@@ -30,7 +30,7 @@ import { encrypt } from "../lib/broker/aead.ts";
 import { sign } from "../lib/broker/signing.ts";
 import { aeadSeal } from "../lib/crypto/aead.ts";
 import { signMessageAsync } from "../lib/crypto/signing.ts";
-import { bench, benchConc, summarize } from "./h.ts";
+import { bench, benchAfterIdle, benchConc } from "./h.ts";
 import type { Summary } from "./h.ts";
 import {
   inProcessTier2,
@@ -43,23 +43,6 @@ import type { Tier2Op } from "./setup.ts";
 
 const runMs = Number(Deno.args[0] ?? 2000);
 const IN_FLIGHT = 8;
-
-/** `n` calls, each after a `gapMs` sleep; only the calls are timed. */
-async function benchAfterIdle(
-  name: string,
-  fn: () => Promise<unknown>,
-  n: number,
-  gapMs = 1,
-): Promise<Summary> {
-  const lat: number[] = [];
-  for (let i = 0; i < n + 100; i++) {
-    await new Promise((r) => setTimeout(r, gapMs));
-    const t = performance.now();
-    await fn();
-    if (i >= 100) lat.push(performance.now() - t);
-  }
-  return summarize(name, lat, lat.reduce((a, x) => a + x, 0), { gap_ms: gapMs });
-}
 
 const dir = await Deno.makeTempDir({ prefix: "basil-bench-tier2-" });
 const b = await inProcessTier2(dir);

@@ -55,6 +55,7 @@ import {
   agg,
   CLIENT_CPU,
   DENO_FLAGS,
+  envConfig,
   fmt,
   fmtK,
   fmtX,
@@ -763,12 +764,7 @@ export async function runSpiffe(env: BenchEnv): Promise<void> {
   const file = writeResults(env, started, "-spiffe", {
     suite: "spiffe",
     config: {
-      rounds: env.rounds,
-      warmMs: env.warmMs,
-      runMs: env.runMs,
-      cRunMs: env.cRunMs,
-      quick: env.quick,
-      pinned: env.pinned,
+      ...envConfig(env),
       jwt_concs: JWT_CONCS,
       stream_ns: STREAM_NS,
       new_identities_per_round: samples,

@@ -41,12 +41,14 @@ import { Fixture } from "../tests/helpers/fixture.ts";
 import type { BenchEnv, Server } from "./common.ts";
 import {
   agg,
+  envConfig,
   fmt,
   fmtK,
   fmtX,
   gatedSummary,
   loadavg,
   measure,
+  roundsLine,
   runInproc,
   startAgent,
   startScript,
@@ -296,12 +298,7 @@ export async function runTier2(env: BenchEnv, o: { diag: boolean }): Promise<voi
     `Tier 2 (agent via launcher) vs bare grpc-js echo of the same wire sizes — unix socket, ` +
       `Deno ${Deno.version.deno}, one connection, fresh server per run;`,
   );
-  out.push(
-    `median (min–max) of ${env.rounds} interleaved round(s) of ${env.warmMs / 1000} s warm-up + ` +
-      `${env.runMs / 1000} s; ${env.pinned ? "server cpu0, client cpu1" : "unpinned"}${
-        env.quick ? "; --quick" : ""
-      }`,
-  );
+  out.push(roundsLine(env));
   out.push("");
   out.push(
     "| operation | c | echo p50 µs | echo p99 µs | echo ops/s | broker p50 µs | broker p99 µs | " +
@@ -468,13 +465,8 @@ export async function runTier2(env: BenchEnv, o: { diag: boolean }): Promise<voi
   const file = writeResults(env, started, o.diag ? "-tier2-diag" : "-tier2", {
     suite: "tier2",
     config: {
-      rounds: env.rounds,
-      warmMs: env.warmMs,
-      runMs: env.runMs,
-      cRunMs: env.cRunMs,
-      quick: env.quick,
+      ...envConfig(env),
       diag: o.diag,
-      pinned: env.pinned,
       concs: CONCS,
       goals: GOAL,
       ops: wires.map((w) => ({ ...w.op, bytes: w.bytes })),

@@ -355,6 +355,18 @@ let
         message = "services.basil.settings.jwks.tls.enable needs `certFile' and `keyFile'.";
       }
     ]
+    # Secret files, like the bundle, never in the world-readable store (a
+    # "${./pass}" string would put them there; the agent could not wipe them either).
+    ++ forAll
+      [
+        { name = "unlock.bip39PhraseFile"; path = (s.unlock or { }).bip39PhraseFile or null; }
+        { name = "unlock.diskPassphraseFile"; path = (s.unlock or { }).diskPassphraseFile or null; }
+        { name = "jwks.tls.keyFile"; path = tls.keyFile or null; }
+      ]
+      (f: {
+        assertion = !(hasPrefix "/nix/store" (toString (if f.path == null then "" else f.path)));
+        message = "services.basil.settings.${f.name} must not be in the Nix store (it is world-readable); keep the secret outside it, mode 0600.";
+      })
     ++ unixChecks
     ++ forAll (attrNames catalog.backends) (n: {
       assertion = catalog.backends.${n} ? kind;

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { fromHex, toBase64, toHex } from "../lib/core/encoding.ts";
+
 const root = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const run = async (cmd: string, args: string[], cwd: string, env: Record<string, string> = {}) => {
   const o = await new Deno.Command(cmd, { args, cwd, env, stderr: "inherit" }).output();
@@ -25,12 +27,10 @@ try {
     NIX_CONFIG: "build-users-group =",
     PATH: Deno.env.get("PATH") ?? "",
   });
-  const bytes = new Uint8Array(hex.match(/../g)!.map((h) => parseInt(h, 16)));
-  const sri = `sha256-${btoa(String.fromCharCode(...bytes))}`;
-  const lock = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", Deno.readFileSync(`${root}/deno.lock`)),
+  const sri = `sha256-${toBase64(fromHex(hex))}`;
+  const lockHex = toHex(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", Deno.readFileSync(`${root}/deno.lock`))),
   );
-  const lockHex = [...lock].map((b) => b.toString(16).padStart(2, "0")).join("");
   const pkg = `${root}/nix/package.nix`;
   const text = Deno.readTextFileSync(pkg)
     .replace(/lockSha256 = "[0-9a-f]{64}";/, `lockSha256 = "${lockHex}";`)

@@ -190,3 +190,17 @@ export class BrokerClient {
     this.#client.close();
   }
 }
+
+/** Runs `fn` with a client on `socket`, closing it afterwards. */
+export async function withClient<T>(
+  socket: string,
+  fn: (c: BrokerClient) => Promise<T>,
+  options: ClientOptions = {},
+): Promise<T> {
+  const c = new BrokerClient(socket, options);
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}

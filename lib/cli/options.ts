@@ -17,6 +17,9 @@ export function intArg(min: number, max: number): (v: string) => number {
   };
 }
 
+/** Commander collector for repeatable options. */
+export const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
 /** Hex bytes. */
 export function hexArg(v: string): Uint8Array {
   try {

@@ -32,9 +32,15 @@ export function formatMode(mode: number): string {
 export interface AtomicWriteOptions {
   /** Final mode of the file; 0600 unless given. */
   mode?: number;
+  /**
+   * Never replace an existing `path`: the finished temp file is hard-linked
+   * to `path` (which fails with `Deno.errors.AlreadyExists` if anything is
+   * there, atomically, with no check-then-write window) instead of renamed.
+   */
+  createNew?: boolean;
 }
 
-/** Atomically replaces `path` with `data`. */
+/** Atomically replaces (or, with `createNew`, creates) `path` with `data`. */
 export function writeFileAtomic(
   path: string,
   data: Uint8Array,
@@ -61,7 +67,12 @@ export function writeFileAtomic(
   file.close();
   try {
     if (mode !== 0o600) Deno.chmodSync(tmp, mode);
-    Deno.renameSync(tmp, path);
+    if (options.createNew) {
+      Deno.linkSync(tmp, path);
+      Deno.removeSync(tmp);
+    } else {
+      Deno.renameSync(tmp, path);
+    }
   } catch (e) {
     try {
       Deno.removeSync(tmp);

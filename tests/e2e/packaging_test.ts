@@ -870,6 +870,21 @@ Deno.test({
         /must not be in the Nix store/,
       ],
       [
+        "unlock passphrase in the store",
+        `{ services.basil.settings.unlock.diskPassphraseFile = "/nix/store/x-pass"; }`,
+        /settings\.unlock\.diskPassphraseFile must not be in the Nix store/,
+      ],
+      [
+        "BIP39 phrase in the store",
+        `{ services.basil.settings.unlock.bip39PhraseFile = "/nix/store/x-phrase"; }`,
+        /settings\.unlock\.bip39PhraseFile must not be in the Nix store/,
+      ],
+      [
+        "JWKS TLS key in the store",
+        `{ services.basil.settings.jwks.tls.keyFile = "/nix/store/x-key.pem"; }`,
+        /settings\.jwks\.tls\.keyFile must not be in the Nix store/,
+      ],
+      [
         "unixSubject with user and group",
         `{ services.basil.policy.unixSubjects.ops.user = "root"; users.users.root = { }; }`,
         /unixSubjects\.ops: set exactly one of `user' or `group'/,

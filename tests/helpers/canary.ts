@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { toBase64, toHex } from "../../lib/core/encoding.ts";
+import { toBase64, toBase64Url, toHex } from "../../lib/core/encoding.ts";
 
 const enc = new TextEncoder();
 
@@ -16,7 +16,7 @@ export function canaryForms(secret: Uint8Array): Uint8Array[] {
     enc.encode(toHex(secret)),
     enc.encode(toHex(secret).toUpperCase()),
     enc.encode(toBase64(secret)),
-    enc.encode(toBase64(secret).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_")),
+    enc.encode(toBase64Url(secret)),
     enc.encode(JSON.stringify(text).slice(1, -1)),
   ].filter((f) => f.length >= 8);
 }

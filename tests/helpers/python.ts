@@ -56,18 +56,33 @@ export async function pyCall(
   method: string,
   o: { key?: string; meta?: Record<string, string>; as?: RunAs } = {},
 ): Promise<PyResult> {
-  const gen = await pythonStubs();
-  const args = [`${ROOT}/tests/fixtures/py/broker_client.py`, gen, socket, method];
+  const args = [method];
   if (o.key !== undefined) args.push("--key", o.key);
   for (const [k, v] of Object.entries(o.meta ?? {})) args.push("--meta", `${k}=${v}`);
-  const cmd = o.as
-    ? ["setpriv", `--reuid=${o.as.uid}`, `--regid=${o.as.gid}`, "--clear-groups", PYTHON, ...args]
-    : [PYTHON, ...args];
+  return await runPyClient("broker_client.py", socket, args, o.as, "python client") as PyResult;
+}
+
+/**
+ * Runs `tests/fixtures/py/<script> <stubs> <socket> <args…>` (as `as`, when
+ * given) and parses the one JSON document it prints.
+ */
+async function runPyClient(
+  script: string,
+  socket: string,
+  args: readonly string[],
+  as: RunAs | undefined,
+  what: string,
+): Promise<Record<string, unknown>> {
+  const gen = await pythonStubs();
+  const all = [`${ROOT}/tests/fixtures/py/${script}`, gen, socket, ...args];
+  const cmd = as
+    ? ["setpriv", `--reuid=${as.uid}`, `--regid=${as.gid}`, "--clear-groups", PYTHON, ...all]
+    : [PYTHON, ...all];
   const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), env: { HOME: "/nonexistent" } })
     .output();
   const text = new TextDecoder().decode(out.stdout).trim();
   if (out.code !== 0 || text === "") {
-    throw new Error(`python client failed: ${new TextDecoder().decode(out.stderr)}`);
+    throw new Error(`${what} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   return JSON.parse(text);
 }
@@ -78,16 +93,5 @@ export async function pyWorkload(
   args: readonly string[],
   o: { as?: RunAs } = {},
 ): Promise<Record<string, unknown>> {
-  const gen = await pythonStubs();
-  const all = [`${ROOT}/tests/fixtures/py/workload_client.py`, gen, socket, ...args];
-  const cmd = o.as
-    ? ["setpriv", `--reuid=${o.as.uid}`, `--regid=${o.as.gid}`, "--clear-groups", PYTHON, ...all]
-    : [PYTHON, ...all];
-  const out = await new Deno.Command(cmd[0]!, { args: cmd.slice(1), env: { HOME: "/nonexistent" } })
-    .output();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  if (out.code !== 0 || text === "") {
-    throw new Error(`workload client failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
-  return JSON.parse(text);
+  return await runPyClient("workload_client.py", socket, args, o.as, "workload client");
 }

@@ -6,6 +6,8 @@
  * by its own handle and removes the state dir.
  */
 
+import { countBytes } from "./canary.ts";
+
 /** A running swtpm. */
 export class Swtpm implements AsyncDisposable {
   readonly port: number;
@@ -212,9 +214,5 @@ function call(worker: Worker, msg: unknown): Promise<unknown> {
 
 /** Whether `needle` occurs in `hay`. */
 export function containsBytes(hay: Uint8Array, needle: Uint8Array): boolean {
-  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return true;
-  }
-  return false;
+  return countBytes(hay, needle) > 0;
 }

@@ -7,7 +7,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { AdminService, ReadinessReason } from "../../wire/basil/broker/v1/broker_pb.ts";
 import type { CliContext } from "../context.ts";
-import { withClient } from "./secrets.ts";
+import { withClient } from "../client.ts";
 
 function print(ctx: CliContext, json: boolean | undefined, obj: Record<string, unknown>): void {
   if (json) ctx.io.out(JSON.stringify(obj) + "\n");
@@ -19,6 +19,11 @@ const READY_REASON: Record<number, string> = {
   [ReadinessReason.BACKEND_UNREACHABLE]: "backend_unreachable",
   [ReadinessReason.REQUIRED_KEY_MISSING]: "required_key_missing",
 };
+
+/** The contract's token for a readiness reason (`unspecified` when unknown). */
+export function readinessReasonName(reason: ReadinessReason): string {
+  return READY_REASON[reason] ?? "unspecified";
+}
 
 /** Registers the admin commands. */
 export function registerAdminCommands(
@@ -50,7 +55,7 @@ export function registerAdminCommands(
       const r = await withClient(socket(), (c) => c.unary(AdminService.method.readiness, {}));
       print(ctx, o.json, {
         ready: r.ready,
-        reason: READY_REASON[r.reason] ?? "unspecified",
+        reason: readinessReasonName(r.reason),
         generation: Number(r.generation),
         keys_total: r.keysTotal,
         keys_present: r.keysPresent,

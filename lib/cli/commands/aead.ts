@@ -13,7 +13,7 @@ import { AeadAlgorithm, AeadService } from "../../wire/basil/broker/v1/broker_pb
 import type { CliContext } from "../context.ts";
 import { hexArg, intArg } from "../options.ts";
 import { readPayload } from "./payload.ts";
-import { withClient } from "./secrets.ts";
+import { withClient } from "../client.ts";
 
 const ALGS = ["aes256-gcm", "aes-256-gcm", "chacha20-poly1305"] as const;
 

@@ -20,7 +20,6 @@ import { type BundlePlan, readBundlePlan } from "../../seal/bundle_toml.ts";
 import { createBundle, openBundle } from "../../seal/bundle.ts";
 import { credKind, wipeCreds } from "../../seal/creds.ts";
 import { evaluateDeposits, wipeReviews } from "../../seal/deposits/evaluate.ts";
-import { keyTokenLine } from "../../seal/deposits/keys.ts";
 import { reviewLine } from "../../seal/deposits/review.ts";
 import { describeBundle, formatBundleDescription } from "../../seal/describe.ts";
 import { checkEpoch, readEpochSidecar } from "../../seal/epoch.ts";
@@ -28,13 +27,14 @@ import { emptyDeposit } from "../../seal/payload.ts";
 import { loadSlotSpecs, parseSlotSpec } from "../../seal/slot_spec.ts";
 import type { CliContext } from "../context.ts";
 import { CliError } from "../io.ts";
+import { collect } from "../options.ts";
 import {
   cliSlotOptions,
-  collect,
   printPhrase,
   readBundle,
   readBundleBytes,
   withOpeners,
+  writeRecipient,
 } from "./bundle_common.ts";
 import { registerBundleDepositCommands } from "./bundle_deposit.ts";
 import { registerBundleEditCommands } from "./bundle_edit.ts";
@@ -100,7 +100,7 @@ export async function createBundleFile(
     const bytes = await createBundle({ slots: loaded.slots, backends, deposit });
     writeFileAtomic(path, bytes);
     if (ingestPublic !== undefined) {
-      writeFileAtomic(options.depositKeyOut!, keyTokenLine(ingestPublic), { mode: 0o644 });
+      writeRecipient(options.depositKeyOut!, ingestPublic);
     }
     options.onWritten?.();
     let phrase = 0;

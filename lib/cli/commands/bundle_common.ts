@@ -16,15 +16,13 @@ import { concat, utf8 } from "../../core/encoding.ts";
 import { InputError } from "../../core/errors.ts";
 import { describeFsError, writeFileAtomic } from "../../core/fs.ts";
 import { SecretBytes } from "../../core/secret.ts";
+import { keyTokenLine } from "../../seal/deposits/keys.ts";
 import { decodeBundle, type DecodedBundle } from "../../seal/format.ts";
 import { loadOpeners, type LoadSlotOptions, parseOpenSpec } from "../../seal/slot_spec.ts";
 import type { PluginCallbacks } from "../../seal/slots/age_plugin.ts";
 import type { SlotMethod } from "../../seal/slots/types.ts";
 import type { CliContext } from "../context.ts";
 import { CliError } from "../io.ts";
-
-/** Commander collector for repeatable options. */
-export const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
 /** Reads a bundle file's bytes. */
 export function readBundleBytes(path: string): Uint8Array {
@@ -97,6 +95,15 @@ export function writeBundle(path: string, bytes: Uint8Array): void {
   }
 }
 
+/** Writes a deposit recipient token (public: mode 0644), atomically. */
+export function writeRecipient(path: string, publicKey: Uint8Array): void {
+  try {
+    writeFileAtomic(path, keyTokenLine(publicKey), { mode: 0o644 });
+  } catch (e) {
+    throw new InputError("deposit_key_unwritable", `cannot write ${path}: ${describeFsError(e)}`);
+  }
+}
+
 function optionalEnv(ctx: CliContext, name: string): string | undefined {
   try {
     const v = ctx.env(name);
@@ -106,33 +113,46 @@ function optionalEnv(ctx: CliContext, name: string): string | undefined {
   }
 }
 
+/**
+ * The line editing of a hidden prompt in raw mode, one byte at a time from
+ * `readByte` (null at end of input): Enter or end of input ends the line,
+ * Ctrl-C cancels (`undefined`), DEL and BS erase the last byte and are never
+ * part of the secret. At most `max` bytes are kept. Every buffer is wiped.
+ */
+export async function readSecretLine(
+  readByte: () => Promise<number | null>,
+  max = 256,
+): Promise<SecretBytes | undefined> {
+  const buf = new Uint8Array(max);
+  let n = 0;
+  try {
+    for (;;) {
+      const b = await readByte();
+      if (b === null || b === 0x0d || b === 0x0a) break;
+      if (b === 0x03) return undefined;
+      if (b === 0x7f || b === 0x08) {
+        if (n > 0) n--;
+      } else if (n < buf.length) buf[n++] = b;
+    }
+    return SecretBytes.copyOf(buf.subarray(0, n));
+  } finally {
+    buf.fill(0);
+  }
+}
+
 /** Reads a line from the terminal without echo; `undefined` when stdin is not a terminal. */
 async function promptSecret(ctx: CliContext, prompt: string): Promise<SecretBytes | undefined> {
   if (!Deno.stdin.isTerminal()) return undefined;
   ctx.io.err(`${prompt}: `);
-  const buf = new Uint8Array(256);
   const one = new Uint8Array(1);
-  let n = 0;
   Deno.stdin.setRaw(true);
   try {
-    for (;;) {
-      const got = await Deno.stdin.read(one);
-      if (got === null || one[0] === 0x0d || one[0] === 0x0a) break;
-      if (one[0] === 0x03) {
-        buf.fill(0);
-        return undefined;
-      }
-      if (one[0] === 0x7f && n > 0) n--;
-      else if (n < buf.length) buf[n++] = one[0]!;
-    }
+    return await readSecretLine(async () => (await Deno.stdin.read(one)) === null ? null : one[0]!);
   } finally {
     Deno.stdin.setRaw(false);
     one.fill(0);
     ctx.io.err("\n");
   }
-  const out = SecretBytes.copyOf(buf.subarray(0, n));
-  buf.fill(0);
-  return out;
 }
 
 /** Plugin callbacks for an interactive operator. */

@@ -19,7 +19,6 @@
  */
 
 import type { Command } from "@commander-js/extra-typings";
-import { InputError } from "../../core/errors.ts";
 import { writeFileAtomic } from "../../core/fs.ts";
 import { x25519Generate } from "../../crypto/x25519_seal.ts";
 import { b64urlEncode } from "../../seal/b64.ts";
@@ -28,7 +27,6 @@ import { wipeCred } from "../../seal/creds.ts";
 import {
   contributorPublicKey,
   ingestPublicKey,
-  keyTokenLine,
   newSeed,
   parseKeyToken,
   readRecipientFile,
@@ -42,13 +40,14 @@ import { encodeBundle } from "../../seal/format.ts";
 import { promoteBundle } from "../../seal/promote.ts";
 import type { CliContext } from "../context.ts";
 import { CliError } from "../io.ts";
+import { collect } from "../options.ts";
 import {
   cliSlotOptions,
-  collect,
   readBundle,
   withBundleLock,
   withOpeners,
   writeBundle,
+  writeRecipient,
 } from "./bundle_common.ts";
 
 const ID_RE = /^[A-Za-z0-9._@:+-]{1,128}$/;
@@ -66,14 +65,6 @@ function seqArg(v: string): number {
     throw new CliError("--seq must be a positive integer", 2);
   }
   return Number(v);
-}
-
-function writePublic(path: string, publicKey: Uint8Array): void {
-  try {
-    writeFileAtomic(path, keyTokenLine(publicKey), { mode: 0o644 });
-  } catch {
-    throw new InputError("deposit_key_unwritable", `cannot write ${path}`);
-  }
 }
 
 /** Registers deposit-key, allow, deposit, promote and contributor-key under `bundle`. */
@@ -101,7 +92,7 @@ export function registerBundleDepositCommands(bundle: Command, ctx: CliContext):
         );
         const { created, pub } = result;
         if (created) writeBundle(path, bytes);
-        writePublic(o.out, pub);
+        writeRecipient(o.out, pub);
         if (created) ctx.io.out(`created a deposit ingest key in ${path}\n`);
         ctx.io.out(`wrote deposit recipient to ${o.out}\n`);
       })
@@ -259,15 +250,14 @@ export function registerBundleDepositCommands(bundle: Command, ctx: CliContext):
     .option("--new", "create a fresh seed file (mode 0600); refuses to overwrite")
     .action((o) => {
       if (o.new) {
-        let exists = false;
-        try {
-          Deno.lstatSync(o.identity);
-          exists = true;
-        } catch { /* new file */ }
-        if (exists) throw new CliError(`${o.identity} already exists; refusing to overwrite`);
         const seed = newSeed();
         try {
-          writeFileAtomic(o.identity, seed.expose());
+          writeFileAtomic(o.identity, seed.expose(), { createNew: true });
+        } catch (e) {
+          if (e instanceof Deno.errors.AlreadyExists) {
+            throw new CliError(`${o.identity} already exists; refusing to overwrite`);
+          }
+          throw e;
         } finally {
           seed.wipe();
         }

@@ -19,9 +19,9 @@ import { addSlot, editPayload, removeSlot } from "../../seal/edit.ts";
 import { loadSlotSpecs, parseSlotSpec } from "../../seal/slot_spec.ts";
 import type { CliContext } from "../context.ts";
 import { CliError } from "../io.ts";
+import { collect } from "../options.ts";
 import {
   cliSlotOptions,
-  collect,
   printPhrase,
   readBundle,
   withBundleLock,

@@ -11,10 +11,8 @@ import { writeFileAtomic } from "../../core/fs.ts";
 import { dersToPem, derToPem } from "../../crypto/x509/mod.ts";
 import { MintingService } from "../../wire/basil/broker/v1/broker_pb.ts";
 import type { CliContext } from "../context.ts";
-import { intArg } from "../options.ts";
-import { withClient } from "./secrets.ts";
-
-const collect = (v: string, acc: string[]): string[] => [...acc, v];
+import { collect, intArg } from "../options.ts";
+import { withClient } from "../client.ts";
 
 /** Registers `issue-cert`. */
 export function registerCertCommand(program: Command, ctx: CliContext): void {

@@ -11,6 +11,7 @@ import type { Command } from "@commander-js/extra-typings";
 import type { CliContext } from "../context.ts";
 import { demoPaths, prepareDir, scaffold } from "../demo/scaffold.ts";
 import { runTour } from "../demo/tour.ts";
+import { abs } from "../inputs.ts";
 import type { RunCli } from "../demo/tour.ts";
 
 /** Registers `demo`; `runCli` is the program's own entry point. */
@@ -25,8 +26,7 @@ export function registerDemoCommand(program: Command, ctx: CliContext, runCli: R
     .option("--paced", "pause between steps")
     .action(async (o) => {
       const given = o.dir ?? `${(ctx.env("TMPDIR") ?? "/tmp").replace(/\/+$/, "")}/basil-demo`;
-      const dir = (given.startsWith("/") ? given : `${ctx.cwd.replace(/\/+$/, "")}/${given}`)
-        .replace(/\/+$/, "");
+      const dir = abs(given, ctx.cwd).replace(/\/+$/, "");
       const p = demoPaths(dir);
       const uid = Deno.uid();
       if (uid === null) throw new Error("Cannot determine the current uid");

@@ -16,7 +16,7 @@ import { AdminService, ExplainDecision } from "../../wire/basil/broker/v1/broker
 import type { CliContext } from "../context.ts";
 import { abs, loadConfigFromFlags, readCatalog, readPolicy } from "../inputs.ts";
 import { CliError } from "../io.ts";
-import { withClient } from "./secrets.ts";
+import { withClient } from "../client.ts";
 
 /** Registers `explain`. */
 export function registerExplainCommand(

@@ -43,7 +43,7 @@ import {
 import type { ImportSetResponse, KeyMaterialSchema } from "../../wire/basil/broker/v1/broker_pb.ts";
 import type { CliContext } from "../context.ts";
 import { CliError } from "../io.ts";
-import { withClient } from "./secrets.ts";
+import { withClient } from "../client.ts";
 
 /** Key material as sent on the wire. */
 export type Material = MessageInitShape<typeof KeyMaterialSchema>;
@@ -77,6 +77,11 @@ export function readMaterial(o: MaterialSource, warn: (text: string) => void): M
   }
   const der = readSecretFile(o.pkcs8File!, { what: "pkcs8-file", requireOwnerOnly: true }).expose();
   return { material: { case: "pkcs8Der", value: der } };
+}
+
+/** Prints an imported or created key: `key_id: …` and `public_key: <hex>`. */
+export function printKey(ctx: CliContext, keyId: string, publicKey: Uint8Array): void {
+  ctx.io.out(`key_id: ${keyId}\npublic_key: ${toHex(publicKey)}\n`);
 }
 
 /** Zeroes a material's bytes. */
@@ -305,7 +310,7 @@ export async function runImportSet(
     }
     const r = await send(entries);
     for (const [i, k] of r.keys.entries()) {
-      ctx.io.out(`key_id: ${k.keyId}\npublic_key: ${toHex(k.publicKey)}\n`);
+      printKey(ctx, k.keyId, k.publicKey);
       if (check) {
         await checkOne(k.keyId, k.publicKey, locals[i]!);
         ctx.io.out("check: ok\n");

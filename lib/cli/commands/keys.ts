@@ -16,17 +16,14 @@ import {
   catalogKeyType,
   checkImported,
   checkMaterialType,
+  printKey,
   readMaterial,
   runImportSet,
   wipeMaterial,
   wireType,
 } from "./key_import.ts";
 import { readPayload } from "./payload.ts";
-import { withClient } from "./secrets.ts";
-
-function printKey(ctx: CliContext, keyId: string, publicKey: Uint8Array): void {
-  ctx.io.out(`key_id: ${keyId}\npublic_key: ${toHex(publicKey)}\n`);
-}
+import { withClient } from "../client.ts";
 
 /** Registers the key commands. */
 export function registerKeyCommands(program: Command, ctx: CliContext): void {
@@ -119,13 +116,17 @@ export function registerKeyCommands(program: Command, ctx: CliContext): void {
     .argument("[message]", "the message (UTF-8), or - for stdin")
     .action(async (message, o) => {
       const bytes = await readPayload(ctx, message, o.messageFile, "message-file");
-      const r = await withClient(ctx.socket(), (c) =>
-        c.unary(SigningService.method.verify, {
-          keyId: o.keyId,
-          message: bytes,
-          signature: o.signature,
-        }));
-      ctx.io.out(`${r.valid}\n`);
-      if (!r.valid) ctx.exitCode = 1;
+      try {
+        const r = await withClient(ctx.socket(), (c) =>
+          c.unary(SigningService.method.verify, {
+            keyId: o.keyId,
+            message: bytes,
+            signature: o.signature,
+          }));
+        ctx.io.out(`${r.valid}\n`);
+        if (!r.valid) ctx.exitCode = 1;
+      } finally {
+        bytes.fill(0);
+      }
     });
 }

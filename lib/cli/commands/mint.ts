@@ -11,7 +11,7 @@ import { MintingService } from "../../wire/basil/broker/v1/broker_pb.ts";
 import type { CliContext } from "../context.ts";
 import { CliError } from "../io.ts";
 import { intArg } from "../options.ts";
-import { withClient } from "./secrets.ts";
+import { withClient } from "../client.ts";
 
 /** Registers `mint-jwt`. */
 export function registerMintCommands(program: Command, ctx: CliContext): void {

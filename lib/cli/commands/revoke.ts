@@ -9,7 +9,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { AdminService } from "../../wire/basil/broker/v1/broker_pb.ts";
 import type { CliContext } from "../context.ts";
 import { intArg } from "../options.ts";
-import { withClient } from "./secrets.ts";
+import { withClient } from "../client.ts";
 
 /** Registers `revoke`. */
 export function registerRevokeCommand(program: Command, ctx: CliContext): void {

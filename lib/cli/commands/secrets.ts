@@ -13,7 +13,7 @@ import { fromHex, toBase64, toBase64Url, toHex, utf8 } from "../../core/encoding
 import { readSecretFile, writeFileAtomic } from "../../core/fs.ts";
 import { keyTypeFromWire } from "../../service/enums.ts";
 import { CatalogKind, SecretService } from "../../wire/basil/broker/v1/broker_pb.ts";
-import { BrokerClient } from "../client.ts";
+import { withClient } from "../client.ts";
 import type { CliContext } from "../context.ts";
 import { CliError } from "../io.ts";
 import { intArg } from "../options.ts";
@@ -31,19 +31,6 @@ function render(value: Uint8Array, format: Format): Uint8Array {
       return utf8(toBase64(value) + "\n");
     case "base64-url-no-pad":
       return utf8(toBase64Url(value) + "\n");
-  }
-}
-
-/** Runs `fn` with a client, closing it afterwards. */
-export async function withClient<T>(
-  socket: string,
-  fn: (c: BrokerClient) => Promise<T>,
-): Promise<T> {
-  const c = new BrokerClient(socket);
-  try {
-    return await fn(c);
-  } finally {
-    c.close();
   }
 }
 

@@ -6,8 +6,9 @@
  * @module
  */
 
-import { AdminService, ReadinessReason } from "../../wire/basil/broker/v1/broker_pb.ts";
-import { BrokerClient } from "../client.ts";
+import { AdminService } from "../../wire/basil/broker/v1/broker_pb.ts";
+import { type BrokerClient, withClient } from "../client.ts";
+import { readinessReasonName } from "../commands/admin.ts";
 
 /** One probe of the agent; each call throws or resolves within its own short deadline. */
 export interface AgentProbe {
@@ -35,28 +36,16 @@ export type WaitResult =
   | { readonly ok: true; readonly attempts: number }
   | { readonly ok: false; readonly attempts: number; readonly why: string };
 
-const READY_REASON: Record<number, string> = {
-  [ReadinessReason.READY]: "ready",
-  [ReadinessReason.BACKEND_UNREACHABLE]: "backend_unreachable",
-  [ReadinessReason.REQUIRED_KEY_MISSING]: "required_key_missing",
-};
-
 /** A probe over the agent's socket, each call with a `callTimeoutMs` deadline. */
 export function socketProbe(socket: string, callTimeoutMs = 2_000): AgentProbe {
-  const once = async <T>(fn: (c: BrokerClient) => Promise<T>): Promise<T> => {
-    const c = new BrokerClient(socket, { timeoutMs: callTimeoutMs });
-    try {
-      return await fn(c);
-    } finally {
-      c.close();
-    }
-  };
+  const once = <T>(fn: (c: BrokerClient) => Promise<T>): Promise<T> =>
+    withClient(socket, fn, { timeoutMs: callTimeoutMs });
   return {
     health: () => once(async (c) => (await c.unary(AdminService.method.health, {})).alive),
     readiness: () =>
       once(async (c) => {
         const r = await c.unary(AdminService.method.readiness, {});
-        return { ready: r.ready, reason: READY_REASON[r.reason] ?? "unspecified" };
+        return { ready: r.ready, reason: readinessReasonName(r.reason) };
       }),
   };
 }

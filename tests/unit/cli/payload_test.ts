@@ -52,3 +52,17 @@ Deno.test("stdin and files never warn", async () => {
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("an unreadable payload file names the flag, the path and the reason", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "basil-payload-" });
+  try {
+    const ctx = testContext();
+    await assert.rejects(
+      () => readPayload(ctx, undefined, `${dir}/missing`, "message-file"),
+      { message: `--message-file ${dir}/missing: cannot read: no such file` },
+    );
+    assert.equal(ctx.stderr(), "");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
