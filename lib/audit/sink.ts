@@ -14,7 +14,7 @@
  */
 
 import { InputError } from "../core/errors.ts";
-import { describeFsError, fileMode, formatMode } from "../core/fs.ts";
+import { describeFsError, formatMode } from "../core/fs.ts";
 import type { Logger } from "../core/log.ts";
 
 /** Where audit records go. */
@@ -116,16 +116,31 @@ export function checkAuditWritable(path: string): void {
   }
 }
 
+/** Permission bits of an opened file, from the handle itself. */
+function heldMode(f: Deno.FsFile): number {
+  return (f.statSync().mode ?? 0) & 0o7777;
+}
+
 /** Opens the JSONL audit file, or throws an `InputError` that stops the start. */
 export function openAuditFile(path: string, logger: Logger): AuditSink {
+  // The mode is read from the opened handle (fstat), not the path. Deno has
+  // no fchmod, so a wider file is tightened by path and the handle is then
+  // checked again: if the path no longer names the opened file, the chmod
+  // missed it and the open fails rather than writing to a wider file.
   const open = (): Deno.FsFile => {
     const f = Deno.openSync(path, { append: true, create: true, mode: 0o600 });
-    if (fileMode(path) !== 0o600) {
-      const was = fileMode(path);
-      Deno.chmodSync(path, 0o600);
-      logger.log("warn", "audit log mode tightened", { path, was: formatMode(was) });
+    try {
+      const was = heldMode(f);
+      if (was !== 0o600) {
+        Deno.chmodSync(path, 0o600);
+        if (heldMode(f) !== 0o600) throw new Deno.errors.PermissionDenied("mode not tightened");
+        logger.log("warn", "audit log mode tightened", { path, was: formatMode(was) });
+      }
+      return f;
+    } catch (e) {
+      f.close();
+      throw e;
     }
-    return f;
   };
   let file: Deno.FsFile | undefined;
   try {

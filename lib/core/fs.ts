@@ -4,13 +4,20 @@
  * - {@linkcode writeFileAtomic} writes a temp file created 0600 in the target's
  *   directory, fsyncs it, then renames it over the target: a reader sees the
  *   old or the new file, never a partial one, and never a wider mode.
- * - {@linkcode readSecretFile} opens the file once and checks and reads that
- *   one handle (no check-then-read race): with `requireOwnerOnly` it refuses
- *   anything but a regular 0600/0400 file owned by this process's uid (the
- *   owner check is skipped when `--allow-sys=uid` is not granted, as in the
- *   agent's sandbox). It returns a `SecretBytes`; every intermediate buffer
- *   is wiped.
- * - {@linkcode wipeFile} overwrites with zeros, fsyncs and unlinks.
+ * - Files that are checked are checked on the held handle: a file is opened
+ *   once, its `stat` is taken from that handle (fstat), and it is read,
+ *   written or wiped through that same handle, so renaming or symlinking
+ *   something else onto the path between the check and the use cannot
+ *   redirect the operation.
+ * - {@linkcode readCheckedFile} is that open–fstat–read sequence;
+ *   {@linkcode readSecretFile} builds on it: with `requireOwnerOnly` it
+ *   refuses anything but a regular 0600/0400 file owned by this process's
+ *   uid (the owner check is skipped when `--allow-sys=uid` is not granted,
+ *   as in the agent's sandbox). It returns a `SecretBytes`; every
+ *   intermediate buffer is wiped.
+ * - {@linkcode wipeFile} overwrites with zeros through the opened handle,
+ *   fsyncs and unlinks, and only when the path still names that same
+ *   regular file (never through a symlink).
  * @module
  */
 
@@ -112,45 +119,29 @@ function processUid(): number | undefined {
   }
 }
 
+/**
+ * Opens `path` once, hands the opened file's own `stat` to `check` (which
+ * may throw to refuse it), then reads that same handle to its end. Throws
+ * whatever `check` or the filesystem throws; every grown-out buffer is wiped.
+ */
+export function readCheckedFile(path: string, check: (st: Deno.FileInfo) => void): Uint8Array {
+  using file = Deno.openSync(path, { read: true });
+  const st = file.statSync();
+  check(st);
+  return readAll(file, st.size);
+}
+
 /** Reads a secret file. Errors name the path and the problem, never content. */
 export function readSecretFile(path: string, options: ReadSecretOptions): SecretBytes {
   let data: Uint8Array;
-  let file: Deno.FsFile | undefined;
   try {
-    file = Deno.openSync(path, { read: true });
-    const st = file.statSync();
-    const mode = (st.mode ?? 0) & 0o7777;
-    if (options.requireOwnerOnly) {
-      if (!st.isFile) {
-        throw new InputError(
-          "secret_file_unreadable",
-          `${options.what} ${path}: not a regular file`,
-        );
-      }
-      if (mode !== 0o600 && mode !== 0o400) {
-        throw new InputError(
-          "secret_file_mode",
-          `${options.what} ${path}: mode is ${formatMode(mode)}, must be 0600`,
-        );
-      }
-      const uid = processUid();
-      if (uid !== undefined && st.uid !== null && st.uid !== uid) {
-        throw new InputError(
-          "secret_file_owner",
-          `${options.what} ${path}: owned by uid ${st.uid}, must be owned by uid ${uid}`,
-        );
-      }
-    }
-    options.onMode?.(mode);
-    data = readAll(file, st.size);
+    data = readCheckedFile(path, (st) => checkSecretFile(path, st, options));
   } catch (e) {
     if (e instanceof InputError) throw e;
     throw new InputError(
       "secret_file_unreadable",
       `${options.what} ${path}: cannot read: ${describeFsError(e)}`,
     );
-  } finally {
-    file?.close();
   }
   let end = data.length;
   if (options.stripNewline) {
@@ -161,6 +152,32 @@ export function readSecretFile(path: string, options: ReadSecretOptions): Secret
   const out = data.slice(0, end);
   data.fill(0);
   return new SecretBytes(out);
+}
+
+function checkSecretFile(path: string, st: Deno.FileInfo, options: ReadSecretOptions): void {
+  const mode = (st.mode ?? 0) & 0o7777;
+  if (options.requireOwnerOnly) {
+    if (!st.isFile) {
+      throw new InputError(
+        "secret_file_unreadable",
+        `${options.what} ${path}: not a regular file`,
+      );
+    }
+    if (mode !== 0o600 && mode !== 0o400) {
+      throw new InputError(
+        "secret_file_mode",
+        `${options.what} ${path}: mode is ${formatMode(mode)}, must be 0600`,
+      );
+    }
+    const uid = processUid();
+    if (uid !== undefined && st.uid !== null && st.uid !== uid) {
+      throw new InputError(
+        "secret_file_owner",
+        `${options.what} ${path}: owned by uid ${st.uid}, must be owned by uid ${uid}`,
+      );
+    }
+  }
+  options.onMode?.(mode);
 }
 
 /** Reads `file` to its end into an exactly sized buffer; every grown-out buffer is wiped. */
@@ -189,19 +206,31 @@ function readAll(file: Deno.FsFile, sizeHint: number): Uint8Array {
 /**
  * Best-effort destruction of a secret file: overwrite with zeros, fsync,
  * unlink. Returns an error message on failure instead of throwing.
+ *
+ * The file is opened once; its size and identity come from that handle,
+ * and the zeros go through it. Nothing is written unless, after the open,
+ * the path itself (not following a symlink) still names that same regular
+ * file, and the name is removed only if it still does after the fsync: a
+ * symlink or a rename onto the path can neither redirect the zeros to
+ * another file nor get another file unlinked in its place. (The last
+ * lstat-then-unlink step can only race someone who may already unlink
+ * names in that directory.)
  */
 export function wipeFile(path: string): string | undefined {
   try {
-    const size = Deno.statSync(path).size;
-    const f = Deno.openSync(path, { write: true });
-    try {
-      const zeros = new Uint8Array(Math.min(size, 1 << 16));
-      let left = size;
-      while (left > 0) left -= f.writeSync(zeros.subarray(0, Math.min(left, zeros.length)));
-      f.syncSync();
-    } finally {
-      f.close();
-    }
+    using f = Deno.openSync(path, { write: true });
+    const held = f.statSync();
+    if (!held.isFile) return "not a regular file";
+    const sameFile = () => {
+      const named = Deno.lstatSync(path);
+      return named.isFile && named.dev === held.dev && named.ino === held.ino;
+    };
+    if (!sameFile()) return "the path is a symlink or no longer names the opened file; not wiped";
+    const zeros = new Uint8Array(Math.min(held.size, 1 << 16));
+    let left = held.size;
+    while (left > 0) left -= f.writeSync(zeros.subarray(0, Math.min(left, zeros.length)));
+    f.syncSync();
+    if (!sameFile()) return "the path was replaced after the wipe; not removed";
     Deno.removeSync(path);
     return undefined;
   } catch (e) {

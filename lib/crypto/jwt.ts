@@ -17,9 +17,11 @@
  */
 
 import { createHash } from "node:crypto";
-import { concat, fromBase64Url, fromUtf8, toBase64Url, utf8 } from "../core/encoding.ts";
+import { compactVerify } from "jose";
+import { concat, decodeBase64Url, fromUtf8, toBase64Url, utf8 } from "../core/encoding.ts";
 import type { KeyType } from "../core/ops.ts";
-import { verifyMessage } from "./signing.ts";
+import { requireSigningParams } from "./signing.ts";
+import { publicKeyFromPublicForm } from "./signing_keys.ts";
 
 /** JWS algorithms Basil mints with. */
 export type JwtAlg = "EdDSA" | "ES256" | "ES384" | "RS256";
@@ -135,35 +137,41 @@ export interface VerifiedJwt {
 }
 
 /**
- * Decodes a compact JWT and checks its signature with a public form (raw
- * Ed25519 or SPKI PEM). The header `alg` must be the one `keyType` mints.
- * Returns undefined for anything malformed or unverified; claims such as
- * `exp` are not checked (for tests and local tooling).
+ * Whether every segment of a compact JWS is canonical base64url without
+ * padding (Basil's one strict decoder). jose's own decoder accepts
+ * non-zero trailing bits, so one token would have several accepted
+ * spellings; callers check this before handing a token to jose.
  */
-export function verifyJwtLocal(
+export function isCanonicalCompactJws(token: string): boolean {
+  const parts = token.split(".");
+  return parts.length === 3 && parts.every((p) => p !== "" && decodeBase64Url(p) !== undefined);
+}
+
+/**
+ * Decodes a compact JWT and checks its signature with a public form (raw
+ * Ed25519 or SPKI PEM) through jose's `compactVerify`, whose key resolver
+ * accepts only the `alg` that `keyType` mints. Resolves to undefined for
+ * anything malformed, non-canonical or unverified; claims such as `exp`
+ * are not checked (for tests and local tooling).
+ */
+export async function verifyJwtLocal(
   token: string,
   keyType: KeyType,
   publicKey: Uint8Array,
-): VerifiedJwt | undefined {
-  const parts = token.split(".");
-  if (parts.length !== 3) return undefined;
-  const [h, c, s] = parts as [string, string, string];
+): Promise<VerifiedJwt | undefined> {
+  const alg = jwtAlgFor(keyType);
+  if (alg === undefined || !isCanonicalCompactJws(token)) return undefined;
+  const key = publicKeyFromPublicForm(requireSigningParams(keyType), publicKey);
+  if (key === undefined) return undefined;
   try {
-    const header = parseObject(h);
-    const claims = parseObject(c);
-    if (!header || !claims) return undefined;
-    const expected = jwtAlgFor(keyType);
-    if (expected === undefined || header.alg !== expected) return undefined;
-    const ok = verifyMessage(keyType, publicKey, utf8(`${h}.${c}`), fromBase64Url(s));
-    return ok ? { header, claims } : undefined;
+    const { payload, protectedHeader } = await compactVerify(token, (header) => {
+      if (header.alg !== alg) throw new TypeError("unexpected alg");
+      return key;
+    }, { algorithms: [alg] });
+    const claims: unknown = JSON.parse(fromUtf8(payload));
+    if (typeof claims !== "object" || claims === null || Array.isArray(claims)) return undefined;
+    return { header: { ...protectedHeader }, claims: claims as Record<string, unknown> };
   } catch {
     return undefined;
   }
-}
-
-function parseObject(segment: string): Record<string, unknown> | undefined {
-  const v: unknown = JSON.parse(fromUtf8(fromBase64Url(segment)));
-  return typeof v === "object" && v !== null && !Array.isArray(v)
-    ? v as Record<string, unknown>
-    : undefined;
 }

@@ -19,7 +19,6 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { wordlist } from "@scure/bip39/wordlists/english.js";
 import { InputError } from "../core/errors.ts";
 import { SecretBytes } from "../core/secret.ts";
-import { randomBytes } from "./aead.ts";
 
 /** Words in a phrase. */
 export const PHRASE_WORDS = 24;
@@ -157,6 +156,6 @@ export function entropyToPhrase(entropy: Uint8Array): SecretBytes {
 
 /** A fresh phrase and its entropy (caller wipes both). */
 export function generatePhrase(): { entropy: SecretBytes; phrase: SecretBytes } {
-  const entropy = new SecretBytes(randomBytes(ENTROPY_BYTES));
+  const entropy = new SecretBytes(crypto.getRandomValues(new Uint8Array(ENTROPY_BYTES)));
   return { entropy, phrase: entropyToPhrase(entropy.expose()) };
 }

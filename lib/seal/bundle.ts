@@ -20,7 +20,7 @@
 import { InputError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { nullLogger } from "../core/log.ts";
-import { aesGcmOpen, aesGcmSeal, KEY_LEN, NONCE_LEN, randomBytes } from "./aead.ts";
+import { AEAD_KEY_BYTES, aeadOpen, AeadOpenError, aeadSeal } from "../crypto/aead.ts";
 import type { BackendCred } from "./creds.ts";
 import {
   decodeBundle,
@@ -29,6 +29,7 @@ import {
   encodeHeader,
   type SealedPayload,
   type Slot,
+  SUITE_V1,
 } from "./format.ts";
 import { type Argon2Params, PRODUCTION_ARGON2 } from "./kdf.ts";
 import {
@@ -66,20 +67,19 @@ export async function createBundle(options: CreateBundleOptions): Promise<Uint8A
   const argon2 = options.argon2 ?? PRODUCTION_ARGON2;
   const header = {
     format_version: 1 as const,
-    bundle_id: randomBytes(16),
+    bundle_id: crypto.getRandomValues(new Uint8Array(16)),
     created_unix: now(),
     epoch: 1,
   };
   const headerBytes = encodeHeader(header);
-  const kek = randomBytes(KEY_LEN);
+  const kek = crypto.getRandomValues(new Uint8Array(AEAD_KEY_BYTES));
   let plaintext: Uint8Array | undefined;
   try {
     plaintext = encodePayload({
       backends: new Map(options.backends),
       deposit: options.deposit ?? emptyDeposit(),
     });
-    const nonce = randomBytes(NONCE_LEN);
-    const ciphertext = await aesGcmSeal(kek, nonce, headerBytes, plaintext);
+    const payload = aeadSeal(SUITE_V1.payload_aead, kek, plaintext, headerBytes);
     const slots: Slot[] = [];
     for (const [slotId, spec] of options.slots.entries()) {
       const { params, wrap } = await spec.method.create(kek, { headerBytes, slotId, argon2 });
@@ -96,7 +96,7 @@ export async function createBundle(options: CreateBundleOptions): Promise<Uint8A
       headerBytes,
       header,
       slots,
-      payload: { nonce, ciphertext },
+      payload,
       deposits: [],
     });
   } finally {
@@ -183,7 +183,7 @@ export async function openBundle(
   const bundle = input instanceof Uint8Array ? decodeBundle(input, file) : input;
   const { kek, slotId } = await recoverKek(bundle, file, openers, logger);
   try {
-    const opened = await decryptPayload(bundle, kek, file);
+    const opened = decryptPayload(bundle, kek, file);
     return { bundle, slotId, ...opened, wipe: () => wipePayload(opened) };
   } finally {
     kek.fill(0);
@@ -220,14 +220,16 @@ export async function tryOpen(
 }
 
 /** Decrypts and decodes the payload with `kek` (not wiped here). */
-export async function decryptPayload(
+export function decryptPayload(
   bundle: DecodedBundle,
   kek: Uint8Array,
   file: string,
-): Promise<Payload> {
-  const { nonce, ciphertext } = bundle.payload;
-  const plaintext = await aesGcmOpen(kek, nonce, bundle.headerBytes, ciphertext);
-  if (plaintext === undefined) {
+): Payload {
+  let plaintext: Uint8Array;
+  try {
+    plaintext = aeadOpen(SUITE_V1.payload_aead, kek, bundle.payload, bundle.headerBytes);
+  } catch (e) {
+    if (!(e instanceof AeadOpenError)) throw e;
     throw new InputError(
       "bundle_corrupt",
       `bundle ${file}: corrupt or tampered: payload failed authentication`,
@@ -241,15 +243,14 @@ export async function decryptPayload(
 }
 
 /** Encrypts a payload under `kek` with a fresh nonce, AAD = `headerBytes`. */
-export async function sealPayload(
+export function sealPayload(
   headerBytes: Uint8Array,
   kek: Uint8Array,
   payload: Payload,
-): Promise<SealedPayload> {
+): SealedPayload {
   const plaintext = encodePayload(payload);
   try {
-    const nonce = randomBytes(NONCE_LEN);
-    return { nonce, ciphertext: await aesGcmSeal(kek, nonce, headerBytes, plaintext) };
+    return aeadSeal(SUITE_V1.payload_aead, kek, plaintext, headerBytes);
   } finally {
     plaintext.fill(0);
   }

@@ -37,7 +37,7 @@ export async function addSlot(
 ): Promise<{ bytes: Uint8Array; slotId: number }> {
   const { kek } = await recoverKek(bundle, file, openers, options.logger ?? nullLogger);
   try {
-    wipePayload(await decryptPayload(bundle, kek, file));
+    wipePayload(decryptPayload(bundle, kek, file));
     const slotId = bundle.slots.reduce((m, s) => Math.max(m, s.slot_id + 1), 0);
     if (slotId > 0xffff_ffff) {
       throw new InputError("bundle_slots_full", `bundle ${file}: no slot id left`);
@@ -97,7 +97,7 @@ export async function removeSlot(
     );
   }
   try {
-    wipePayload(await decryptPayload(bundle, kek, file));
+    wipePayload(decryptPayload(bundle, kek, file));
   } finally {
     kek.fill(0);
   }
@@ -119,9 +119,9 @@ export async function editPayload<T>(
   const { kek } = await recoverKek(bundle, file, openers, logger);
   let payload: Payload | undefined;
   try {
-    payload = await decryptPayload(bundle, kek, file);
+    payload = decryptPayload(bundle, kek, file);
     const result = mutate(payload);
-    const sealed = await sealPayload(bundle.headerBytes, kek, payload);
+    const sealed = sealPayload(bundle.headerBytes, kek, payload);
     return { bytes: encodeBundle({ ...bundle, payload: sealed }), result };
   } finally {
     kek.fill(0);

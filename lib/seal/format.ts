@@ -20,9 +20,8 @@
 
 import type { z } from "zod";
 import { InputError } from "../core/errors.ts";
-import { utf8 } from "../core/encoding.ts";
+import { toBase64Url, utf8 } from "../core/encoding.ts";
 import { describeIssues } from "../core/validate.ts";
-import { b64urlEncode } from "./b64.ts";
 import { BodySchema, FORMAT_VERSION, HeaderSchema, SLOT_METHODS } from "./format_schema.ts";
 
 export { FORMAT_VERSION, SLOT_METHODS };
@@ -123,7 +122,7 @@ function headerJson(h: BundleHeader): unknown {
   return {
     format_version: h.format_version,
     suite: { ...SUITE_V1 },
-    bundle_id: b64urlEncode(h.bundle_id),
+    bundle_id: toBase64Url(h.bundle_id),
     created_unix: h.created_unix,
     epoch: h.epoch,
   };
@@ -135,7 +134,7 @@ function paramsJson(p: SlotParams): unknown {
     case "bip39":
       return {
         kind: p.kind,
-        salt: b64urlEncode(p.salt),
+        salt: toBase64Url(p.salt),
         argon2: {
           m_cost_kib: p.argon2.m_cost_kib,
           t_cost: p.argon2.t_cost,
@@ -147,8 +146,8 @@ function paramsJson(p: SlotParams): unknown {
     case "tpm":
       return {
         kind: p.kind,
-        public: b64urlEncode(p.public),
-        private: b64urlEncode(p.private),
+        public: toBase64Url(p.public),
+        private: toBase64Url(p.private),
         pcrs: { bank: p.pcrs.bank, pcrs: [...p.pcrs.pcrs] },
         name_alg: p.name_alg,
         srk_template: p.srk_template,
@@ -157,14 +156,14 @@ function paramsJson(p: SlotParams): unknown {
 }
 
 const blob = (x: { nonce: Uint8Array; ciphertext: Uint8Array }) => ({
-  nonce: b64urlEncode(x.nonce),
-  ciphertext: b64urlEncode(x.ciphertext),
+  nonce: toBase64Url(x.nonce),
+  ciphertext: toBase64Url(x.ciphertext),
 });
 
 /** Serializes a bundle file. `headerBytes` is embedded verbatim as `header_b64`. */
 export function encodeBundle(b: DecodedBundle): Uint8Array {
   const body = {
-    header_b64: b64urlEncode(b.headerBytes),
+    header_b64: toBase64Url(b.headerBytes),
     header: headerJson(b.header),
     slots: b.slots.map((s) => ({
       slot_id: s.slot_id,
@@ -181,10 +180,10 @@ export function encodeBundle(b: DecodedBundle): Uint8Array {
       seq: d.seq,
       contributor_key_id: d.contributor_key_id,
       sealed_cred: {
-        encapsulated_key: b64urlEncode(d.sealed_cred.encapsulated_key),
+        encapsulated_key: toBase64Url(d.sealed_cred.encapsulated_key),
         ...blob(d.sealed_cred),
       },
-      signature: b64urlEncode(d.signature),
+      signature: toBase64Url(d.signature),
     })),
   };
   const json = utf8(JSON.stringify(body));

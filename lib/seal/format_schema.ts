@@ -12,7 +12,7 @@
  */
 
 import { z } from "zod";
-import { b64urlDecode } from "./b64.ts";
+import { decodeBase64Url } from "../core/encoding.ts";
 
 /** The only format version this build reads and writes. */
 export const FORMAT_VERSION = 1;
@@ -21,7 +21,7 @@ export const SLOT_METHODS = ["age-yubikey", "bip39", "passphrase", "tpm"] as con
 
 const B64 = (len?: { exact?: number; min?: number }) =>
   z.string().transform((s, ctx) => {
-    const bytes = b64urlDecode(s);
+    const bytes = decodeBase64Url(s);
     if (bytes === undefined) {
       ctx.addIssue({ code: "custom", message: "expected canonical base64url without padding" });
       return z.NEVER;

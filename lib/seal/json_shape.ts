@@ -10,7 +10,7 @@
  */
 
 import { SecretBytes } from "../core/secret.ts";
-import { b64urlDecodeAscii } from "./b64.ts";
+import { decodeBase64Url } from "../core/encoding.ts";
 import { JsonObject, JsonText, type JsonValue } from "./json_bytes.ts";
 
 /** A value of the wrong shape at `path`. */
@@ -103,7 +103,7 @@ export function getSecretB64(
 ): SecretBytes {
   const v = member(obj, key, path);
   if (!(v instanceof JsonText)) throw new ShapeError(child(path, key), "expected a string");
-  const bytes = b64urlDecodeAscii(v.bytes);
+  const bytes = decodeBase64Url(v.bytes);
   if (bytes === undefined) {
     throw new ShapeError(child(path, key), "expected base64url without padding");
   }

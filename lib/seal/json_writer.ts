@@ -12,7 +12,7 @@
  * @module
  */
 
-import { b64urlEncodeAscii } from "./b64.ts";
+import { base64UrlAscii } from "../core/encoding.ts";
 
 const SHORT_OUT: Record<number, string> = {
   0x22: '\\"',
@@ -69,7 +69,7 @@ export class JsonWriter {
    * string; the intermediate encoding (a copy of a secret) is wiped.
    */
   b64(bytes: Uint8Array): this {
-    const ascii = b64urlEncodeAscii(bytes);
+    const ascii = base64UrlAscii(bytes);
     try {
       return this.text(ascii);
     } finally {

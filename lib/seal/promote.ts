@@ -23,7 +23,7 @@ import { InputError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { nullLogger } from "../core/log.ts";
 import { timingSafeEqual } from "../core/secret.ts";
-import { KEY_LEN, randomBytes } from "./aead.ts";
+import { AEAD_KEY_BYTES } from "../crypto/aead.ts";
 import { decryptPayload, type RecoveredKek, recoverKek, sealPayload, tryOpen } from "./bundle.ts";
 import { wipeCred } from "./creds.ts";
 import { type DepositReview, evaluateDeposits, wipeReviews } from "./deposits/evaluate.ts";
@@ -82,7 +82,7 @@ export async function promoteBundle(
   let payload: Payload | undefined;
   let reviews: DepositReview[] = [];
   try {
-    payload = await decryptPayload(bundle, first.kek, file);
+    payload = decryptPayload(bundle, first.kek, file);
     reviews = evaluateDeposits(bundle, payload.deposit);
     const selected = reviews.filter((r) => selects(sel, r));
     const base = {
@@ -216,7 +216,7 @@ async function reseal(
 ): Promise<Uint8Array> {
   const header = { ...bundle.header, epoch: bundle.header.epoch + 1 };
   const headerBytes = encodeHeader(header);
-  const kek = randomBytes(KEY_LEN);
+  const kek = crypto.getRandomValues(new Uint8Array(AEAD_KEY_BYTES));
   try {
     const slots: Slot[] = [];
     for (const slot of bundle.slots) {
@@ -228,7 +228,7 @@ async function reseal(
     const deposits = bundle.deposits.filter((d, i) =>
       !promotedIdx.has(i) && !promotedIds.has(d.backend_id)
     );
-    const sealed = await sealPayload(headerBytes, kek, payload);
+    const sealed = sealPayload(headerBytes, kek, payload);
     return encodeBundle({ headerBytes, header, slots, payload: sealed, deposits });
   } finally {
     kek.fill(0);

@@ -3,8 +3,10 @@
  *
  * Order, each step failing closed with an `InputError`:
  * 1. configuration: at least one method (`unlock_not_configured`);
- * 2. bundle permissions: not 0600 → `bundle_perms` if strict, else a warning;
- * 3. read and decode the bundle (`bundle_unreadable`, `bundle_corrupt`, ...);
+ * 2. open the bundle once; the opened file must be a regular file, and its
+ *    mode (fstat of that handle) not 0600 → `bundle_perms` if strict, else a
+ *    warning;
+ * 3. read that same handle and decode (`bundle_unreadable`, `bundle_corrupt`, ...);
  * 4. epoch sidecar check (`bundle_stale_epoch`), before any secret is read
  *    and before any Argon2, plugin or TPM work;
  * 5. read every configured secret file (passphrase, BIP39 phrase; a
@@ -25,7 +27,7 @@
  */
 
 import { InputError } from "../core/errors.ts";
-import { describeFsError, fileMode, formatMode, wipeFile } from "../core/fs.ts";
+import { describeFsError, formatMode, readCheckedFile, wipeFile } from "../core/fs.ts";
 import type { Logger } from "../core/log.ts";
 import { openBundle } from "./bundle.ts";
 import { type BackendCred, wipeCred } from "./creds.ts";
@@ -80,13 +82,10 @@ function checkConfig(u: UnlockSettings): void {
   }
 }
 
-function checkPerms(path: string, strict: boolean, logger: Logger): void {
-  let mode: number;
-  try {
-    mode = fileMode(path) & 0o777;
-  } catch (e) {
-    throw new InputError("bundle_unreadable", `bundle ${path}: cannot read: ${describeFsError(e)}`);
-  }
+/** Checks the opened bundle's own stat (so what is checked is what is read). */
+function checkBundleFile(path: string, st: Deno.FileInfo, strict: boolean, logger: Logger): void {
+  if (!st.isFile) throw new InputError("bundle_unreadable", `bundle ${path}: not a regular file`);
+  const mode = (st.mode ?? 0) & 0o777;
   if (mode === 0o600) return;
   if (strict) {
     throw new InputError(
@@ -125,10 +124,12 @@ function checkSecretFileMode(
   );
 }
 
-function readBundle(path: string): Uint8Array {
+/** Opens the bundle once, checks that handle's mode (steps 2–3), then reads it. */
+function readBundle(path: string, strict: boolean, logger: Logger): Uint8Array {
   try {
-    return Deno.readFileSync(path);
+    return readCheckedFile(path, (st) => checkBundleFile(path, st, strict, logger));
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError("bundle_unreadable", `bundle ${path}: cannot read: ${describeFsError(e)}`);
   }
 }
@@ -249,8 +250,7 @@ function applyDeposits(
 export async function unlockBundle(options: UnlockOptions): Promise<Map<string, BackendCred>> {
   const { bundlePath: path, unlock, logger } = options;
   checkConfig(unlock);
-  checkPerms(path, unlock.strictBundlePerms, logger);
-  const bundle = decodeBundle(readBundle(path), path);
+  const bundle = decodeBundle(readBundle(path, unlock.strictBundlePerms, logger), path);
   checkEpoch(path, bundle.header.epoch);
 
   const wipe: WipeList = { files: [] };

@@ -9,8 +9,9 @@
 
 import assert from "node:assert/strict";
 import { decodeBundle, encodeBundle } from "../../lib/seal/format.ts";
-import { basil } from "../helpers/cli.ts";
+import { basil, type BasilOptions } from "../helpers/cli.ts";
 import { Fixture, runAgentToExit } from "../helpers/fixture.ts";
+import { Signal } from "../helpers/wait.ts";
 
 const enc = new TextEncoder();
 
@@ -367,7 +368,7 @@ Deno.test("bundle edits hold <bundle>.lock: concurrent deposits all land; a held
       ...open,
     ]);
     assert.equal(Deno.statSync(`${f.bundle}.lock`).mode! & 0o777, 0o600);
-    const deposit = (id: string) =>
+    const deposit = (id: string, o: BasilOptions = {}) =>
       basil([
         "bundle",
         "deposit",
@@ -380,25 +381,32 @@ Deno.test("bundle edits hold <bundle>.lock: concurrent deposits all land; a held
         `${f.dir}/alice.seed`,
         "--contributor-id",
         "alice",
-      ]);
+      ], o);
     const backendsOf = () =>
       decodeBundle(Deno.readFileSync(f.bundle), f.bundle).deposits.map((d) => d.backend_id)
         .sort();
 
     // Five editors at once: each reads, appends and writes the whole file.
     // Without the lock most of them would overwrite each other's deposit.
-    const runs = await Promise.all(ids.slice(0, 5).map(deposit));
+    const runs = await Promise.all(ids.slice(0, 5).map((id) => deposit(id)));
     for (const r of runs) assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(backendsOf(), ids.slice(0, 5));
 
-    // While another process holds the lock, an editor does not write.
+    // While another process holds the lock, an editor does not write. The editor says on
+    // stderr when it is blocked waiting for the lock: that line is the event waited for.
     const before = Deno.readFileSync(f.bundle);
     const lock = Deno.openSync(`${f.bundle}.lock`, { read: true, write: true });
     let pending: ReturnType<typeof deposit> | undefined;
     try {
       lock.lockSync(true);
-      pending = deposit("b6");
-      await new Promise((r) => setTimeout(r, 1500));
+      let stderr = "";
+      let ended = false;
+      const progressed = new Signal();
+      pending = deposit("b6", { onStderr: (t) => (stderr = t, progressed.changed()) })
+        .finally(() => (ended = true, progressed.changed()));
+      await progressed.until(() => stderr.includes("waiting for") || ended, "lock-wait notice");
+      assert.ok(!ended, `the editor ended while the lock was held: ${stderr}`);
+      assert.match(stderr, /another basil bundle command is editing/);
       assert.deepEqual(Deno.readFileSync(f.bundle), before, "no write while the lock is held");
     } finally {
       lock.close();

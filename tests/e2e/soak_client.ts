@@ -28,6 +28,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import http2 from "node:http2";
 import net from "node:net";
+import { Signal } from "../helpers/wait.ts";
 import {
   GetSecretRequestSchema,
   ListCatalogRequestSchema,
@@ -434,6 +435,7 @@ async function storm(conns: number): Promise<void> {
 async function hold(conns: number): Promise<void> {
   let ready = 0;
   const t = tally("hold");
+  const settled = new Signal();
   const one = async (i: number) => {
     t.attempted++;
     if (i % 3 === 2) {
@@ -442,13 +444,14 @@ async function hold(conns: number): Promise<void> {
       for (;;) {
         await h2Unary(s);
         t.callsOk++;
-        if (first) (first = false, ready++);
+        if (first) (first = false, ready++, settled.changed());
       }
     }
     const c = grpcClient();
     await unary(c);
     t.connected++;
     ready++;
+    settled.changed();
     for (;;) {
       // Several calls and a stream in flight at every moment.
       await Promise.all([unary(c), unary(c), i % 2 === 0 ? streamAll(c) : unary(c)]);
@@ -456,9 +459,10 @@ async function hold(conns: number): Promise<void> {
     }
   };
   for (let i = 0; i < conns; i++) {
-    one(i).catch(() => t.errors++);
+    one(i).catch(() => (t.errors++, settled.changed()));
   }
-  while (ready + t.errors < conns) await sleep(5);
+  // Woken by each connection that becomes ready or fails; the deadline only guards a hang.
+  await settled.until(() => ready + t.errors >= conns, "ready or failed connections", 600_000);
   console.log(JSON.stringify({ ready, errors: t.errors }));
 }
 

@@ -10,14 +10,22 @@
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { decodeJwt, decodeProtectedHeader } from "jose";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { EventSchema, WatchRequestSchema } from "../../lib/wire/basil/broker/v1/broker_pb.ts";
-import { ROOT } from "../helpers/cli.ts";
+import {
+  AdminService,
+  EventSchema,
+  WatchRequestSchema,
+} from "../../lib/wire/basil/broker/v1/broker_pb.ts";
+import { toBase64Url, utf8 } from "../../lib/core/encoding.ts";
+import { ROOT as REPO } from "../helpers/cli.ts";
 import { Fixture } from "../helpers/fixture.ts";
-import { IN_CI, IS_ROOT, needs } from "../helpers/peers.ts";
+import { gated, ROOT } from "../helpers/peers.ts";
 import { PYTHON, pyWorkload } from "../helpers/python.ts";
+import { rawCall } from "../helpers/rawgrpc.ts";
 import { peerUser } from "../helpers/users.ts";
+import { Signal, waitForPath } from "../helpers/wait.ts";
 
 const TD = "example.org";
 
@@ -126,13 +134,8 @@ function freePort(): number {
   return port;
 }
 
-const multiUid = IS_ROOT || IN_CI
-  ? needs("/usr/bin/python3", "openssl", "setpriv", "useradd")
-  : { ignore: true };
-
-Deno.test({
+Deno.test(gated([ROOT, PYTHON, "openssl", "setpriv", "useradd"], {
   name: "X.509-SVIDs: python grpcio fetches, openssl verifies, two uids complete an mTLS handshake",
-  ...multiUid,
   async fn() {
     const peer = await peerUser();
     const f = await Fixture.create({
@@ -190,7 +193,7 @@ Deno.test({
       const port = freePort();
       const server = new Deno.Command(PYTHON, {
         args: [
-          `${ROOT}/tests/fixtures/py/mtls_server.py`,
+          `${REPO}/tests/fixtures/py/mtls_server.py`,
           String(port),
           `${dirs.app}/svid.pem`,
           `${dirs.app}/key.pem`,
@@ -230,11 +233,10 @@ Deno.test({
       f.cleanup();
     }
   },
-});
+}));
 
-Deno.test({
+Deno.test(gated([PYTHON, "openssl"], {
   name: "header gate, identity rules and IssueCertificate",
-  ...needs("/usr/bin/python3", "openssl"),
   async fn() {
     const f = await Fixture.create({ catalog: catalog(), policy: policy(Deno.uid()!, 424242) });
     const a = await f.start();
@@ -301,11 +303,10 @@ Deno.test({
       f.cleanup();
     }
   },
-});
+}));
 
-Deno.test({
+Deno.test(gated([PYTHON, "openssl"], {
   name: "rotation: the open stream receives a fresh SVID at half-life, and a CA rotation re-issues",
-  ...needs("/usr/bin/python3", "openssl"),
   async fn() {
     const f = await Fixture.create({
       catalog: catalog(),
@@ -334,12 +335,27 @@ Deno.test({
       );
 
       // CA rotation while a stream is open: the pushed SVID chains to the new CA; bundles carry both.
-      const streaming = pyWorkload(f.socket, ["x509", f.dir, "2"]);
-      await new Promise((res) => setTimeout(res, 1500));
+      // The rotation waits for the stream's first response (its files appearing). A half-life
+      // push may come before or after the rotation's, so three responses are read: the last
+      // is then always issued under the new CA.
+      const dir = `${f.dir}/stream`;
+      Deno.mkdirSync(dir);
+      const streaming = pyWorkload(f.socket, ["x509", dir, "3"]);
+      await waitForPath(`${dir}/bundle.pem`);
       const rot = await f.cli(["rotate", "--key-id", "spiffe.x509_ca"]);
       assert.equal(rot.stdout, "version: 2\n", rot.stderr);
       const after = await streaming;
-      assert.equal(((after.responses as { bundle_certs: number }[])[1])!.bundle_certs, 2);
+      const pushed = after.responses as { bundle_certs: number }[];
+      assert.equal(pushed.length, 3, JSON.stringify(after));
+      assert.equal(pushed[0]!.bundle_certs, 1);
+      assert.equal(pushed[2]!.bundle_certs, 2);
+      const v = await run("openssl", [
+        "verify",
+        "-CAfile",
+        `${dir}/bundle.pem.2`,
+        `${dir}/svid.pem.2`,
+      ]);
+      assert.equal(v.code, 0, v.out + v.err);
       const b = await pyWorkload(f.socket, ["bundles"]);
       assert.deepEqual(b.bundles, { [`spiffe://${TD}`]: 2 });
     } finally {
@@ -347,12 +363,11 @@ Deno.test({
       f.cleanup();
     }
   },
-});
+}));
 
-Deno.test({
+Deno.test(gated([PYTHON], {
   name:
     "JWT-SVIDs: fetch, validate, verify with python3-jwt from the JWKS, revoke survives restart",
-  ...needs("/usr/bin/python3"),
   async fn() {
     const f = await Fixture.create({ catalog: catalog(), policy: policy(Deno.uid()!, 424242) });
     let a = await f.start();
@@ -362,7 +377,12 @@ Deno.test({
       const [svid] = got.svids as { spiffe_id: string; svid: string }[];
       assert.equal(svid!.spiffe_id, `spiffe://${TD}/app`);
       const token = svid!.svid;
-      const payload = JSON.parse(atob(token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));
+      const payload = decodeJwt(token) as {
+        exp: number;
+        iat: number;
+        jti: string;
+        [k: string]: unknown;
+      };
       assert.equal(payload.exp - payload.iat, 300);
       assert.equal(payload.iss, `spiffe://${TD}`);
       assert.equal(payload.aud, "db");
@@ -376,10 +396,9 @@ Deno.test({
       assert.equal(wrongAud.code, "INVALID_ARGUMENT");
       const tampered = await pyWorkload(f.socket, ["validate", "db", token.slice(0, -3) + "AAA"]);
       assert.equal(tampered.code, "INVALID_ARGUMENT");
-      const [h64, ...rest] = token.split(".");
-      const header = JSON.parse(Buffer.from(h64!, "base64url").toString());
-      const critHeader = Buffer.from(JSON.stringify({ ...header, crit: ["x"], x: 1 }))
-        .toString("base64url");
+      const rest = token.split(".").slice(1);
+      const header = decodeProtectedHeader(token);
+      const critHeader = toBase64Url(utf8(JSON.stringify({ ...header, crit: ["x"], x: 1 })));
       const crit = await pyWorkload(f.socket, ["validate", "db", [critHeader, ...rest].join(".")]);
       assert.equal(crit.code, "INVALID_ARGUMENT");
       assert.match(crit.details as string, /unsupported critical header/);
@@ -433,7 +452,7 @@ Deno.test({
       f.cleanup();
     }
   },
-});
+}));
 
 Deno.test("JWKS HTTP is off by default; when enabled it is GET-only, cached and exact", async () => {
   const port = freePort();
@@ -498,17 +517,37 @@ Deno.test("Watch streams KeyRotated and Revoked to an explicitly granted watcher
       id,
       Buffer.from(toBinary(WatchRequestSchema, create(WatchRequestSchema, {}))),
     );
-    const events: string[] = [];
+    let events: string[] = [];
+    const arrived = new Signal();
     call.on("data", (b: Buffer) => {
       const e = fromBinary(EventSchema, b);
+      const d = e.detail;
       events.push(
-        e.detail.case === "keyRotated"
-          ? `rotated:${e.detail.value.keyId}:${e.detail.value.newVersion}`
-          : e.detail.case ?? "",
+        d.case === "keyRotated"
+          ? `rotated:${d.value.keyId}:${d.value.newVersion}`
+          : d.case === "revoked"
+          ? `revoked:${d.value.id}`
+          : d.case ?? "",
       );
+      arrived.changed();
     });
     call.on("error", () => {});
-    await new Promise((r) => setTimeout(r, 500));
+    // No event says "subscribed", so the stream is probed: revocations of throwaway ids are
+    // sent until one is delivered (each round trip is awaited; no sleep). Every later probe
+    // is then delivered too, so after the last one arrives the stream is live and quiet.
+    const expires = BigInt(Math.floor(Date.now() / 1000) + 600);
+    let probes = 0;
+    while (events.length === 0) {
+      assert.ok(probes < 1000, "the Watch stream delivered no event");
+      const r = await rawCall(f.socket, AdminService.method.revoke, {
+        trustDomain: TD,
+        jti: `probe-${++probes}`,
+        expiresAtUnix: expires,
+      });
+      assert.equal(r.code, "OK", r.details);
+    }
+    await arrived.until(() => events.at(-1) === `revoked:probe-${probes}`, "last probe event");
+    events = [];
     await f.cli(["rotate", "--key-id", "spiffe.jwt_issuer"]);
     await f.cli([
       "revoke",
@@ -519,9 +558,9 @@ Deno.test("Watch streams KeyRotated and Revoked to an explicitly granted watcher
       "--expires-at-unix",
       String(Math.floor(Date.now() / 1000) + 60),
     ]);
-    for (let i = 0; i < 100 && events.length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    await arrived.until(() => events.length >= 3, `three events (got ${events.length})`);
     call.cancel();
-    assert.deepEqual(events, ["rotated:spiffe.jwt_issuer:2", "bundleChanged", "revoked"]);
+    assert.deepEqual(events, ["rotated:spiffe.jwt_issuer:2", "bundleChanged", "revoked:abc"]);
   } finally {
     client.close();
     await a.stop();

@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { toHex } from "../../lib/core/encoding.ts";
 import { InputError } from "../../lib/core/errors.ts";
-import { randomBytes } from "../../lib/seal/aead.ts";
 import {
   decodeBundle,
   type DecodedBundle,
@@ -37,31 +36,29 @@ import {
 } from "../../ffi/tss2.ts";
 import { SlotOpenFailed } from "../../lib/seal/slots/types.ts";
 import { pcrSelection, readPublic, sealedTemplate, srkTemplate } from "../../ffi/_tss2_wire.ts";
-import { IN_CI, needs } from "../helpers/peers.ts";
+import { gated, type Need, permission } from "../helpers/peers.ts";
 import { closedPort, containsBytes, RecordingRelay, Swtpm } from "../helpers/swtpm.ts";
+
+const randomBytes = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 
 // ESYS prints TPM errors (expected here: policy failures) on stderr unless told not to.
 Deno.env.set("TSS2_LOG", "all+none");
 
 const LIB_DIR = findTss2Dir();
-const PEERS = needs(
+/** The libtss2 runtime and leave to load it: enough for the FFI-only tests. */
+const HAVE_LIBS: readonly Need[] = [
+  { met: LIB_DIR !== undefined, what: "the libtss2 runtime libraries (libtss2-esys.so.0, ...)" },
+  permission("ffi"),
+];
+/** A software TPM and the tpm2-tools oracle as well. */
+const SWTPM: readonly Need[] = [
+  ...HAVE_LIBS,
   "swtpm",
   "tpm2_pcrextend",
   "tpm2_policypcr",
   "tpm2_startauthsession",
   "tpm2_getcap",
-);
-const FFI_GRANTED = Deno.permissions.querySync({ name: "ffi" }).state === "granted";
-const missing = [
-  ...(LIB_DIR === undefined ? ["the libtss2 runtime libraries (libtss2-esys.so.0, ...)"] : []),
-  ...(FFI_GRANTED ? [] : ["--allow-ffi"]),
 ];
-if (missing.length > 0 && !IN_CI) {
-  // deno-lint-ignore no-console
-  console.log(`SKIP: TPM slot tests need ${missing.join(" and ")}`);
-}
-const HAVE_LIBS = { ignore: missing.length > 0 && !IN_CI };
-const SWTPM = { ignore: PEERS.ignore || HAVE_LIBS.ignore };
 
 const PROBE = new URL("../fixtures/tpm/scoped_probe.ts", import.meta.url).pathname;
 const HEADER_FIELDS = {
@@ -136,9 +133,8 @@ function failsWith(reason: RegExp): (e: unknown) => boolean {
   };
 }
 
-Deno.test({
+Deno.test(gated(SWTPM, {
   name: "tpm slot: create then open returns the KEK; params survive the bundle codec",
-  ...SWTPM,
   fn: () =>
     onSwtpm(async (m, tpm) => {
       const slot = await createSlot(m);
@@ -181,11 +177,10 @@ Deno.test({
         assert.deepEqual(await again.open(slot, HEADER), KEK);
       });
     }),
-});
+}));
 
-Deno.test({
+Deno.test(gated(SWTPM, {
   name: "tpm slot: extending a selected PCR closes it; an unselected PCR does not",
-  ...SWTPM,
   fn: () =>
     onSwtpm(async (m, tpm) => {
       const slot = await createSlot(m);
@@ -194,11 +189,10 @@ Deno.test({
       await tpm.pcrExtend(7, randomBytes(32));
       await assert.rejects(m.open(slot, HEADER), failsWith(/^tpm: PCR policy check failed$/));
     }),
-});
+}));
 
-Deno.test({
+Deno.test(gated(SWTPM, {
   name: "tpm slot: another TPM (fresh state) cannot open it",
-  ...SWTPM,
   fn: async () => {
     await using second = await Swtpm.start();
     await onSwtpm((a) =>
@@ -209,11 +203,10 @@ Deno.test({
       })
     );
   },
-});
+}));
 
-Deno.test({
+Deno.test(gated(HAVE_LIBS, {
   name: "tpm slot: no TPM fails closed (closed port, missing device); create reports it",
-  ...HAVE_LIBS,
   fn: async () => {
     const slot: Slot = {
       slot_id: 0,
@@ -247,11 +240,10 @@ Deno.test({
     await assert.rejects(none.open(slot, HEADER), failsWith(/TSS2 libraries not available/));
     none.dispose();
   },
-});
+}));
 
-Deno.test({
+Deno.test(gated(SWTPM, {
   name: "tpm slot: custom PCR selection [7]; out-of-range and duplicate PCRs are refused",
-  ...SWTPM,
   fn: async () => {
     await onSwtpm(async (m, tpm) => {
       const slot = await createSlot(m);
@@ -271,11 +263,10 @@ Deno.test({
     // deno-lint-ignore no-explicit-any
     assert.throws(() => method({ bank: "sha1" as any }), refused(/only sha256/));
   },
-});
+}));
 
-Deno.test({
+Deno.test(gated(SWTPM, {
   name: "tpm slot: the sealed object's PolicyPCR digest equals tpm2_policypcr's (oracle)",
-  ...SWTPM,
   fn: async () => {
     await using tpm = await Swtpm.start();
     // Non-trivial PCR values first, so the digest depends on them.
@@ -291,11 +282,10 @@ Deno.test({
       });
     }
   },
-});
+}));
 
-Deno.test({
+Deno.test(gated(SWTPM, {
   name: "tpm slot: a tampered slot fails closed; malformed params are an InputError",
-  ...SWTPM,
   fn: () =>
     onSwtpm(async (m, tpm) => {
       const slot = await createSlot(m, 4);
@@ -346,11 +336,10 @@ Deno.test({
       assert.equal((await tpm.tool("tpm2_getcap", ["handles-transient"])).trim(), "");
       assert.equal((await tpm.tool("tpm2_getcap", ["handles-loaded-session"])).trim(), "");
     }),
-});
+}));
 
-Deno.test({
+Deno.test(gated(SWTPM, {
   name: "tpm slot: works under a scoped --allow-ffi (exact library paths only)",
-  ...SWTPM,
   fn: async () => {
     await using tpm = await Swtpm.start();
     const paths = tss2FfiPaths({ libDir: LIB_DIR! });
@@ -379,11 +368,10 @@ Deno.test({
       error: "tpm: cannot create the slot: --allow-ffi does not cover the TSS2 libraries",
     });
   },
-});
+}));
 
-Deno.test({
+Deno.test(gated(SWTPM, {
   name: "tpm slot: the slot key never crosses the TPM bus in clear (salted, encrypted sessions)",
-  ...SWTPM,
   fn: async () => {
     await using tpm = await Swtpm.start();
     await using relay = await RecordingRelay.start(tpm);
@@ -400,11 +388,10 @@ Deno.test({
       assert.ok(!containsBytes(wire, key.subarray(20)));
     });
   },
-});
+}));
 
-Deno.test({
+Deno.test(gated(SWTPM, {
   name: "tpm slot: a PCR extended between PolicyPCR and Unseal is a PCR policy failure",
-  ...SWTPM,
   fn: async () => {
     await using tpm = await Swtpm.start();
     const key = randomBytes(32);
@@ -437,11 +424,10 @@ Deno.test({
       assert.deepEqual(onTpm((esys) => unsealKey(esys, blobs, [7])), key);
     });
   },
-});
+}));
 
-Deno.test({
+Deno.test(gated(HAVE_LIBS, {
   name: "tpm ffi: unmarshal reports trailing bytes with their own error, never rc 0",
-  ...HAVE_LIBS,
   fn: () =>
     withTss2((tss2) => {
       const fn = "Tss2_MU_TPML_PCR_SELECTION_Unmarshal";
@@ -461,7 +447,7 @@ Deno.test({
         return true;
       });
     }),
-});
+}));
 
 /** Extends PCR `index` synchronously (ESYS calls are synchronous, so the test must be too). */
 function extendSync(tpm: Swtpm, index: number): void {

@@ -22,7 +22,6 @@
 
 import assert from "node:assert/strict";
 import { SecretBytes } from "../../lib/core/secret.ts";
-import { aesGcmOpen } from "../../lib/seal/aead.ts";
 import { generatePhrase } from "../../lib/seal/bip39_phrase.ts";
 import { createBundle, openBundle } from "../../lib/seal/bundle.ts";
 import { decodeBundle, encodeBundle } from "../../lib/seal/format.ts";
@@ -39,7 +38,7 @@ import { PassphraseMethod } from "../../lib/seal/slots/passphrase.ts";
 import type { SlotSpec } from "../../lib/seal/slots/types.ts";
 import { basil, BASIL_FLAGS, ROOT } from "../helpers/cli.ts";
 import { Fixture, runAgentToExit, RunningAgent, TEST_ARGON2 } from "../helpers/fixture.ts";
-import { hasCommand, IN_CI, needs } from "../helpers/peers.ts";
+import { gated, type Need, permission } from "../helpers/peers.ts";
 import { Swtpm } from "../helpers/swtpm.ts";
 import { findTss2Dir } from "../../lib/seal/slots/tpm.ts";
 import {
@@ -52,7 +51,7 @@ import { unlockBundle } from "../../lib/seal/unlock.ts";
 import { promoteBundle } from "../../lib/seal/promote.ts";
 import { makeDeposit } from "../../lib/seal/deposits/record.ts";
 import { contributorPublicKey, newSeed } from "../../lib/seal/deposits/keys.ts";
-import { b64urlEncode } from "../../lib/seal/b64.ts";
+import { toBase64Url } from "../../lib/core/encoding.ts";
 import { x25519Generate } from "../../lib/crypto/x25519_seal.ts";
 import {
   fakeKeyHex,
@@ -60,6 +59,7 @@ import {
   type FakeYubikey,
   newFakeYubikey,
 } from "../unit/seal/fake_age_plugin.ts";
+import { webCryptoAesGcmOpen } from "../helpers/webcrypto.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -441,9 +441,8 @@ async function ageKeygen(dir: string): Promise<{ identity: string; recipient: st
   return { identity, recipient };
 }
 
-Deno.test({
+Deno.test(gated(["age", "age-keygen"], {
   name: "age slot interop with the real age CLI, both ways",
-  ...needs("age", "age-keygen"),
   fn: async () => {
     const f = await Fixture.create();
     try {
@@ -459,7 +458,9 @@ Deno.test({
       assert.equal(d.code, 0, dec.decode(d.stderr));
       const kek = d.stdout;
       assert.equal(kek.length, 32);
-      assert.ok(await aesGcmOpen(kek, b.payload.nonce, b.headerBytes, b.payload.ciphertext));
+      assert.ok(
+        await webCryptoAesGcmOpen(kek, b.payload.nonce, b.headerBytes, b.payload.ciphertext),
+      );
       // (b) a file `age -r` encrypted opens through our decrypt path (via the real CLI).
       const e = await run("age", ["-r", recipient], { stdin: kek });
       assert.equal(e.code, 0, dec.decode(e.stderr));
@@ -520,7 +521,7 @@ Deno.test({
       f.cleanup();
     }
   },
-});
+}));
 
 /** A bin dir holding a fake `age-plugin-yubikey` process for `token`. */
 function fakePluginBin(dir: string, token: FakeYubikey): { bin: string; identity: string } {
@@ -544,10 +545,9 @@ function fakePluginBin(dir: string, token: FakeYubikey): { bin: string; identity
   return { bin, identity };
 }
 
-Deno.test({
+Deno.test(gated(["age"], {
   name:
     "age plugin: the fake plugin satisfies the real age CLI, and our client interoperates with it",
-  ...needs("age"),
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "basil-age-plugin-" });
     try {
@@ -583,7 +583,7 @@ Deno.test({
       Deno.removeSync(dir, { recursive: true });
     }
   },
-});
+}));
 
 /** Whether `basil` (deno.json's task flags) may run the age plugin. */
 const CLI_MAY_RUN_PLUGIN = BASIL_FLAGS.some((flag) =>
@@ -646,13 +646,18 @@ Deno.test("age-yubikey through the plugin: the agent starts with `age-yubikey = 
 // ---- TPM wiring (the slot itself is tested in tpm_slot_test.ts) -------------
 
 const TPM_LIB_DIR = findTss2Dir();
-const TPM_READY = TPM_LIB_DIR !== undefined && hasCommand("swtpm") &&
-  Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+const TPM_NEEDS: Need[] = [
+  "swtpm",
+  {
+    met: TPM_LIB_DIR !== undefined,
+    what: "the libtss2 runtime libraries (libtss2-esys.so.0, ...)",
+  },
+  permission("ffi"),
+];
 
-Deno.test({
+Deno.test(gated(TPM_NEEDS, {
   name:
     "tpm wiring: --slot/--open tpm, unlockBundle with unlockTpm, promote keeps the PCR selection",
-  ignore: !TPM_READY && !IN_CI,
   fn: async () => {
     Deno.env.set("TSS2_LOG", "all+none");
     await using tpm = await Swtpm.start();
@@ -661,7 +666,7 @@ Deno.test({
       const opts = { tpm: { tcti: tpm.tcti } };
       const ingest = x25519Generate();
       const seed = newSeed().expose();
-      const opsToken = b64urlEncode(contributorPublicKey(seed));
+      const opsToken = toBase64Url(contributorPublicKey(seed));
       const pass = `${dir}/pass`;
       Deno.writeTextFileSync(pass, "tpm wiring pass", { mode: 0o600 });
       const loaded = await loadSlotSpecs([
@@ -738,11 +743,10 @@ Deno.test({
       Deno.removeSync(dir, { recursive: true });
     }
   },
-});
+}));
 
-Deno.test({
+Deno.test(gated(TPM_NEEDS, {
   name: "tpm wiring: CLI create/verify with BASIL_TPM_TCTI; the agent starts with unlock-tpm",
-  ignore: !TPM_READY && !IN_CI,
   fn: async () => {
     Deno.env.set("TSS2_LOG", "all+none");
     await using tpm = await Swtpm.start();
@@ -785,4 +789,4 @@ Deno.test({
       f.cleanup();
     }
   },
-});
+}));

@@ -25,6 +25,8 @@ export interface BasilOptions {
   stdin?: Uint8Array | string;
   as?: RunAs;
   cwd?: string;
+  /** Called with all of stderr so far each time the CLI writes to it (to wait for a line). */
+  onStderr?: (stderr: string) => void;
 }
 
 /** The outcome of a CLI run. */
@@ -62,12 +64,40 @@ export async function basil(args: readonly string[], o: BasilOptions = {}): Prom
     await w.write(typeof o.stdin === "string" ? new TextEncoder().encode(o.stdin) : o.stdin);
     await w.close();
   }
-  const out = await child.output();
+  const [stdout, stderr, status] = await Promise.all([
+    readAll(child.stdout),
+    readAll(child.stderr, o.onStderr),
+    child.status,
+  ]);
   const dec = new TextDecoder();
   return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-    stdoutBytes: out.stdout,
+    code: status.code,
+    stdout: dec.decode(stdout),
+    stderr: dec.decode(stderr),
+    stdoutBytes: stdout,
   };
+}
+
+/** Reads a stream to its end; `onText` hears the decoded text so far after each chunk. */
+async function readAll(
+  stream: ReadableStream<Uint8Array>,
+  onText?: (text: string) => void,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const dec = new TextDecoder();
+  let text = "";
+  for await (const c of stream) {
+    chunks.push(c);
+    if (onText) {
+      text += dec.decode(c, { stream: true });
+      onText(text);
+    }
+  }
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
 }

@@ -61,10 +61,16 @@ export class Swtpm implements AsyncDisposable {
     throw new Error("swtpm did not start", { cause: last });
   }
 
-  async #waitReady(): Promise<void> {
+  /**
+   * swtpm announces nothing when it listens, so its control port is polled:
+   * the condition is a connection it accepts, the loop ends at once if it
+   * exits, and only a generous deadline (not a timing assumption) fails it.
+   */
+  async #waitReady(timeoutMs = 60_000): Promise<void> {
     let exited = false;
     this.#child.status.then(() => exited = true);
-    for (let i = 0; i < 200 && !exited; i++) {
+    const deadline = Date.now() + timeoutMs;
+    while (!exited && Date.now() < deadline) {
       try {
         (await Deno.connect({ hostname: "127.0.0.1", port: this.port + 1 })).close();
         return;
@@ -72,7 +78,11 @@ export class Swtpm implements AsyncDisposable {
         await new Promise((r) => setTimeout(r, 25));
       }
     }
-    throw new Error(`swtpm on port ${this.port} is not accepting connections`);
+    throw new Error(
+      exited
+        ? `swtpm on port ${this.port} exited before listening`
+        : `swtpm on port ${this.port} did not listen within ${timeoutMs} ms`,
+    );
   }
 
   /** Runs a tpm2-tools command against this instance; throws on a non-zero exit. */

@@ -19,9 +19,9 @@
  */
 
 import type { Command } from "@commander-js/extra-typings";
+import { toBase64Url } from "../../core/encoding.ts";
 import { writeFileAtomic } from "../../core/fs.ts";
 import { x25519Generate } from "../../crypto/x25519_seal.ts";
-import { b64urlEncode } from "../../seal/b64.ts";
 import { parseBackendSpec } from "../../seal/backend_spec.ts";
 import { wipeCred } from "../../seal/creds.ts";
 import {
@@ -107,7 +107,7 @@ export function registerBundleDepositCommands(bundle: Command, ctx: CliContext):
     .option("--open <spec>", "unlock method, e.g. passphrase:file=P", collect, [])
     .action((path, o) =>
       withBundleLock(ctx, path, async () => {
-        const token = b64urlEncode(parseKeyToken(o.contributor, "--contributor"));
+        const token = toBase64Url(parseKeyToken(o.contributor, "--contributor"));
         const id = contributorId(o.contributorId, token);
         if (o.backend.length === 0) throw new CliError("give at least one --backend <id>", 2);
         const decoded = readBundle(path);
@@ -152,7 +152,7 @@ export function registerBundleDepositCommands(bundle: Command, ctx: CliContext):
         const recipient = readRecipientFile(o.recipient);
         const seed = readSeedFile(o.identity);
         try {
-          const token = b64urlEncode(contributorPublicKey(seed.expose()));
+          const token = toBase64Url(contributorPublicKey(seed.expose()));
           const who = contributorId(o.contributorId, token);
           const { id, cred } = parseBackendSpec(o.backend);
           try {
@@ -264,7 +264,7 @@ export function registerBundleDepositCommands(bundle: Command, ctx: CliContext):
       }
       const seed = readSeedFile(o.identity);
       try {
-        ctx.io.out(`${b64urlEncode(contributorPublicKey(seed.expose()))}\n`);
+        ctx.io.out(`${toBase64Url(contributorPublicKey(seed.expose()))}\n`);
       } finally {
         seed.wipe();
       }

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { b64urlDecode } from "../b64.ts";
+import { decodeBase64Url } from "../../core/encoding.ts";
 import { type BackendCred, wipeCred } from "../creds.ts";
 import type { DecodedBundle, DepositRecord } from "../format.ts";
 import type { DepositMaterial } from "../payload.ts";
@@ -77,7 +77,7 @@ function verdict(
   const who = deposit.contributors.get(r.contributor_key_id);
   if (who === undefined) return "unauthorized-contributor";
   if (!who.allowed_backend_ids.includes(r.backend_id)) return "unauthorized-backend";
-  const pub = b64urlDecode(who.public_key);
+  const pub = decodeBase64Url(who.public_key);
   if (pub === undefined || pub.length !== 32 || !depositSignatureValid(r, pub)) {
     return "bad-signature";
   }

@@ -10,7 +10,7 @@
  */
 
 import { sha256 } from "@noble/hashes/sha2.js";
-import { b64urlEncode } from "../b64.ts";
+import { toBase64Url } from "../../core/encoding.ts";
 import type { BackendCred } from "../creds.ts";
 import { JsonObject, JsonText, type JsonValue, parseJsonBytes, wipeJson } from "../json_bytes.ts";
 
@@ -46,7 +46,7 @@ export function credFingerprint(cred: BackendCred, json: Uint8Array): string {
   }
   const digest = sha256(json);
   try {
-    return `sha256:${b64urlEncode(digest)}`;
+    return `sha256:${toBase64Url(digest)}`;
   } finally {
     digest.fill(0);
   }

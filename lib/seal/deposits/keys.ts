@@ -11,13 +11,12 @@
  * @module
  */
 
-import { utf8 } from "../../core/encoding.ts";
+import { decodeBase64Url, toBase64Url, utf8 } from "../../core/encoding.ts";
 import { InputError } from "../../core/errors.ts";
 import { describeFsError, readSecretFile } from "../../core/fs.ts";
 import { SecretBytes } from "../../core/secret.ts";
 import { publicKeyOf } from "../../crypto/signing.ts";
 import { x25519PublicKey } from "../../crypto/x25519_seal.ts";
-import { b64urlDecode, b64urlEncode } from "../b64.ts";
 
 const TOKEN = "deposit_key_invalid";
 /** Key length of every deposit key. */
@@ -25,7 +24,7 @@ export const DEPOSIT_KEY_LEN = 32;
 
 /** Parses a 32-byte base64url-no-pad token (`what` names it in errors). */
 export function parseKeyToken(text: string, what: string): Uint8Array {
-  const bytes = b64urlDecode(text.trim());
+  const bytes = decodeBase64Url(text.trim());
   if (bytes === undefined || bytes.length !== DEPOSIT_KEY_LEN) {
     throw new InputError(TOKEN, `${what}: expected a base64url (no padding) 32-byte key`);
   }
@@ -34,7 +33,7 @@ export function parseKeyToken(text: string, what: string): Uint8Array {
 
 /** The token form of a public key, with a trailing newline (file content). */
 export function keyTokenLine(publicKey: Uint8Array): Uint8Array {
-  return utf8(`${b64urlEncode(publicKey)}\n`);
+  return utf8(`${toBase64Url(publicKey)}\n`);
 }
 
 /** Reads a recipient token file (`-r`, `--deposit-key` output). */

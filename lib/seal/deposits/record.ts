@@ -18,10 +18,9 @@
  * @module
  */
 
-import { concat, utf8 } from "../../core/encoding.ts";
+import { concat, toBase64Url, utf8 } from "../../core/encoding.ts";
 import { signMessage, verifyMessage } from "../../crypto/signing.ts";
 import { openX25519, sealX25519 } from "../../crypto/x25519_seal.ts";
-import { b64urlEncode } from "../b64.ts";
 import { type BackendCred, readCred, writeCred } from "../creds.ts";
 import type { DepositRecord } from "../format.ts";
 import { type JsonValue, parseJsonBytes, wipeJson } from "../json_bytes.ts";
@@ -59,9 +58,9 @@ export function signedBytes(r: Omit<DepositRecord, "signature">): Uint8Array {
     seq: r.seq,
     contributor_key_id: r.contributor_key_id,
     sealed_cred: {
-      encapsulated_key: b64urlEncode(r.sealed_cred.encapsulated_key),
-      nonce: b64urlEncode(r.sealed_cred.nonce),
-      ciphertext: b64urlEncode(r.sealed_cred.ciphertext),
+      encapsulated_key: toBase64Url(r.sealed_cred.encapsulated_key),
+      nonce: toBase64Url(r.sealed_cred.nonce),
+      ciphertext: toBase64Url(r.sealed_cred.ciphertext),
     },
   }));
 }

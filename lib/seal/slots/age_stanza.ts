@@ -13,7 +13,7 @@
  * @module
  */
 
-import { b64urlDecodeAscii, b64urlEncodeAscii } from "../b64.ts";
+import { base64UrlAscii, decodeBase64Url } from "../../core/encoding.ts";
 
 /** One protocol stanza. */
 export interface WireStanza {
@@ -53,7 +53,7 @@ function fromStd(ascii: Uint8Array): Uint8Array | undefined {
       return undefined;
     }
   }
-  const out = b64urlDecodeAscii(copy);
+  const out = decodeBase64Url(copy);
   copy.fill(0);
   return out;
 }
@@ -64,7 +64,7 @@ export function encodeStanza(
   body: Uint8Array = new Uint8Array(),
 ): Uint8Array {
   const head = new TextEncoder().encode(`-> ${args.join(" ")}\n`);
-  const b64 = toStd(b64urlEncodeAscii(body));
+  const b64 = toStd(base64UrlAscii(body));
   const lines = Math.floor(b64.length / COLS) + 1;
   const out = new Uint8Array(head.length + b64.length + lines);
   out.set(head);

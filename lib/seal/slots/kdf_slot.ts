@@ -15,7 +15,7 @@
 
 import { InputError } from "../../core/errors.ts";
 import type { SecretBytes } from "../../core/secret.ts";
-import { NONCE_LEN, randomBytes } from "../aead.ts";
+import { AEAD_NONCE_BYTES } from "../../crypto/aead.ts";
 import type { Slot } from "../format.ts";
 import { argon2idKdf, checkArgon2Params, type Kdf, SALT_LEN } from "../kdf.ts";
 import {
@@ -49,11 +49,11 @@ export abstract class KdfSlotMethod implements SlotMethod {
   /** Wraps `kek` under a key derived with a fresh salt and `ctx.argon2`. */
   async create(kek: Uint8Array, ctx: SlotCreateContext): Promise<SlotMaterial> {
     checkArgon2Params(ctx.argon2);
-    const salt = randomBytes(SALT_LEN);
+    const salt = crypto.getRandomValues(new Uint8Array(SALT_LEN));
     const argon2 = { ...ctx.argon2 };
     const key = await this.#kdf(this.#secret.expose(), salt, argon2);
     try {
-      const wrap = await wrapKek(key, kek, ctx.headerBytes, ctx.slotId);
+      const wrap = wrapKek(key, kek, ctx.headerBytes, ctx.slotId);
       return { params: { kind: this.method, salt, argon2 }, wrap };
     } finally {
       key.fill(0);
@@ -67,13 +67,13 @@ export abstract class KdfSlotMethod implements SlotMethod {
       throw new InputError("slot_params", `slot ${slot.slot_id}: expected ${this.method} params`);
     }
     checkArgon2Params(p.argon2);
-    if (slot.wrap.nonce.length !== NONCE_LEN) {
+    if (slot.wrap.nonce.length !== AEAD_NONCE_BYTES) {
       throw new InputError("slot_params", `slot ${slot.slot_id}: wrap nonce must be 12 bytes`);
     }
     const key = await this.#kdf(this.#secret.expose(), p.salt, p.argon2);
     let kek: Uint8Array | undefined;
     try {
-      kek = await unwrapKek(key, slot, headerBytes);
+      kek = unwrapKek(key, slot, headerBytes);
     } finally {
       key.fill(0);
     }

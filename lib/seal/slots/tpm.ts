@@ -44,7 +44,7 @@ import {
   Tss2Error,
 } from "../../../ffi/tss2.ts";
 import { InputError } from "../../core/errors.ts";
-import { KEY_LEN, NONCE_LEN, randomBytes } from "../aead.ts";
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES } from "../../crypto/aead.ts";
 import type { Slot, SlotParams } from "../format.ts";
 import {
   checkKekLength,
@@ -88,6 +88,12 @@ export interface TpmOptions {
   /** PCR indices (default [0,2,4,7]) and bank (only "sha256"). */
   pcrs?: readonly number[];
   bank?: "sha256";
+  /**
+   * The libraries, already opened (the agent opens them before it gives up
+   * the ffi permission). The method owns them from here and closes them on
+   * `dispose`.
+   */
+  opened?: Tss2;
 }
 
 /** A TPM slot that did not open; `reason` (also the message) is short and operator-safe. */
@@ -165,10 +171,20 @@ export class TpmMethod implements SlotMethod {
     this.#tctis = opts.tcti === undefined ? DEFAULT_TCTIS : [opts.tcti];
     this.#libDir = opts.libDir;
     this.#libc = libcPath(opts);
+    this.#tss2 = opts.opened;
   }
 
   /** Seals a fresh slot key to the current PCR values and wraps `kek` under it. */
-  async create(kek: Uint8Array, ctx: SlotCreateContext): Promise<SlotMaterial> {
+  create(kek: Uint8Array, ctx: SlotCreateContext): Promise<SlotMaterial> {
+    return Promise.try(() => this.#create(kek, ctx));
+  }
+
+  /** Unseals the slot key (PCR policy) and unwraps the KEK. */
+  open(slot: Slot, headerBytes: Uint8Array): Promise<Uint8Array> {
+    return Promise.try(() => this.#open(slot, headerBytes));
+  }
+
+  #create(kek: Uint8Array, ctx: SlotCreateContext): SlotMaterial {
     const fail = (token: string, why: string, e: unknown) =>
       new InputError(token, `tpm: cannot create the slot: ${why}`, { cause: e });
     let esys: EsysContext;
@@ -178,7 +194,7 @@ export class TpmMethod implements SlotMethod {
       if (!(e instanceof TpmSlotOpenFailed)) throw e;
       throw fail("tpm_unavailable", e.reason.replace(/^tpm: /, ""), e);
     }
-    const slotKey = randomBytes(KEY_LEN);
+    const slotKey = crypto.getRandomValues(new Uint8Array(AEAD_KEY_BYTES));
     let blobs: SealedBlobs;
     try {
       blobs = sealKey(esys, slotKey, this.#pcrs);
@@ -189,7 +205,7 @@ export class TpmMethod implements SlotMethod {
       esys.close();
     }
     try {
-      const wrap = await wrapKek(slotKey, kek, ctx.headerBytes, ctx.slotId);
+      const wrap = wrapKek(slotKey, kek, ctx.headerBytes, ctx.slotId);
       const params: SlotParams = {
         kind: "tpm",
         public: blobs.public,
@@ -204,8 +220,7 @@ export class TpmMethod implements SlotMethod {
     }
   }
 
-  /** Unseals the slot key (PCR policy) and unwraps the KEK. */
-  async open(slot: Slot, headerBytes: Uint8Array): Promise<Uint8Array> {
+  #open(slot: Slot, headerBytes: Uint8Array): Uint8Array {
     const p = checkParams(slot);
     const esys = this.#connect();
     let slotKey: Uint8Array;
@@ -216,10 +231,10 @@ export class TpmMethod implements SlotMethod {
     }
     let kek: Uint8Array | undefined;
     try {
-      if (slotKey.length !== KEY_LEN) {
+      if (slotKey.length !== AEAD_KEY_BYTES) {
         throw new TpmSlotOpenFailed("tpm: unsealed key has the wrong length");
       }
-      kek = await unwrapKek(slotKey, slot, headerBytes);
+      kek = unwrapKek(slotKey, slot, headerBytes);
     } finally {
       slotKey.fill(0);
     }
@@ -336,7 +351,7 @@ function checkParams(slot: Slot): TpmParams {
     throw bad("public blob is not a PCR-sealed data object");
   }
   if (!isTpm2b(p.private)) throw bad("private blob is malformed");
-  if (slot.wrap.nonce.length !== NONCE_LEN) throw bad("wrap nonce must be 12 bytes");
+  if (slot.wrap.nonce.length !== AEAD_NONCE_BYTES) throw bad("wrap nonce must be 12 bytes");
   return p;
 }
 

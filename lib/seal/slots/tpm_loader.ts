@@ -11,6 +11,7 @@
  */
 
 import { InputError } from "../../core/errors.ts";
+import type { Tss2 } from "../../../ffi/tss2.ts";
 import { findTss2Dir, TpmMethod } from "./tpm.ts";
 import type { SlotMethod } from "./types.ts";
 
@@ -22,6 +23,8 @@ export interface TpmSettings {
   readonly libDir?: string;
   /** libc path when it is not `<libDir>/libc.so.6`. */
   readonly libc?: string;
+  /** The libraries, already opened from `libDir` (see `TpmOptions.opened`). */
+  readonly opened?: Tss2;
 }
 
 /** Builds a TPM method; `pcrs`/`bank` apply to newly created slots. */
@@ -44,6 +47,7 @@ export async function loadTpmMethod(
     ...(s.tcti === undefined ? {} : { tcti: s.tcti }),
     ...(s.libc === undefined ? {} : { libc: s.libc }),
     ...(s.pcrs === undefined ? {} : { pcrs: s.pcrs }),
+    ...(s.opened === undefined ? {} : { opened: s.opened }),
     bank: "sha256",
   });
 }

@@ -17,8 +17,15 @@
 
 import { InputError } from "../../core/errors.ts";
 import { concat, u32be } from "../../core/encoding.ts";
-import { aesGcmOpen, aesGcmSeal, KEY_LEN, NONCE_LEN, randomBytes } from "../aead.ts";
-import type { Argon2Params, KekWrap, Slot, SlotMethodName, SlotParams } from "../format.ts";
+import { AEAD_KEY_BYTES, aeadOpen, AeadOpenError, aeadSeal } from "../../crypto/aead.ts";
+import {
+  type Argon2Params,
+  type KekWrap,
+  type Slot,
+  type SlotMethodName,
+  type SlotParams,
+  SUITE_V1,
+} from "../format.ts";
 
 /**
  * The wrong secret, or a slot that does not authenticate. Carries no secret
@@ -75,15 +82,13 @@ export function wrapAad(headerBytes: Uint8Array, slotId: number): Uint8Array {
 }
 
 /** AES-256-GCM-wraps the KEK under a slot key, with AAD {@linkcode wrapAad}. */
-export async function wrapKek(
+export function wrapKek(
   slotKey: Uint8Array,
   kek: Uint8Array,
   headerBytes: Uint8Array,
   slotId: number,
-): Promise<KekWrap> {
-  const nonce = randomBytes(NONCE_LEN);
-  const ciphertext = await aesGcmSeal(slotKey, nonce, wrapAad(headerBytes, slotId), kek);
-  return { nonce, ciphertext };
+): KekWrap {
+  return aeadSeal(SUITE_V1.kek_wrap_aead, slotKey, kek, wrapAad(headerBytes, slotId));
 }
 
 /** Unwraps a slot's KEK with its slot key; undefined when it does not authenticate. */
@@ -91,18 +96,18 @@ export function unwrapKek(
   slotKey: Uint8Array,
   slot: Slot,
   headerBytes: Uint8Array,
-): Promise<Uint8Array | undefined> {
-  return aesGcmOpen(
-    slotKey,
-    slot.wrap.nonce,
-    wrapAad(headerBytes, slot.slot_id),
-    slot.wrap.ciphertext,
-  );
+): Uint8Array | undefined {
+  try {
+    return aeadOpen(SUITE_V1.kek_wrap_aead, slotKey, slot.wrap, wrapAad(headerBytes, slot.slot_id));
+  } catch (e) {
+    if (e instanceof AeadOpenError) return undefined;
+    throw e;
+  }
 }
 
 /** Returns `kek` if it is a 32-byte key; otherwise wipes it and throws `slot_params`. */
 export function checkKekLength(kek: Uint8Array, slotId: number): Uint8Array {
-  if (kek.length === KEY_LEN) return kek;
+  if (kek.length === AEAD_KEY_BYTES) return kek;
   kek.fill(0);
   throw new InputError("slot_params", `slot ${slotId}: unwrapped key has the wrong length`);
 }

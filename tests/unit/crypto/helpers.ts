@@ -10,6 +10,7 @@ import { p256, p384, p521 } from "@noble/curves/nist.js";
 import { BasilError } from "../../../lib/core/errors.ts";
 import { fromHex, toBase64, toHex } from "../../../lib/core/encoding.ts";
 import { SecretBytes } from "../../../lib/core/secret.ts";
+import { type Need, permission } from "../../helpers/peers.ts";
 
 /** Hex → bytes for test vectors. */
 export function hex(text: string): Uint8Array {
@@ -131,10 +132,8 @@ export function assertRejectedWithoutCanary(
   }
 }
 
-/** Whether this test run may spawn processes (the `openssl` interop tests). */
-export function canRun(): boolean {
-  return Deno.permissions.querySync({ name: "run" }).state === "granted";
-}
+/** What the `openssl` oracle checks need: leave to spawn, and openssl on PATH. */
+export const OPENSSL_ORACLE: readonly Need[] = [permission("run"), "openssl"];
 
 /** Runs `openssl` with `args`; returns exit status and combined output. */
 export async function openssl(args: string[], cwd: string): Promise<{ ok: boolean; out: string }> {

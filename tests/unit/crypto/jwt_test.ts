@@ -7,6 +7,7 @@ import { spkiDerToPem } from "../../../lib/crypto/key_formats.ts";
 import {
   assembleJwt,
   canonicalJson,
+  isCanonicalCompactJws,
   jwtAlgFor,
   jwtKid,
   signingInput,
@@ -134,21 +135,49 @@ Deno.test("jwt: EdDSA/ES256/ES384/RS256 tokens verify with jose (independent)", 
       assert.deepEqual(decodeProtectedHeader(token), { alg, kid: header.kid, typ: "JWT" });
       const jwt = await jwtVerify(token, key, { issuer: "app.signer", subject: "workload" });
       assert.equal(jwt.payload.jti, standardJti(standard));
-      const local = verifyJwtLocal(token, keyType, pair.publicKey);
+      const local = await verifyJwtLocal(token, keyType, pair.publicKey);
       assert.deepEqual(local?.claims, JSON.parse(canonicalJson(claims)));
       // Tampering: a different payload segment with the same signature.
       const parts = token.split(".");
       const forged = `${parts[0]}.${toBase64Url(utf8('{"sub":"root"}'))}.${parts[2]}`;
       await assert.rejects(compactVerify(forged, key));
-      assert.equal(verifyJwtLocal(forged, keyType, pair.publicKey), undefined);
+      assert.equal(await verifyJwtLocal(forged, keyType, pair.publicKey), undefined);
       // The wrong key type for the header's alg is refused locally.
       assert.equal(
-        verifyJwtLocal(token, keyType === "ed25519" ? "ecdsa-p256" : "ed25519", pair.publicKey),
+        await verifyJwtLocal(
+          token,
+          keyType === "ed25519" ? "ecdsa-p256" : "ed25519",
+          pair.publicKey,
+        ),
         undefined,
       );
+      // One token has one spelling: a signature segment with non-zero
+      // trailing bits (which jose alone would accept) is refused.
+      const noncanonical = withTrailingBit(token);
+      if (noncanonical !== undefined) {
+        await compactVerify(noncanonical, key);
+        assert.equal(await verifyJwtLocal(noncanonical, keyType, pair.publicKey), undefined);
+      }
     }
     pair.privateKey.wipe();
   }
-  assert.equal(verifyJwtLocal("not-a-jwt", "ed25519", new Uint8Array(32)), undefined);
-  assert.equal(verifyJwtLocal("a.b.c", "ed25519", new Uint8Array(32)), undefined);
+  assert.equal(await verifyJwtLocal("not-a-jwt", "ed25519", new Uint8Array(32)), undefined);
+  assert.equal(await verifyJwtLocal("a.b.c", "ed25519", new Uint8Array(32)), undefined);
+  assert.equal(await verifyJwtLocal("a.b.c", "ecdsa-p521", new Uint8Array(32)), undefined);
+});
+
+/** The token with the last signature character's lowest unused bit set, if it has one. */
+function withTrailingBit(token: string): string | undefined {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const sig = token.slice(token.lastIndexOf(".") + 1);
+  if (sig.length % 4 === 0) return undefined;
+  const last = alphabet.indexOf(sig.at(-1)!);
+  return token.slice(0, -1) + alphabet[last | 1];
+}
+
+Deno.test("jwt: isCanonicalCompactJws wants three non-empty canonical base64url segments", () => {
+  assert.equal(isCanonicalCompactJws("eyJh.e30.QUI"), true);
+  for (const bad of ["eyJh.e30", "eyJh.e30.QUI.x", "eyJh..QUI", "eyJh.e30.QUJ", "eyJh=.e30.QUI"]) {
+    assert.equal(isCanonicalCompactJws(bad), false, bad);
+  }
 });

@@ -1,7 +1,8 @@
 /**
  * Interop with the `openssl` CLI (OpenSSL 3): signatures made here verify
  * there and the other way round; keys OpenSSL generates import here.
- * Needs `--allow-run`; prints SKIP otherwise.
+ * Needs `--allow-run` and openssl: without them each test reports itself
+ * ignored with the reason (and fails in CI).
  */
 
 import assert from "node:assert/strict";
@@ -15,7 +16,8 @@ import {
   signMessageAsync,
   verifyMessage,
 } from "../../../lib/crypto/signing.ts";
-import { canRun, derToP1363, openssl, p1363ToDer } from "./helpers.ts";
+import { gated } from "../../helpers/peers.ts";
+import { derToP1363, openssl, OPENSSL_ORACLE, p1363ToDer } from "./helpers.ts";
 
 const CASES: readonly { keyType: KeyType; digest?: string; genpkey: string[]; half?: number }[] = [
   { keyType: "ed25519", genpkey: ["-algorithm", "ed25519"] },
@@ -43,13 +45,6 @@ const CASES: readonly { keyType: KeyType; digest?: string; genpkey: string[]; ha
     genpkey: ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
   },
 ];
-
-function skip(): boolean {
-  if (canRun()) return false;
-  // deno-lint-ignore no-console
-  console.log("SKIP: needs --allow-run");
-  return true;
-}
 
 async function inTemp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "basil-openssl-" });
@@ -108,112 +103,121 @@ async function edRawToPem(dir: string, raw: Uint8Array): Promise<string> {
   return r.out;
 }
 
-Deno.test("signing/openssl: our signatures verify with openssl; tampering does not", async () => {
-  if (skip()) return;
-  await inTemp(async (dir) => {
-    for (const c of CASES) {
-      const pair = generateSigningKey(c.keyType);
-      const msg = utf8(`openssl interop for ${c.keyType}`);
-      for (
-        const sig of [
-          signMessage(c.keyType, pair.privateKey.expose(), msg),
-          await signMessageAsync(c.keyType, pair.privateKey.expose(), msg),
-        ]
-      ) {
-        assert.ok(await opensslVerifies(dir, c, pair.publicKey, msg, sig), `${c.keyType} verifies`);
-        const bad = msg.slice();
-        bad[0] = bad[0]! ^ 1;
-        assert.equal(await opensslVerifies(dir, c, pair.publicKey, bad, sig), false, "tampered");
+Deno.test(gated(OPENSSL_ORACLE, {
+  name: "signing/openssl: our signatures verify with openssl; tampering does not",
+  fn: async () => {
+    await inTemp(async (dir) => {
+      for (const c of CASES) {
+        const pair = generateSigningKey(c.keyType);
+        const msg = utf8(`openssl interop for ${c.keyType}`);
+        for (
+          const sig of [
+            signMessage(c.keyType, pair.privateKey.expose(), msg),
+            await signMessageAsync(c.keyType, pair.privateKey.expose(), msg),
+          ]
+        ) {
+          assert.ok(
+            await opensslVerifies(dir, c, pair.publicKey, msg, sig),
+            `${c.keyType} verifies`,
+          );
+          const bad = msg.slice();
+          bad[0] = bad[0]! ^ 1;
+          assert.equal(await opensslVerifies(dir, c, pair.publicKey, bad, sig), false, "tampered");
+        }
+        pair.privateKey.wipe();
       }
-      pair.privateKey.wipe();
-    }
-  });
-});
+    });
+  },
+}));
 
-Deno.test("signing/openssl: openssl keys import; openssl signatures verify here", async () => {
-  if (skip()) return;
-  await inTemp(async (dir) => {
-    for (const c of CASES) {
-      const gen = await openssl(["genpkey", ...c.genpkey, "-out", "key.pem"], dir);
-      assert.ok(gen.ok, gen.out);
-      if (c.keyType !== "ed25519") {
-        // The type-specific DER (SEC1 / PKCS#1) is not PKCS#8: refused.
-        const legacy = await openssl(
-          ["pkey", "-in", "key.pem", "-traditional", "-outform", "DER", "-out", "legacy.der"],
+Deno.test(gated(OPENSSL_ORACLE, {
+  name: "signing/openssl: openssl keys import; openssl signatures verify here",
+  fn: async () => {
+    await inTemp(async (dir) => {
+      for (const c of CASES) {
+        const gen = await openssl(["genpkey", ...c.genpkey, "-out", "key.pem"], dir);
+        assert.ok(gen.ok, gen.out);
+        if (c.keyType !== "ed25519") {
+          // The type-specific DER (SEC1 / PKCS#1) is not PKCS#8: refused.
+          const legacy = await openssl(
+            ["pkey", "-in", "key.pem", "-traditional", "-outform", "DER", "-out", "legacy.der"],
+            dir,
+          );
+          assert.ok(legacy.ok, legacy.out);
+          const legacyDer = SecretBytes.copyOf(await Deno.readFile(`${dir}/legacy.der`));
+          assert.throws(
+            () => normalizeImport(c.keyType, { kind: "pkcs8", der: legacyDer }),
+            /not a valid PKCS#8/,
+          );
+        }
+        const p8 = await openssl(
+          ["pkcs8", "-topk8", "-nocrypt", "-in", "key.pem", "-outform", "DER", "-out", "key.der"],
           dir,
         );
-        assert.ok(legacy.ok, legacy.out);
-        const legacyDer = SecretBytes.copyOf(await Deno.readFile(`${dir}/legacy.der`));
+        assert.ok(p8.ok, p8.out);
+        const der = SecretBytes.copyOf(await Deno.readFile(`${dir}/key.der`));
+        const pair = normalizeImport(c.keyType, { kind: "pkcs8", der });
+        der.wipe();
+        const msg = utf8(`signed by openssl, ${c.keyType}`);
+        await Deno.writeFile(`${dir}/msg`, msg);
+        const args = c.keyType === "ed25519"
+          ? [
+            "pkeyutl",
+            "-sign",
+            "-inkey",
+            "key.der",
+            "-keyform",
+            "DER",
+            "-rawin",
+            "-in",
+            "msg",
+            "-out",
+            "sig",
+          ]
+          : ["dgst", c.digest!, "-sign", "key.der", "-keyform", "DER", "-out", "sig", "msg"];
+        const signed = await openssl(args, dir);
+        assert.ok(signed.ok, signed.out);
+        const raw = await Deno.readFile(`${dir}/sig`);
+        const sig = c.half ? derToP1363(raw, c.half) : raw;
+        assert.ok(verifyMessage(c.keyType, pair.publicKey, msg, sig), `${c.keyType} openssl sig`);
+        // Our signature with the imported key verifies under openssl's own public key.
+        const pub = await openssl(["pkey", "-in", "key.der", "-inform", "DER", "-pubout"], dir);
+        const ours = signMessage(c.keyType, pair.privateKey.expose(), msg);
+        if (c.keyType !== "ed25519") assert.equal(fromUtf8(pair.publicKey), pub.out);
+        assert.ok(await opensslVerifies(dir, c, pair.publicKey, msg, ours));
+        pair.privateKey.wipe();
+      }
+    });
+  },
+}));
+
+Deno.test(gated(OPENSSL_ORACLE, {
+  name: "signing/openssl: RSA-PSS and RSA-3072 keys from openssl are refused",
+  fn: async () => {
+    await inTemp(async (dir) => {
+      for (
+        const [args, pattern] of [
+          [
+            // Deno's node:crypto does not parse RSA-PSS PKCS#8; refused either way.
+            ["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"],
+            /not an RSA \(PKCS#1\) key|not a valid PKCS#8/,
+          ],
+          [["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"], /2048-bit modulus/],
+        ] as const
+      ) {
+        const gen = await openssl(["genpkey", ...args, "-out", "k.pem"], dir);
+        assert.ok(gen.ok, gen.out);
+        const p8 = await openssl(
+          ["pkcs8", "-topk8", "-nocrypt", "-in", "k.pem", "-outform", "DER", "-out", "k.der"],
+          dir,
+        );
+        assert.ok(p8.ok, p8.out);
+        const der = SecretBytes.copyOf(await Deno.readFile(`${dir}/k.der`));
         assert.throws(
-          () => normalizeImport(c.keyType, { kind: "pkcs8", der: legacyDer }),
-          /not a valid PKCS#8/,
+          () => normalizeImport("rsa-2048", { kind: "pkcs8", der }),
+          (e: unknown) => e instanceof Error && pattern.test(e.message),
         );
       }
-      const p8 = await openssl(
-        ["pkcs8", "-topk8", "-nocrypt", "-in", "key.pem", "-outform", "DER", "-out", "key.der"],
-        dir,
-      );
-      assert.ok(p8.ok, p8.out);
-      const der = SecretBytes.copyOf(await Deno.readFile(`${dir}/key.der`));
-      const pair = normalizeImport(c.keyType, { kind: "pkcs8", der });
-      der.wipe();
-      const msg = utf8(`signed by openssl, ${c.keyType}`);
-      await Deno.writeFile(`${dir}/msg`, msg);
-      const args = c.keyType === "ed25519"
-        ? [
-          "pkeyutl",
-          "-sign",
-          "-inkey",
-          "key.der",
-          "-keyform",
-          "DER",
-          "-rawin",
-          "-in",
-          "msg",
-          "-out",
-          "sig",
-        ]
-        : ["dgst", c.digest!, "-sign", "key.der", "-keyform", "DER", "-out", "sig", "msg"];
-      const signed = await openssl(args, dir);
-      assert.ok(signed.ok, signed.out);
-      const raw = await Deno.readFile(`${dir}/sig`);
-      const sig = c.half ? derToP1363(raw, c.half) : raw;
-      assert.ok(verifyMessage(c.keyType, pair.publicKey, msg, sig), `${c.keyType} openssl sig`);
-      // Our signature with the imported key verifies under openssl's own public key.
-      const pub = await openssl(["pkey", "-in", "key.der", "-inform", "DER", "-pubout"], dir);
-      const ours = signMessage(c.keyType, pair.privateKey.expose(), msg);
-      if (c.keyType !== "ed25519") assert.equal(fromUtf8(pair.publicKey), pub.out);
-      assert.ok(await opensslVerifies(dir, c, pair.publicKey, msg, ours));
-      pair.privateKey.wipe();
-    }
-  });
-});
-
-Deno.test("signing/openssl: RSA-PSS and RSA-3072 keys from openssl are refused", async () => {
-  if (skip()) return;
-  await inTemp(async (dir) => {
-    for (
-      const [args, pattern] of [
-        [
-          // Deno's node:crypto does not parse RSA-PSS PKCS#8; refused either way.
-          ["-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"],
-          /not an RSA \(PKCS#1\) key|not a valid PKCS#8/,
-        ],
-        [["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072"], /2048-bit modulus/],
-      ] as const
-    ) {
-      const gen = await openssl(["genpkey", ...args, "-out", "k.pem"], dir);
-      assert.ok(gen.ok, gen.out);
-      const p8 = await openssl(
-        ["pkcs8", "-topk8", "-nocrypt", "-in", "k.pem", "-outform", "DER", "-out", "k.der"],
-        dir,
-      );
-      assert.ok(p8.ok, p8.out);
-      const der = SecretBytes.copyOf(await Deno.readFile(`${dir}/k.der`));
-      assert.throws(
-        () => normalizeImport("rsa-2048", { kind: "pkcs8", der }),
-        (e: unknown) => e instanceof Error && pattern.test(e.message),
-      );
-    }
-  });
-});
+    });
+  },
+}));

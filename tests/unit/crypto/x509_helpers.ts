@@ -7,14 +7,20 @@
 import assert from "node:assert/strict";
 import { BasilError } from "../../../lib/core/errors.ts";
 import { dersToPem, derToPem } from "../../../lib/crypto/x509/mod.ts";
-import { canRun, openssl } from "./helpers.ts";
+import { gated } from "../../helpers/peers.ts";
+import { openssl, OPENSSL_ORACLE } from "./helpers.ts";
 
-/** True (after printing SKIP) when this run may not spawn `openssl`. */
-export function skipWithoutRun(): boolean {
-  if (canRun()) return false;
-  // deno-lint-ignore no-console
-  console.log("SKIP: needs --allow-run");
-  return true;
+/**
+ * Runs the `openssl` oracle part of a test as its own step, in a fresh temp
+ * directory: when openssl cannot run, the step reports itself ignored with
+ * the reason (and fails in CI) while the rest of the test still runs.
+ */
+export async function opensslOracle(
+  t: Deno.TestContext,
+  fn: (dir: string) => Promise<void>,
+  name = "openssl oracle",
+): Promise<void> {
+  await t.step(gated(OPENSSL_ORACLE, { name, fn: () => inTemp(fn) }));
 }
 
 /** Runs `fn` in a fresh temp directory, removed after. */

@@ -18,7 +18,6 @@ import {
 import { utf8 } from "../../../lib/core/encoding.ts";
 import { InputError } from "../../../lib/core/errors.ts";
 import { SecretBytes } from "../../../lib/core/secret.ts";
-import { randomBytes } from "../../../lib/seal/aead.ts";
 import { bech32Decode, bech32DecodeBytes, bech32Encode } from "../../../lib/seal/bech32.ts";
 import { createBundle, openBundle } from "../../../lib/seal/bundle.ts";
 import type { Slot } from "../../../lib/seal/format.ts";
@@ -41,6 +40,8 @@ import { encodeStanza, StanzaReader } from "../../../lib/seal/slots/age_stanza.t
 import { SlotOpenFailed } from "../../../lib/seal/slots/types.ts";
 import { fakeLauncher, fakeRecipient, newFakeYubikey } from "./fake_age_plugin.ts";
 import { errorOf, FAST, tempDir, writeFile } from "./helpers.ts";
+
+const randomBytes = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 
 const HEADER = utf8("header");
 const CTX = { headerBytes: HEADER, slotId: 0, argon2: FAST };

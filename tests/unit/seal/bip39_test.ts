@@ -10,7 +10,6 @@ import { entropyToMnemonic, mnemonicToEntropy } from "@scure/bip39";
 import { wordlist } from "@scure/bip39/wordlists/english.js";
 import { utf8 } from "../../../lib/core/encoding.ts";
 import { InputError } from "../../../lib/core/errors.ts";
-import { randomBytes } from "../../../lib/seal/aead.ts";
 import {
   entropyToPhrase,
   generatePhrase,
@@ -19,6 +18,8 @@ import {
 import { createBundle, openBundle } from "../../../lib/seal/bundle.ts";
 import { Bip39Method, readPhraseFile } from "../../../lib/seal/slots/bip39.ts";
 import { errorOf, exists, FAST, passMethod, spyKdf, tempDir, writeFile } from "./helpers.ts";
+
+const randomBytes = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
 
 const dec = new TextDecoder();
 

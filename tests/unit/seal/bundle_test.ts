@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { toHex, utf8 } from "../../../lib/core/encoding.ts";
 import { InputError } from "../../../lib/core/errors.ts";
 import { SecretBytes } from "../../../lib/core/secret.ts";
-import { aesGcmOpen } from "../../../lib/seal/aead.ts";
 import { createBundle, openBundle } from "../../../lib/seal/bundle.ts";
 import type { BackendCred } from "../../../lib/seal/creds.ts";
 import { describeBundle, formatBundleDescription } from "../../../lib/seal/describe.ts";
@@ -29,6 +28,7 @@ import {
   RecordingLogger,
   spyKdf,
 } from "./helpers.ts";
+import { webCryptoAesGcmOpen } from "../../helpers/webcrypto.ts";
 
 const FILE = "/srv/basil/bundle.sealed";
 const LOCKED = `bundle ${FILE}: no configured unlock slot opened it (tried: passphrase)`;
@@ -80,14 +80,19 @@ Deno.test("bundle: independent decryption confirms the layout (KEK wrap, payload
   const slot = b.slots[0]!;
   assert.ok(slot.params.kind === "passphrase");
   const key = await argon2idKdf(utf8(CANARY.passphrase), slot.params.salt, slot.params.argon2);
-  const kek = await aesGcmOpen(
+  const kek = await webCryptoAesGcmOpen(
     key,
     slot.wrap.nonce,
     wrapAad(b.headerBytes, 0),
     slot.wrap.ciphertext,
   );
   assert.equal(kek?.length, 32);
-  const plain = await aesGcmOpen(kek!, b.payload.nonce, b.headerBytes, b.payload.ciphertext);
+  const plain = await webCryptoAesGcmOpen(
+    kek!,
+    b.payload.nonce,
+    b.headerBytes,
+    b.payload.ciphertext,
+  );
   const json = JSON.parse(new TextDecoder().decode(plain));
   assert.equal(json.schema_version, 2);
   assert.deepEqual(Object.keys(json.backends), ["aws", "bao", "db"]);

@@ -1,16 +1,11 @@
 /**
- * Byte-level codecs: strict base64url, UTF-8 validation/trim, byte JSON.
+ * Byte-level codecs: UTF-8 validation/trim, byte JSON (base64url is tested in
+ * tests/unit/core/encoding_test.ts).
  * @module
  */
 
 import assert from "node:assert/strict";
-import { toBase64Url, utf8 } from "../../../lib/core/encoding.ts";
-import {
-  b64urlDecode,
-  b64urlDecodeAscii,
-  b64urlEncode,
-  b64urlEncodeAscii,
-} from "../../../lib/seal/b64.ts";
+import { utf8 } from "../../../lib/core/encoding.ts";
 import {
   JsonObject,
   JsonSyntaxError,
@@ -21,38 +16,6 @@ import {
 } from "../../../lib/seal/json_bytes.ts";
 import { JsonWriter } from "../../../lib/seal/json_writer.ts";
 import { isValidUtf8, trimUnicodeWhitespace } from "../../../lib/seal/utf8_bytes.ts";
-
-Deno.test("b64url: encodes like the core encoder and round-trips every length 0..80", () => {
-  for (let n = 0; n <= 80; n++) {
-    const bytes = crypto.getRandomValues(new Uint8Array(n));
-    const text = b64urlEncode(bytes);
-    assert.equal(text, toBase64Url(bytes));
-    assert.deepEqual(b64urlDecode(text), bytes);
-    assert.deepEqual(b64urlDecodeAscii(b64urlEncodeAscii(bytes)), bytes);
-  }
-});
-
-Deno.test("b64url: rejects padding, foreign characters, 4n+1 lengths and non-zero trailing bits", () => {
-  for (const bad of ["QQ==", "QQ=", "a+b/", "ab c", "A", "AAAAA", "QR", "QUJ", "é", "\u0000"]) {
-    assert.equal(b64urlDecode(bad), undefined, bad);
-  }
-  assert.deepEqual(b64urlDecode("QQ"), new Uint8Array([0x41]));
-  assert.deepEqual(b64urlDecode("QUI"), new Uint8Array([0x41, 0x42]));
-  assert.deepEqual(b64urlDecode(""), new Uint8Array(0));
-});
-
-Deno.test("b64url: every single-character change of an encoding decodes differently or not at all", () => {
-  const bytes = crypto.getRandomValues(new Uint8Array(33));
-  const text = b64urlEncode(bytes);
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/";
-  for (let i = 0; i < text.length; i++) {
-    for (const c of alphabet) {
-      if (c === text[i]) continue;
-      const out = b64urlDecode(text.slice(0, i) + c + text.slice(i + 1));
-      if (out !== undefined) assert.notDeepEqual(out, bytes);
-    }
-  }
-});
 
 Deno.test("utf8: validation agrees with a fatal TextDecoder on edge cases and random bytes", () => {
   const fatal = new TextDecoder("utf-8", { fatal: true });

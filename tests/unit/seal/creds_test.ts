@@ -5,10 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { utf8 } from "../../../lib/core/encoding.ts";
+import { toBase64Url, utf8 } from "../../../lib/core/encoding.ts";
 import { InputError } from "../../../lib/core/errors.ts";
 import { SecretBytes } from "../../../lib/core/secret.ts";
-import { b64urlEncode } from "../../../lib/seal/b64.ts";
 import {
   type BackendCred,
   credKind,
@@ -49,7 +48,7 @@ const CASES: [BackendCred, string][] = [
   ],
   [
     { type: "DbKeystoreDek", dek: SecretBytes.copyOf(DEK) },
-    `{"DbKeystoreDek":{"dek":"${b64urlEncode(DEK)}"}}`,
+    `{"DbKeystoreDek":{"dek":"${toBase64Url(DEK)}"}}`,
   ],
   [
     { type: "OnePassword", provider_uri: "onepassword://Private", project: "p", profile: "prod" },
@@ -175,7 +174,7 @@ Deno.test("payload: round-trips backends and deposit material", () => {
   };
   const plain = encodePayload(p);
   const text = new TextDecoder().decode(plain);
-  assert.ok(text.includes(`"ingest_private_key":"${b64urlEncode(key)}"`));
+  assert.ok(text.includes(`"ingest_private_key":"${toBase64Url(key)}"`));
   assert.ok(text.includes('"allowed_backend_ids":["gcp1","gcp2"]'));
   const back = decodePayload(plain, "/b");
   assert.deepEqual(back.deposit.ingestPrivateKey?.expose(), key);

@@ -4,10 +4,9 @@
  * @module
  */
 
-import { utf8 } from "../../../lib/core/encoding.ts";
+import { toBase64Url, utf8 } from "../../../lib/core/encoding.ts";
 import { SecretBytes } from "../../../lib/core/secret.ts";
 import { x25519Generate } from "../../../lib/crypto/x25519_seal.ts";
-import { b64urlEncode } from "../../../lib/seal/b64.ts";
 import { createBundle } from "../../../lib/seal/bundle.ts";
 import type { BackendCred } from "../../../lib/seal/creds.ts";
 import { contributorPublicKey, newSeed } from "../../../lib/seal/deposits/keys.ts";
@@ -26,7 +25,7 @@ export interface Contributor {
 /** A contributor with a fresh seed. */
 export function contributor(id: string): Contributor {
   const seed = newSeed().expose();
-  return { id, seed, token: b64urlEncode(contributorPublicKey(seed)) };
+  return { id, seed, token: toBase64Url(contributorPublicKey(seed)) };
 }
 
 /** A deposit test world: bundle bytes, the ingest public key, contributors. */

@@ -6,9 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { fromUtf8, utf8 } from "../../../lib/core/encoding.ts";
+import { fromUtf8, toBase64Url, utf8 } from "../../../lib/core/encoding.ts";
 import { SecretBytes } from "../../../lib/core/secret.ts";
-import { b64urlEncode } from "../../../lib/seal/b64.ts";
 import { openBundle } from "../../../lib/seal/bundle.ts";
 import { type BackendCred, wipeCred } from "../../../lib/seal/creds.ts";
 import {
@@ -42,7 +41,7 @@ const tokenText = (c: BackendCred | undefined) =>
 Deno.test("deposit record: signed JSON and AAD have the contract's exact layout", async () => {
   const w = await world();
   const r = record(w, w.alice, "gcp1", 7, token("t"));
-  const b = (x: Uint8Array) => b64urlEncode(x);
+  const b = (x: Uint8Array) => toBase64Url(x);
   assert.equal(
     fromUtf8(signedBytes(r)),
     `{"backend_id":"gcp1","epoch":1,"seq":7,"contributor_key_id":"alice","sealed_cred":` +
@@ -289,7 +288,7 @@ Deno.test("deposit keys: tokens are 32-byte base64url; seed files are 0600 and 3
     () => parseKeyToken("abc", "--contributor"),
     /--contributor: expected a base64url \(no padding\) 32-byte key/,
   );
-  assert.equal(parseKeyToken(`${b64urlEncode(new Uint8Array(32))}\n`, "x").length, 32);
+  assert.equal(parseKeyToken(`${toBase64Url(new Uint8Array(32))}\n`, "x").length, 32);
   const seed = new Uint8Array(32).fill(0x0a); // a raw seed may end in LF
   assert.deepEqual(readSeedFile(writeFile(dir, "s1", seed)).expose(), seed);
   const withNl = new Uint8Array([...new Uint8Array(32).fill(7), 0x0a]);

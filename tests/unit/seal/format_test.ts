@@ -5,9 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { utf8 } from "../../../lib/core/encoding.ts";
+import { decodeBase64Url, toBase64Url, utf8 } from "../../../lib/core/encoding.ts";
 import { InputError } from "../../../lib/core/errors.ts";
-import { b64urlDecode, b64urlEncode } from "../../../lib/seal/b64.ts";
 import {
   decodeBundle,
   type DecodedBundle,
@@ -68,7 +67,7 @@ Deno.test("format: header bytes are compact JSON in upstream field order", () =>
   assert.equal(
     text,
     '{"format_version":1,"suite":{"container":"json","payload_aead":"aes-256-gcm",' +
-      `"kek_wrap_aead":"aes-256-gcm"},"bundle_id":"${b64urlEncode(ID)}",` +
+      `"kek_wrap_aead":"aes-256-gcm"},"bundle_id":"${toBase64Url(ID)}",` +
       '"created_unix":1700000000,"epoch":1}',
   );
 });
@@ -96,7 +95,7 @@ Deno.test("format: file = BASILBDL\\0 + u16 BE 1 + JSON body with base64url-no-p
   assert.deepEqual(Object.keys(json.payload), ["nonce", "ciphertext"]);
   assert.deepEqual(json.deposits, []);
   // header_b64 decodes to exactly the header bytes (the AAD).
-  assert.deepEqual(b64urlDecode(json.header_b64), encodeHeader(HEADER));
+  assert.deepEqual(decodeBase64Url(json.header_b64), encodeHeader(HEADER));
   assert.equal(json.header.bundle_id, "BwcHBwcHBwcHBwcHBwcHBw");
 });
 
@@ -110,11 +109,11 @@ Deno.test("format: decode keeps the literal header bytes and re-encodes byte-ide
 });
 
 Deno.test("format: an upstream-shaped file with every slot kind and a deposit decodes and round-trips", () => {
-  const hb = b64urlEncode(encodeHeader(HEADER));
-  const B = (n: number, v: number): string => b64urlEncode(new Uint8Array(n).fill(v));
+  const hb = toBase64Url(encodeHeader(HEADER));
+  const B = (n: number, v: number): string => toBase64Url(new Uint8Array(n).fill(v));
   const json = `{"header_b64":"${hb}","header":{"format_version":1,"suite":{"container":"json",` +
     `"payload_aead":"aes-256-gcm","kek_wrap_aead":"aes-256-gcm"},"bundle_id":"${
-      b64urlEncode(ID)
+      toBase64Url(ID)
     }",` +
     `"created_unix":1700000000,"epoch":1},"slots":[` +
     `{"slot_id":0,"method":"tpm","label":"tpm","created_unix":5,"params":{"kind":"tpm",` +
@@ -170,7 +169,7 @@ Deno.test("format: every field is validated, with the path in the message", () =
     [(b) => (b.extra = 1), /unknown field "extra"/],
     [(b) => delete b.payload, /payload: required field is missing/],
     [
-      (b) => ((b.payload as Record<string, unknown>).nonce = b64urlEncode(new Uint8Array(11))),
+      (b) => ((b.payload as Record<string, unknown>).nonce = toBase64Url(new Uint8Array(11))),
       /payload\.nonce: must decode to exactly 12 bytes/,
     ],
     [
@@ -191,8 +190,8 @@ Deno.test("format: every field is validated, with the path in the message", () =
     [(b) => (b.slots as unknown[]).push((b.slots as unknown[])[0]), /duplicate slot_id 0/],
     [(b) => ((b.header as Record<string, unknown>).epoch = 2), /header does not match header_b64/],
     [(b) => ((b.header as Record<string, unknown>).suite = { container: "cbor" }), /header\.suite/],
-    [(b) => (b.header_b64 = b64urlEncode(utf8("{}"))), /header_b64: format_version/],
-    [(b) => (b.header_b64 = b64urlEncode(utf8("not json"))), /header_b64 is not valid UTF-8 JSON/],
+    [(b) => (b.header_b64 = toBase64Url(utf8("{}"))), /header_b64: format_version/],
+    [(b) => (b.header_b64 = toBase64Url(utf8("not json"))), /header_b64 is not valid UTF-8 JSON/],
   ];
   for (const [mutate, pattern] of cases) rejects(withBody(mutate), "bundle_corrupt", pattern);
 });

@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import { concat, u32be } from "../../../lib/core/encoding.ts";
 import { InputError } from "../../../lib/core/errors.ts";
-import { aesGcmOpen } from "../../../lib/seal/aead.ts";
 import type { Slot } from "../../../lib/seal/format.ts";
 import { argon2idKdf } from "../../../lib/seal/kdf.ts";
 import { SlotOpenFailed, wrapAad } from "../../../lib/seal/slots/types.ts";
 import { FAST, passMethod, spyKdf } from "./helpers.ts";
+import { webCryptoAesGcmOpen } from "../../helpers/webcrypto.ts";
 
 const HEADER = new TextEncoder().encode('{"format_version":1}');
 const KEK = new Uint8Array(32).fill(0x5a);
@@ -44,7 +44,7 @@ Deno.test("passphrase slot: the wrap is AES-256-GCM under Argon2id(pass, salt), 
   const key = await argon2idKdf(new TextEncoder().encode("right"), slot.params.salt, FAST);
   const aad = concat(HEADER, u32be(0x01020304));
   assert.deepEqual(wrapAad(HEADER, 0x01020304), aad);
-  assert.deepEqual(await aesGcmOpen(key, slot.wrap.nonce, aad, slot.wrap.ciphertext), KEK);
+  assert.deepEqual(await webCryptoAesGcmOpen(key, slot.wrap.nonce, aad, slot.wrap.ciphertext), KEK);
 });
 
 Deno.test("passphrase slot: wrong passphrase, other slot id or other header all fail alike", async () => {
