@@ -3,8 +3,49 @@
  * authorization decision, allowed or denied, including callers that do not
  * resolve to a subject. Records name keys, subjects and callers; they never
  * carry payloads, plaintext, ciphertext, signatures, key bytes or tokens.
+ *
+ * `outcome` says what became of the request, not only of the decision:
+ * `allow` only when the allowed operation succeeded, `deny` for every
+ * denial, and for an allowed operation that then failed, its failure class
+ * ({@linkcode FAILURE_CLASSES}).
  * @module
  */
+
+/**
+ * What an allowed operation that failed records as its outcome:
+ * - `decrypt_failed`: a decrypt or unwrap did not authenticate;
+ * - `invalid_request`: the request did not fit the key or was malformed
+ *   past the point where it could be rejected before deciding;
+ * - `payload_too_large`: a field over its configured cap;
+ * - `backend_error` / `backend_unavailable`: the backend refused / could not
+ *   be reached;
+ * - `validation_failed`: a credential presented for validation did not
+ *   validate (signature, audience, expiry, revocation);
+ * - `unsupported`: the operation or algorithm is not available in this build;
+ * - `failed_precondition`: the agent lacks what the operation needs (no
+ *   revocation store, no trust bundle);
+ * - `internal_error`: anything else, including key material missing from
+ *   the backend and a refusal because the audit sink was failing;
+ * - `cancelled`: the client went away before the result was delivered.
+ */
+export const FAILURE_CLASSES = [
+  "decrypt_failed",
+  "invalid_request",
+  "payload_too_large",
+  "backend_error",
+  "backend_unavailable",
+  "validation_failed",
+  "unsupported",
+  "failed_precondition",
+  "internal_error",
+  "cancelled",
+] as const;
+
+/** The failure class of an allowed operation that failed. */
+export type FailureClass = typeof FAILURE_CLASSES[number];
+
+/** A record's `outcome`. */
+export type Outcome = "allow" | "deny" | FailureClass;
 
 /** Fields the broker supplies for one decision. */
 export interface AuthzEvent {
@@ -22,10 +63,12 @@ export interface AuthzEvent {
   readonly presenterId: string;
   readonly allow: boolean;
   /**
-   * Whether the operation went ahead; defaults to `allow`. Differs only for
-   * an allowed entry of a set that was refused as a whole (ImportSet).
+   * What became of the request. A denial is always `deny`; an allowed
+   * decision is `allow` when the operation succeeded, `deny` when the request
+   * was refused as a whole by another denial (an ImportSet entry), else the
+   * failure class. Defaults to `allow`/`deny` from the decision.
    */
-  readonly outcome?: boolean;
+  readonly outcome?: Outcome;
   /** `subject:<name>`, `public_class`, `unknown_key`, `no_actor_subject:<uid>`, ... */
   readonly reason: string;
 }
@@ -45,7 +88,7 @@ export interface AuthzRecord {
   presenter_kind: string;
   presenter_id: string;
   decision: "allow" | "deny";
-  outcome: "allow" | "deny";
+  outcome: Outcome;
   reason: string;
 }
 
@@ -54,10 +97,10 @@ export function auditTimestamp(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-/** Builds the record for an event. */
+/** Builds the record for an event. A denial's outcome is `deny` whatever `outcome` says. */
 export function toAuthzRecord(e: AuthzEvent, now: Date): AuthzRecord {
   const d = e.allow ? "allow" : "deny";
-  const outcome = (e.outcome ?? e.allow) ? "allow" : "deny";
+  const outcome: Outcome = e.allow ? e.outcome ?? "allow" : "deny";
   return {
     event_kind: "basil.audit.authz",
     event_version: 2,

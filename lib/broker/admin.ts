@@ -3,7 +3,8 @@
  * secret (Readiness returns counts, never key names). Status needs a caller
  * that resolves to a subject. Explain needs an explicit `op:explain` grant on
  * `broker.explain` and evaluates the serving generation with the same PDP
- * that enforces.
+ * that enforces. Reload is authorized (`op:reload` on `broker.reload`) and
+ * then answers UNSUPPORTED: this build has no hot reload.
  * @module
  */
 
@@ -13,25 +14,17 @@ import { PROTOCOL, VERSION } from "../core/version.ts";
 import { explainJson } from "../policy/explain.ts";
 import type { ExplainJson } from "../policy/explain.ts";
 import { decide } from "../policy/pdp.ts";
-import type { PeerIdentity } from "../policy/pdp.ts";
-import { auditDecision, authorizeAdmin, denyUnresolved, resolveCaller } from "./authorize.ts";
+import { authorizeAdmin, recordDecision, requireSubject } from "./authorize.ts";
+import type { BrokerCall } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
 
 /** Status: backend kind, version and protocol. */
 export function status(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
 ): { backend: string; version: string; protocol: number } {
-  const caller = resolveCaller(deps, peer);
-  if (!caller.resolution.ok) denyUnresolved(deps, caller, "status", "broker.status");
-  auditDecision(
-    deps,
-    caller,
-    "status",
-    "broker.status",
-    true,
-    `subject:${caller.resolution.subject}`,
-  );
+  const caller = requireSubject(deps, call, "status", "broker.status");
+  recordDecision(deps, caller, "status", "broker.status", true, `subject:${caller.subject}`);
   const first = [...caller.gen.catalog.backends.keys()][0];
   const backend = first === undefined ? "" : deps.backends.get(first)?.statusName ?? "";
   return { backend, version: VERSION, protocol: PROTOCOL };
@@ -111,12 +104,12 @@ export class ReadinessProbe {
 /** Live Explain over the serving generation. */
 export function explainLive(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   subject: string,
   op: string,
   key: string,
 ): ExplainJson {
-  const caller = authorizeAdmin(deps, peer, "explain");
+  const caller = authorizeAdmin(deps, call, "explain");
   if (subject === "" || key === "") {
     throw new BasilError("INVALID_ARGUMENT", "subject and key are required", { op: "explain" });
   }
@@ -124,4 +117,10 @@ export function explainLive(
   const { catalog, policy } = caller.gen;
   const actor = policy.subjects.has(subject) ? subject : undefined;
   return explainJson(subject, op, key, decide(catalog, policy, actor, op, key));
+}
+
+/** Reload: authorized like any admin op, then UNSUPPORTED (no hot reload in this build). */
+export function reload(deps: BrokerDeps, call: BrokerCall): never {
+  authorizeAdmin(deps, call, "reload");
+  throw new BasilError("UNSUPPORTED", "reload is not available in this build", { op: "reload" });
 }

@@ -1,7 +1,8 @@
 /**
  * AeadService operations: Encrypt/Decrypt on symmetric keys with
  * broker-owned nonces, and WrapEnvelope/UnwrapEnvelope (X25519 → HKDF-SHA256
- * → ChaCha20-Poly1305) on sealing keys.
+ * → ChaCha20-Poly1305) on sealing keys. UnsealCose is authorized, then
+ * UNSUPPORTED.
  *
  * No oracle: once the caller is authorized, every decrypt or unwrap failure
  * (tampered nonce, ciphertext, tag or AAD; unknown, pruned or out-of-grace
@@ -18,8 +19,8 @@ import {
   KEY_NOT_FOUND_MESSAGE,
 } from "../core/errors.ts";
 import { openX25519, sealX25519 } from "../crypto/x25519_seal.ts";
-import type { PeerIdentity } from "../policy/pdp.ts";
 import { authorizeKey } from "./authorize.ts";
+import type { BrokerCall } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
 import { cap, graceWindow, infoOf, keyTypeOf, requireClass, transitOf } from "./keys.ts";
 
@@ -29,7 +30,7 @@ export type AeadName = "aes-256-gcm" | "chacha20-poly1305";
 /** Encrypt: `alg` must be the key's catalog keyType. */
 export async function encrypt(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   keyId: string,
   alg: AeadName,
   plaintext: Uint8Array,
@@ -37,7 +38,7 @@ export async function encrypt(
 ): Promise<AeadEnvelope & { alg: AeadName }> {
   cap("plaintext", plaintext, deps.limits.maxEncryptSize, "encrypt");
   cap("aad", aad, deps.limits.maxEncryptSize, "encrypt");
-  const a = authorizeKey(deps, peer, "encrypt", keyId);
+  const a = authorizeKey(deps, call, "encrypt", keyId);
   requireClass(a.key, ["symmetric"], "encrypt");
   const kt = keyTypeOf(a.key, "encrypt");
   if (kt !== alg) {
@@ -49,10 +50,14 @@ export async function encrypt(
   return { ...env, alg };
 }
 
-/** Decrypt: any failure after authorization is DECRYPT_FAILED. */
+/**
+ * Decrypt: any failure after authorization is DECRYPT_FAILED, except a
+ * backend that could not answer (BACKEND_UNAVAILABLE, BACKEND_ERROR): that
+ * says nothing about the envelope, and the caller must know to retry.
+ */
 export async function decrypt(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   keyId: string,
   alg: AeadName | undefined,
   envelope: AeadEnvelope,
@@ -60,12 +65,15 @@ export async function decrypt(
 ): Promise<Uint8Array> {
   cap("ciphertext", envelope.ciphertext, deps.limits.maxEncryptSize, "decrypt");
   cap("aad", aad, deps.limits.maxEncryptSize, "decrypt");
-  const a = authorizeKey(deps, peer, "decrypt", keyId);
+  const a = authorizeKey(deps, call, "decrypt", keyId);
   requireClass(a.key, ["symmetric"], "decrypt");
   const kt = keyTypeOf(a.key, "decrypt");
   const t = transitOf(a, "decrypt");
   if (alg !== kt) throw decryptFailed("decrypt", "envelope algorithm mismatch");
-  const info = await t.info(a.key.path).catch(() => undefined);
+  const info = await t.info(a.key.path).catch((e) => {
+    if (isBackendFailure(e)) throw e;
+    return undefined;
+  });
   if (!info) throw decryptFailed("decrypt", "no key");
   const w = graceWindow(info, deps.limits.graceVersions);
   if (envelope.version < w.from || envelope.version > w.to) {
@@ -75,8 +83,19 @@ export async function decrypt(
     return await t.decrypt(a.key.path, kt, envelope, aad);
   } catch (e) {
     if (e instanceof BasilError && e.code === "DECRYPT_FAILED") throw e;
+    if (isBackendFailure(e)) throw e;
     throw decryptFailed("decrypt", e instanceof Error ? e.name : "error");
   }
+}
+
+/**
+ * The backend did not answer the question (unreachable, or it failed): the
+ * same for every envelope, so passing it through is no oracle. Backends
+ * report a decrypt they refused as DECRYPT_FAILED, never as these.
+ */
+function isBackendFailure(e: unknown): boolean {
+  return e instanceof BasilError &&
+    (e.code === "BACKEND_UNAVAILABLE" || e.code === "BACKEND_ERROR");
 }
 
 /** A KEM envelope (X25519 sealed box). */
@@ -90,14 +109,14 @@ export interface KemBox {
 /** WrapEnvelope: seals to the latest public key of a sealing key. */
 export async function wrapEnvelope(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   keyId: string,
   plaintext: Uint8Array,
   aad: Uint8Array | undefined,
 ): Promise<KemBox> {
   cap("plaintext", plaintext, deps.limits.maxEncryptSize, "wrap_envelope");
   cap("aad", aad, deps.limits.maxEncryptSize, "wrap_envelope");
-  const a = authorizeKey(deps, peer, "encrypt", keyId);
+  const a = authorizeKey(deps, call, "encrypt", keyId);
   requireClass(a.key, ["sealing"], "wrap_envelope");
   if (a.key.keyType !== "x25519") {
     throw new BasilError("UNSUPPORTED_ALGORITHM", `${a.key.keyType} wrapping is not supported`, {
@@ -117,14 +136,14 @@ export async function wrapEnvelope(
 /** UnwrapEnvelope: the private half is read for this one operation, then wiped. */
 export async function unwrapEnvelope(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   keyId: string,
   box: KemBox & { readonly x25519: boolean },
   aad: Uint8Array | undefined,
 ): Promise<Uint8Array> {
   cap("ciphertext", box.ciphertext, deps.limits.maxEncryptSize, "unwrap_envelope");
   cap("aad", aad, deps.limits.maxEncryptSize, "unwrap_envelope");
-  const a = authorizeKey(deps, peer, "decrypt", keyId);
+  const a = authorizeKey(deps, call, "decrypt", keyId);
   requireClass(a.key, ["sealing"], "unwrap_envelope");
   if (a.key.keyType !== "x25519" || !box.x25519) {
     throw decryptFailed("unwrap_envelope", "not an x25519 envelope");
@@ -146,4 +165,16 @@ export async function unwrapEnvelope(
     priv?.value.wipe();
     pub?.value.wipe();
   }
+}
+
+/**
+ * UnsealCose: authorized (`decrypt` on a sealing key) like UnwrapEnvelope,
+ * then UNSUPPORTED: this build does not open COSE_Encrypt messages.
+ */
+export function unsealCose(deps: BrokerDeps, call: BrokerCall, keyId: string): never {
+  const a = authorizeKey(deps, call, "decrypt", keyId);
+  requireClass(a.key, ["sealing"], "unseal_cose");
+  throw new BasilError("UNSUPPORTED", "UnsealCose is not available in this build", {
+    op: "unseal_cose",
+  });
 }

@@ -1,9 +1,11 @@
 /**
  * The authorization step every operation goes through: pin a generation,
  * resolve the kernel-attested caller to exactly one subject, decide with the
- * PDP, write one audit record, and either return what the operation needs or
- * throw. Denials of every kind, unknown keys included, throw the same
- * UNAUTHORIZED error; only the audit record says why.
+ * PDP, record the decision on the request's {@linkcode BrokerCall} (written
+ * once, with the request's real outcome, when the call settles: see
+ * call.ts), and either return what the operation needs or throw. Denials of
+ * every kind, unknown keys included, throw the same UNAUTHORIZED error; only
+ * the audit record says why.
  *
  * Key ids are checked for syntax (a catalog key name, at most
  * {@linkcode MAX_KEY_ID_BYTES}) before anything is decided or audited: a
@@ -11,24 +13,35 @@
  * denied keys stay indistinguishable, and no caller can write an arbitrary
  * string into the audit log.
  *
- * Audit is fail closed for allows: when the record of an allowed decision
- * cannot be written, the operation does not run and the caller gets INTERNAL.
+ * Protocol issuers ({@linkcode isProtocolIssuer}: SVID and NATS operator or
+ * account keys) are usable only through their protocol path. The PDP denies
+ * raw `sign` on them (`issuer_raw_sign`); {@linkcode authorizeKey}, the
+ * generic key-addressed path, also denies `mint` on them
+ * (`issuer_protocol_only`), so MintJwt and IssueCertificate cannot forge
+ * what the Workload API issues. That check lives here, not in the PDP: the
+ * same `mint` grant is what FetchX509SVID and FetchJWTSVID need, and a
+ * (subject, op, key) tuple, which is all `explain` can ask about, cannot
+ * say which RPC uses it. `explain` therefore answers `allow` for `mint` on
+ * an issuer the subject may mint SVIDs from.
  * @module
  */
 
-import { toAuthzRecord } from "../audit/record.ts";
 import type { Backend } from "../backends/backend.ts";
 import type { CatalogKey } from "../catalog/schema.ts";
 import { BasilError, invalidRequest, unauthorized } from "../core/errors.ts";
 import { adminTarget, isKeyName, MAX_KEY_NAME_BYTES } from "../core/ops.ts";
 import type { AdminOp, KeyOp } from "../core/ops.ts";
-import { decide, resolveSubject } from "../policy/pdp.ts";
-import type { PeerIdentity, Resolution } from "../policy/pdp.ts";
+import { decide, isProtocolIssuer, resolveSubject } from "../policy/pdp.ts";
+import type { Decision, PeerIdentity, Resolution } from "../policy/pdp.ts";
+import type { InvalidAs } from "../audit/outcome.ts";
+import type { BrokerCall, PendingDecision } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
 import type { Generation } from "./state.ts";
 
 /** A caller resolved against a pinned generation. */
 export interface Caller {
+  /** The request the decisions are recorded on. */
+  readonly call: BrokerCall;
   readonly gen: Generation;
   readonly peer: PeerIdentity | undefined;
   readonly resolution: Resolution;
@@ -48,10 +61,10 @@ function presenter(deps: BrokerDeps, gen: Generation, peer: PeerIdentity | undef
   return name === undefined ? `uid:${peer.uid}` : `${name}(${peer.uid})`;
 }
 
-/** Pins the current generation and resolves the caller (no audit yet). */
-export function resolveCaller(deps: BrokerDeps, peer: PeerIdentity | undefined): Caller {
+/** Pins the current generation and resolves the request's caller (nothing recorded yet). */
+export function resolveCaller(deps: BrokerDeps, call: BrokerCall): Caller {
   const gen = deps.state.current();
-  return { gen, peer, resolution: resolveSubject(gen.policy, peer) };
+  return { call, gen, peer: call.peer, resolution: resolveSubject(gen.policy, call.peer) };
 }
 
 /**
@@ -81,52 +94,41 @@ export function checkKeyPrefix(prefix: string, field: string, op: string): void 
   }
 }
 
-/** The error for an allowed operation whose audit record could not be written. */
-function auditUnwritten(op: string): BasilError {
-  return new BasilError("INTERNAL", undefined, {
-    op,
-    detail: "audit record not written; the allowed operation was refused",
-  });
+/** Options of {@linkcode recordDecision}. */
+export interface DecisionOptions {
+  /** The record's `target_kind` (default `catalog_key`). */
+  readonly targetKind?: string;
+  /** How input errors after an allow are recorded (default `invalid_request`). */
+  readonly invalidAs?: InvalidAs;
 }
 
 /**
- * Writes the audit record for one decision. Throws INTERNAL when the
- * decision allowed the operation and its record could not be written (the
- * caller must not go ahead); a denial's failed write is only counted.
+ * Records one decision on the caller's request; it is written when the
+ * request settles. Throws INTERNAL for an allowed side-effecting operation
+ * while the audit sink is known to be failing.
  */
-export function auditDecision(
+export function recordDecision(
   deps: BrokerDeps,
   caller: Caller,
   op: string,
   target: string,
   allow: boolean,
   reason: string,
-  targetKind = "catalog_key",
+  options: DecisionOptions = {},
 ): void {
-  const written = writeRecord(deps, caller, {
-    op,
-    target,
-    targetKind,
-    allow,
-    outcome: allow,
-    reason,
-  });
-  if (!written && allow) throw auditUnwritten(op);
+  caller.call.record(pending(deps, caller, op, target, allow, reason, options));
 }
 
-/** One audited decision; `outcome` is whether the operation goes ahead. */
-interface Decision {
-  readonly op: string;
-  readonly target: string;
-  readonly targetKind: string;
-  readonly allow: boolean;
-  readonly outcome: boolean;
-  readonly reason: string;
-}
-
-/** Writes one record. Returns whether it was written. */
-function writeRecord(deps: BrokerDeps, caller: Caller, d: Decision): boolean {
-  const { op, target, targetKind, allow, outcome, reason } = d;
+/** The pending record of one decision. */
+function pending(
+  deps: BrokerDeps,
+  caller: Caller,
+  op: string,
+  target: string,
+  allow: boolean,
+  reason: string,
+  options: DecisionOptions = {},
+): PendingDecision {
   const r = caller.resolution;
   const subject = r.ok ? r.subject : undefined;
   const authenticatedBy = caller.peer
@@ -134,22 +136,23 @@ function writeRecord(deps: BrokerDeps, caller: Caller, d: Decision): boolean {
     : subject !== undefined
     ? [`unauthenticated:${subject}`]
     : [];
-  return deps.audit.write(toAuthzRecord({
+  return {
+    at: deps.now(),
     generation: caller.gen.id,
     op,
-    targetKind,
+    targetKind: options.targetKind,
     targetId: target,
     subject,
     authenticatedBy,
     presenterKind: caller.peer ? "unix_peercred" : "none",
     presenterId: presenter(deps, caller.gen, caller.peer),
     allow,
-    outcome,
     reason,
-  }, deps.now()));
+    invalidAs: options.invalidAs,
+  };
 }
 
-/** Throws the right error for a caller that did not resolve, after auditing it. */
+/** Records the denial of a caller that did not resolve, and throws the matching error. */
 export function denyUnresolved(
   deps: BrokerDeps,
   caller: Caller,
@@ -158,7 +161,7 @@ export function denyUnresolved(
 ): never {
   const r = caller.resolution;
   if (r.ok) throw new TypeError("Caller is resolved");
-  auditDecision(deps, caller, op, target, false, r.reason);
+  recordDecision(deps, caller, op, target, false, r.reason);
   throw unresolvedError(caller, op);
 }
 
@@ -170,80 +173,96 @@ function unresolvedError(caller: Caller, op: string): BasilError {
 }
 
 /**
- * Authorizes a key-scoped operation, or throws UNAUTHORIZED. `field` names
- * the request field that carried the key id (for INVALID_ARGUMENT).
+ * Resolves the request's caller and requires a subject (recording a denial
+ * on `target` when there is none); returns the caller and its subject.
+ * Nothing is recorded for a resolved caller.
+ */
+export function requireSubject(
+  deps: BrokerDeps,
+  call: BrokerCall,
+  op: string,
+  target: string,
+): Caller & { readonly subject: string } {
+  const caller = resolveCaller(deps, call);
+  if (!caller.resolution.ok) denyUnresolved(deps, caller, op, target);
+  return { ...caller, subject: caller.resolution.subject };
+}
+
+/** A PDP decision, or the generic path's own denial of a protocol issuer. */
+type GenericDecision = Decision | {
+  readonly allow: false;
+  readonly reason: "issuer_protocol_only";
+};
+
+/**
+ * Authorizes a key-scoped operation on the generic, key-addressed path (the
+ * broker.v1 RPCs), or throws UNAUTHORIZED. `field` names the request field
+ * that carried the key id (for INVALID_ARGUMENT). `mint` on a protocol
+ * issuer is denied here (`issuer_protocol_only`, see the module doc).
  */
 export function authorizeKey(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
-  op: KeyOp,
-  keyName: string,
-  field = "key_id",
-): Authorized {
-  const caller = resolveCaller(deps, peer);
-  return authorizeKeyFor(deps, caller, op, keyName, field);
-}
-
-/** Like {@linkcode authorizeKey}, for a caller already resolved on a pinned generation. */
-export function authorizeKeyFor(
-  deps: BrokerDeps,
-  caller: Caller,
+  call: BrokerCall,
   op: KeyOp,
   keyName: string,
   field = "key_id",
 ): Authorized {
   checkKeyId(keyName, field, op);
+  const caller = resolveCaller(deps, call);
   if (!caller.resolution.ok) denyUnresolved(deps, caller, op, keyName);
   const subject = caller.resolution.subject;
-  const d = decide(caller.gen.catalog, caller.gen.policy, subject, op, keyName);
-  auditDecision(deps, caller, op, keyName, d.allow, d.allow ? d.via : d.reason);
+  const d = decideGeneric(caller, subject, op, keyName);
+  recordDecision(deps, caller, op, keyName, d.allow, d.allow ? d.via : d.reason);
   if (!d.allow) throw unauthorized(op, d.reason);
   return authorizedOf(deps, caller, subject, op, keyName);
 }
 
+/** The PDP's decision, plus the generic path's protocol-issuer denial. */
+function decideGeneric(
+  caller: Caller,
+  subject: string,
+  op: KeyOp,
+  keyName: string,
+): GenericDecision {
+  const { catalog, policy } = caller.gen;
+  const d = decide(catalog, policy, subject, op, keyName);
+  const key = catalog.keys.get(keyName);
+  if (d.allow && op === "mint" && key !== undefined && isProtocolIssuer(key)) {
+    return { allow: false, reason: "issuer_protocol_only" };
+  }
+  return d;
+}
+
 /**
  * Authorizes one operation over a set of keys, all or nothing, on one pinned
- * generation. Every key is decided before anything is audited, then each key
- * gets exactly one record carrying its real PDP decision:
- * - all allowed: every record says allow/allow and the set goes ahead;
- * - any denied: nothing is applied, so every record's outcome is "deny";
- *   an entry the PDP allowed reads `decision: allow, outcome: deny` (reason
- *   = its grant), a denied one `deny/deny` with its denial reason. Then the
- *   set fails with UNAUTHORIZED.
+ * generation. Every key is decided and recorded before anything is applied;
+ * each key gets exactly one record carrying its real PDP decision. When any
+ * is denied the set fails with UNAUTHORIZED and nothing is applied, so every
+ * record's outcome is `deny` (an allowed entry reads `decision: allow,
+ * outcome: deny`, reason = its grant).
  */
-export function authorizeKeysFor(
+export function authorizeKeys(
   deps: BrokerDeps,
-  caller: Caller,
+  call: BrokerCall,
   op: KeyOp,
   keyNames: readonly string[],
   field = "key_id",
 ): Authorized[] {
   for (const k of keyNames) checkKeyId(k, field, op);
+  const caller = resolveCaller(deps, call);
   const r = caller.resolution;
   if (!r.ok) {
-    for (const k of keyNames) {
-      const d = { op, target: k, targetKind: "catalog_key", allow: false, outcome: false };
-      writeRecord(deps, caller, { ...d, reason: r.reason });
-    }
+    call.record(...keyNames.map((k) => pending(deps, caller, op, k, false, r.reason)));
     throw unresolvedError(caller, op);
   }
-  const { catalog, policy } = caller.gen;
-  const decisions = keyNames.map((k) => decide(catalog, policy, r.subject, op, k));
+  const decisions = keyNames.map((k) => decideGeneric(caller, r.subject, op, k));
+  call.record(
+    ...decisions.map((d, n) =>
+      pending(deps, caller, op, keyNames[n]!, d.allow, d.allow ? d.via : d.reason)
+    ),
+  );
   const denied = decisions.find((d) => !d.allow);
-  let written = true;
-  decisions.forEach((d, n) => {
-    const ok = writeRecord(deps, caller, {
-      op,
-      target: keyNames[n]!,
-      targetKind: "catalog_key",
-      allow: d.allow,
-      outcome: !denied,
-      reason: d.allow ? d.via : d.reason,
-    });
-    written &&= ok;
-  });
   if (denied && !denied.allow) throw unauthorized(op, denied.reason);
-  if (!written) throw auditUnwritten(op);
   return keyNames.map((k) => authorizedOf(deps, caller, r.subject, op, k));
 }
 
@@ -265,15 +284,13 @@ function authorizedOf(
 /** Authorizes an admin operation over `broker.<op>`, or throws. */
 export function authorizeAdmin(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   op: AdminOp,
-): Caller & { subject: string } {
-  const caller = resolveCaller(deps, peer);
+): Caller & { readonly subject: string } {
   const target = adminTarget(op);
-  if (!caller.resolution.ok) denyUnresolved(deps, caller, op, target);
-  const subject = caller.resolution.subject;
-  const d = decide(caller.gen.catalog, caller.gen.policy, subject, op, target);
-  auditDecision(deps, caller, op, target, d.allow, d.allow ? d.via : d.reason);
+  const caller = requireSubject(deps, call, op, target);
+  const d = decide(caller.gen.catalog, caller.gen.policy, caller.subject, op, target);
+  recordDecision(deps, caller, op, target, d.allow, d.allow ? d.via : d.reason);
   if (!d.allow) throw unauthorized(op, d.reason);
-  return { ...caller, subject };
+  return caller;
 }

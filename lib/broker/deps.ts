@@ -10,11 +10,13 @@ import type { Logger } from "../core/log.ts";
 import type { EventBus } from "./events.ts";
 import type { GenerationHolder } from "./state.ts";
 
-/** Size caps and version windows from the agent config. */
+/** Size caps, TTL caps and version windows from the agent config. */
 export interface BrokerLimits {
   readonly maxPayloadSize: number;
   readonly maxEncryptSize: number;
   readonly graceVersions: number;
+  /** IssueCertificate's TTL cap (`max-cert-ttl-secs`); DEFAULT_MAX_CERT_TTL_SECS when absent. */
+  readonly maxCertTtlSecs?: number;
 }
 
 /** The broker's dependencies. */

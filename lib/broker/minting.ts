@@ -1,19 +1,27 @@
 /**
- * MintingService.MintJwt: a compact JWT signed in place by a catalog key
- * (EdDSA, ES256, ES384 or RS256 by keyType). The broker owns `iss` (the
- * catalog key id), `sub`, `iat`, `exp`, `nbf` and `jti`; extra claims may not
- * set them. Every minted token expires: without a TTL the default applies.
+ * MintingService: MintJwt, a compact JWT signed in place by a catalog key
+ * (EdDSA, ES256, ES384 or RS256 by keyType), and IssueCertificate, a TLS
+ * leaf from a pki CA key. The broker owns `iss` (the catalog key id), `sub`,
+ * `iat`, `exp`, `nbf` and `jti`; extra claims may not set them. Every minted
+ * token expires: without a TTL the default applies.
+ *
+ * Neither works on a protocol issuer (an SVID or NATS operator/account key):
+ * they are denied (`issuer_protocol_only`, see authorize.ts), so a workload
+ * granted `mint` for its own SVID cannot mint one for another identity, nor
+ * a TLS leaf from the SVID CA.
  * @module
  */
 
+import { DEFAULT_MAX_CERT_TTL_SECS } from "../config/schema.ts";
 import { BasilError, invalidRequest } from "../core/errors.ts";
 import type { SecretBytes } from "../core/secret.ts";
 import { fromUtf8 } from "../core/encoding.ts";
 import { assembleJwt, jwtAlgFor, jwtKid, signingInput, standardJti } from "../crypto/jwt.ts";
-import type { PeerIdentity } from "../policy/pdp.ts";
 import { authorizeKey } from "./authorize.ts";
+import type { BrokerCall } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
 import { cap, infoOf, keyTypeOf, requireClass, transitOf } from "./keys.ts";
+import { checkLeafRequest } from "./leaf_request.ts";
 
 /** TTL used when a request gives none. */
 export const DEFAULT_JWT_TTL_SECS = 300;
@@ -69,7 +77,7 @@ function checkJwtTtl(ttlSecs: number | undefined): void {
 /** MintJwt. `ttlSecs` undefined → the default TTL; more than 24 h is refused. */
 export async function mintJwt(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   keyId: string,
   subject: string | undefined,
   ttlSecs: number | undefined,
@@ -77,7 +85,7 @@ export async function mintJwt(
 ): Promise<MintedJwt> {
   cap("extra_claims_json", extraClaimsJson, deps.limits.maxPayloadSize, "mint");
   checkJwtTtl(ttlSecs);
-  const a = authorizeKey(deps, peer, "mint", keyId);
+  const a = authorizeKey(deps, call, "mint", keyId);
   requireClass(a.key, ["asymmetric"], "mint");
   if (subject === undefined || subject === "") throw invalidRequest("subject is required", "mint");
   const extra = parseExtraClaims(extraClaimsJson);
@@ -111,34 +119,29 @@ export interface IssuedLeaf {
 /**
  * IssueCertificate: a DNS/IP-SAN leaf from a pki issuer key. The CA key signs
  * in place; the freshly minted leaf key is released to the caller (the one
- * RPC that returns private key material, by design).
+ * RPC that returns private key material, by design). The request is checked
+ * after the key is authorized (see leaf_request.ts: TTL at most
+ * `max-cert-ttl-secs`, DNS/IP SAN and common-name syntax, never a URI SAN).
  */
 export async function issueCertificate(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   issuerKeyId: string,
   commonName: string,
   dnsSans: readonly string[],
   ipSans: readonly string[],
   ttlSecs: number | undefined,
 ): Promise<IssuedLeaf> {
-  const a = authorizeKey(deps, peer, "mint", issuerKeyId, "issuer_key_id");
+  const a = authorizeKey(deps, call, "mint", issuerKeyId, "issuer_key_id");
   requireClass(a.key, ["asymmetric"], "issue_certificate");
   if (a.key.engine !== "pki" || !a.backend.pki) {
     throw invalidRequest(`${issuerKeyId} is not a pki issuer`, "issue_certificate");
   }
-  if (commonName === "") throw invalidRequest("common_name is required", "issue_certificate");
-  if (ttlSecs === undefined || ttlSecs <= 0) {
-    throw invalidRequest("ttl is required", "issue_certificate");
-  }
-  const cert = await a.backend.pki.issue(a.key.path, keyTypeOf(a.key, "issue_certificate"), {
-    commonName,
-    dnsSans,
-    ipSans,
-    uriSans: [],
-    ttlSecs,
-    svid: false,
-  });
+  const req = checkLeafRequest(
+    { commonName, dnsSans, ipSans, ttlSecs },
+    deps.limits.maxCertTtlSecs ?? DEFAULT_MAX_CERT_TTL_SECS,
+  );
+  const cert = await a.backend.pki.issue(a.key.path, keyTypeOf(a.key, "issue_certificate"), req);
   return {
     chainDer: cert.chainDer,
     privateKeyDer: cert.privateKeyPkcs8,

@@ -9,10 +9,10 @@ import { BasilError, invalidRequest, KEY_NOT_FOUND_MESSAGE } from "../core/error
 import type { KeyClass, KeyType } from "../core/ops.ts";
 import type { SecretBytes } from "../core/secret.ts";
 import { generateValue } from "../crypto/recipes.ts";
-import type { PeerIdentity } from "../policy/pdp.ts";
 import { decide } from "../policy/pdp.ts";
-import { auditDecision, authorizeKey, checkKeyPrefix, resolveCaller } from "./authorize.ts";
+import { authorizeKey, checkKeyPrefix, recordDecision, resolveCaller } from "./authorize.ts";
 import type { Authorized } from "./authorize.ts";
+import type { BrokerCall } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
 import { cap, keyTypeOf, requireClass, transitOf, withKeyLock } from "./keys.ts";
 
@@ -33,11 +33,11 @@ function kvOf(a: Authorized, op: string) {
 /** GetSecret: a value or public key's bytes at `version` (latest if undefined). */
 export async function getSecret(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   id: string,
   version: number | undefined,
 ): Promise<SecretValue> {
-  const a = authorizeKey(deps, peer, "get", id, "secret_id");
+  const a = authorizeKey(deps, call, "get", id, "secret_id");
   requireClass(a.key, ["value", "public"], "get");
   if (version === 0) throw invalidRequest("version must be at least 1", "get");
   const got = await kvOf(a, "get").read(a.key.path, version);
@@ -53,12 +53,12 @@ export async function getSecret(
 /** SetSecret: stores caller-supplied bytes as a new version of a value key. */
 export async function setSecret(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   id: string,
   value: Uint8Array,
 ): Promise<number> {
   cap("value", value, deps.limits.maxPayloadSize, "set");
-  const a = authorizeKey(deps, peer, "set", id, "secret_id");
+  const a = authorizeKey(deps, call, "set", id, "secret_id");
   requireClass(a.key, ["value"], "set");
   return await kvOf(a, "set").write(a.key.path, value);
 }
@@ -66,10 +66,10 @@ export async function setSecret(
 /** RotateSecret: a value key with a generate recipe gets a fresh value. */
 export async function rotateSecret(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   id: string,
 ): Promise<number> {
-  const a = authorizeKey(deps, peer, "rotate", id, "secret_id");
+  const a = authorizeKey(deps, call, "rotate", id, "secret_id");
   if (a.key.class === "value" || a.key.class === "public") {
     if (!a.key.generate) {
       throw invalidRequest(
@@ -135,14 +135,15 @@ function kindOf(cls: KeyClass): EntryKind {
  */
 export async function listCatalog(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   prefix: string,
 ): Promise<ListedEntry[]> {
   checkKeyPrefix(prefix, "prefix", "list_catalog");
-  const caller = resolveCaller(deps, peer);
+  const caller = resolveCaller(deps, call);
   const target = prefix === "" ? "*" : `${prefix}*`;
+  const targetKind = "catalog";
   if (!caller.resolution.ok) {
-    auditDecision(deps, caller, "list", target, false, caller.resolution.reason, "catalog");
+    recordDecision(deps, caller, "list", target, false, caller.resolution.reason, { targetKind });
     return [];
   }
   const subject = caller.resolution.subject;
@@ -165,6 +166,6 @@ export async function listCatalog(
     }
     out.push({ name, kind: kindOf(key.class), keyType: key.keyType, latestVersion: latest });
   }
-  auditDecision(deps, caller, "list", target, true, `listed:${out.length}`, "catalog");
+  recordDecision(deps, caller, "list", target, true, `listed:${out.length}`, { targetKind });
   return out;
 }

@@ -20,8 +20,8 @@ import {
 import type { KeyType } from "../core/ops.ts";
 import { signMessage, verifyMessage } from "../crypto/signing.ts";
 import { x25519Generate, x25519PublicKey } from "../crypto/x25519_seal.ts";
-import type { PeerIdentity } from "../policy/pdp.ts";
-import { authorizeKey, authorizeKeysFor, resolveCaller } from "./authorize.ts";
+import { authorizeKey, authorizeKeys } from "./authorize.ts";
+import type { BrokerCall } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
 import {
   cap,
@@ -45,14 +45,19 @@ function checkRequestedType(requested: KeyType | undefined, actual: KeyType, op:
   }
 }
 
-/** NewKey: creates version 1 of a catalog key that has none. */
+/**
+ * NewKey: creates version 1 of a catalog key that has none. On a key that
+ * already has material it answers as upstream 0.7.1 does: OK with the
+ * latest version's public key, creating no version (its clients call it
+ * repeatedly, as "ensure this key exists").
+ */
 export async function newKey(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   keyId: string,
   requested: KeyType | undefined,
 ): Promise<NewKeyResult> {
-  const a = authorizeKey(deps, peer, "new_key", keyId);
+  const a = authorizeKey(deps, call, "new_key", keyId);
   requireClass(a.key, ["asymmetric", "symmetric", "sealing"], "new_key");
   const kt = keyTypeOf(a.key, "new_key");
   checkRequestedType(requested, kt, "new_key");
@@ -64,8 +69,11 @@ export async function newKey(
     });
   }
   const t = transitOf(a, "new_key");
-  const created = await withKeyLock(a.backend, a.key.path, () => t.create(a.key.path, kt));
-  return { keyId, publicKey: created.publicKey };
+  return await withKeyLock(a.backend, a.key.path, async () => {
+    const info = await t.info(a.key.path);
+    if (info) return { keyId, publicKey: await t.publicKey(a.key.path, kt, info.latest) };
+    return { keyId, publicKey: (await t.create(a.key.path, kt)).publicKey };
+  });
 }
 
 /**
@@ -74,7 +82,8 @@ export async function newKey(
  * interleave. The private half is written first, so a public key is never
  * visible without its private half; if the public write fails, the key is
  * half-made (private at version n, public at n - 1) and the next NewKey
- * completes it from the stored private half instead of refusing forever.
+ * completes it from the stored private half instead of refusing forever. A
+ * complete key answers with its latest public key, unchanged.
  */
 async function newSealingKey(
   backend: Backend,
@@ -97,7 +106,11 @@ async function newSealingKey(
     const priv = await kv.latestVersion(key.path);
     const pub = await kv.latestVersion(publicPath);
     if (priv !== undefined && priv === pub) {
-      throw invalidRequest(`key ${keyId} already exists`, "new_key");
+      const got = await kv.read(publicPath, pub);
+      if (!got) throw new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, { op: "new_key" });
+      const publicKey = got.value.expose().slice();
+      got.value.wipe();
+      return { keyId, publicKey };
     }
     if (priv === undefined && pub === undefined) {
       return { keyId, publicKey: await createSealingPair(kv, key.path, publicPath) };
@@ -178,13 +191,13 @@ export interface ImportRequestItem {
 
 /**
  * Import / ImportSet: every entry is decided on one pinned generation before
- * anything is audited or stored (see {@linkcode authorizeKeysFor}: one record
- * per entry; when any entry is denied, none is applied and every record's
- * outcome is deny), and the backend stores all or none.
+ * anything is stored (see {@linkcode authorizeKeys}: one record per entry;
+ * when any entry is denied, none is applied and every record's outcome is
+ * deny), and the backend stores all or none.
  */
 export async function importKeys(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   items: readonly ImportRequestItem[],
 ): Promise<NewKeyResult[]> {
   if (items.length === 0) throw invalidRequest("no keys to import", "import");
@@ -195,8 +208,7 @@ export async function importKeys(
   if (total > deps.limits.maxPayloadSize) {
     throw payloadTooLarge("key material", deps.limits.maxPayloadSize, "import");
   }
-  const caller = resolveCaller(deps, peer);
-  const authorized = authorizeKeysFor(deps, caller, "import", items.map((i) => i.keyId));
+  const authorized = authorizeKeys(deps, call, "import", items.map((i) => i.keyId));
   const seen = new Set<string>();
   const backends = new Set<string>();
   const prepared = authorized.map((a, n) => {
@@ -227,12 +239,12 @@ function materialLength(m: ImportMaterial): number {
 /** Sign: the raw message, with the catalog's algorithm, by the latest version. */
 export async function sign(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   keyId: string,
   message: Uint8Array,
 ): Promise<Uint8Array> {
   cap("message", message, deps.limits.maxPayloadSize, "sign");
-  const a = authorizeKey(deps, peer, "sign", keyId);
+  const a = authorizeKey(deps, call, "sign", keyId);
   requireClass(a.key, ["asymmetric"], "sign");
   const kt = keyTypeOf(a.key, "sign");
   if (a.key.engine === "kv2") {
@@ -255,14 +267,14 @@ export async function sign(
 /** Verify: true iff some version in the grace window verifies (public keys: the stored key). */
 export async function verify(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   keyId: string,
   message: Uint8Array,
   signature: Uint8Array,
 ): Promise<boolean> {
   cap("message", message, deps.limits.maxPayloadSize, "verify");
   cap("signature", signature, deps.limits.maxPayloadSize, "verify");
-  const a = authorizeKey(deps, peer, "verify", keyId);
+  const a = authorizeKey(deps, call, "verify", keyId);
   requireClass(a.key, ["asymmetric", "public"], "verify");
   const kt = keyTypeOf(a.key, "verify");
   if (a.key.class === "public" || a.key.engine === "kv2") {
@@ -305,11 +317,11 @@ async function verifyVersion(
 /** GetPublicKey: the public half of `version` (latest when undefined). */
 export async function getPublicKey(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   keyId: string,
   version: number | undefined,
 ): Promise<{ keyType: KeyType | undefined; publicKey: Uint8Array; version: number }> {
-  const a = authorizeKey(deps, peer, "get_public_key", keyId);
+  const a = authorizeKey(deps, call, "get_public_key", keyId);
   requireClass(a.key, ["asymmetric", "public", "sealing"], "get_public_key");
   if (version === 0) throw invalidRequest("version must be at least 1", "get_public_key");
   if (a.key.class !== "asymmetric" || a.key.engine === "kv2") {

@@ -8,21 +8,30 @@
  */
 
 import { BasilError, payloadTooLarge } from "../core/errors.ts";
-import type { PeerIdentity } from "../policy/pdp.ts";
 import { decide } from "../policy/pdp.ts";
 import { authorizeAdmin } from "./authorize.ts";
+import type { Caller } from "./authorize.ts";
+import type { BrokerCall } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
 import type { BrokerEvent } from "./events.ts";
 
-/** Streams events to `send` until `signal` aborts; throws DATA_LOSS on lag. */
+/** Authorizes a watcher (`op:watch` over `broker.watch`); its request is checked after. */
+export function authorizeWatch(deps: BrokerDeps, call: BrokerCall): Caller & { subject: string } {
+  return authorizeAdmin(deps, call, "watch");
+}
+
+/**
+ * Streams events to an authorized watcher until `signal` aborts; throws
+ * DATA_LOSS on lag. The call settles (`allow`) once the subscription is
+ * live: a watch may rightly stay silent for hours.
+ */
 export async function watch(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  caller: Caller & { subject: string },
   kinds: ReadonlySet<BrokerEvent["kind"]>,
   signal: AbortSignal,
   send: (e: BrokerEvent) => Promise<void>,
 ): Promise<void> {
-  const caller = authorizeAdmin(deps, peer, "watch");
   const sub = deps.events.subscribe((e) => {
     if (kinds.size > 0 && !kinds.has(e.kind)) return false;
     if (e.kind !== "key_rotated") return true;
@@ -32,7 +41,9 @@ export async function watch(
     );
   });
   signal.addEventListener("abort", () => sub.close(), { once: true });
+  if (signal.aborted) sub.close();
   try {
+    caller.call.established();
     for await (const e of sub) await send(e);
   } finally {
     sub.close();
@@ -45,11 +56,11 @@ export async function watch(
 /** Validates a Revoke request and returns the authorized generation. */
 export function authorizeRevoke(
   deps: BrokerDeps,
-  peer: PeerIdentity | undefined,
+  call: BrokerCall,
   trustDomain: string,
   jti: string,
 ): ReturnType<typeof authorizeAdmin> {
-  const caller = authorizeAdmin(deps, peer, "revoke");
+  const caller = authorizeAdmin(deps, call, "revoke");
   const max = deps.limits.maxPayloadSize;
   if (trustDomain === "" || jti === "") {
     throw new BasilError("INVALID_ARGUMENT", "trust_domain and jti are required", { op: "revoke" });

@@ -1,6 +1,13 @@
 /**
  * Rendering of explain results (contract §3.5), shared by offline
  * `basil explain` and the live Explain RPC so both print the same thing.
+ *
+ * An explanation is about a (subject, op, key) tuple, exactly what the PDP
+ * decides. One broker rule depends on the RPC, which a tuple cannot name:
+ * `mint` on a protocol issuer is usable only through its protocol path (the
+ * Workload API); MintJwt and IssueCertificate on it are denied
+ * (`issuer_protocol_only`, lib/broker/authorize.ts) where explain says
+ * allow.
  * @module
  */
 
@@ -33,7 +40,7 @@ export function explainJson(
 const DENY_SENTENCES: Record<DenyReason, string> = {
   unknown_key: "the key is not in the catalog",
   not_writable: "the key is writable: false, which caps every write operation",
-  issuer_raw_sign: "the key is a credential issuer; raw sign is never allowed on issuers",
+  issuer_raw_sign: "the key is a credential issuer (svid_kind, nats_type O/A): never raw sign",
   not_permitted: "no rule grants this operation on this key to the subject (default deny)",
 };
 

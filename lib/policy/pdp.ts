@@ -6,7 +6,8 @@
  * Key-scoped decision order, default deny:
  *   1. unknown key → deny `unknown_key`
  *   2. write op on a `writable: false` key → deny `not_writable`
- *   3. raw `sign` on a credential issuer → deny `issuer_raw_sign`
+ *   3. raw `sign` on a protocol issuer ({@linkcode isProtocolIssuer}) → deny
+ *      `issuer_raw_sign`
  *   4. first rule (declaration order) listing the actor with a grant → allow
  *   5. class `public` and op `get`/`get_public_key` (with an actor) → allow
  *   6. otherwise → deny `not_permitted`
@@ -16,11 +17,22 @@
  * @module
  */
 
-import type { Catalog } from "../catalog/schema.ts";
-import { isCredentialIssuer } from "../catalog/schema.ts";
+import type { Catalog, CatalogKey } from "../catalog/schema.ts";
 import { adminTarget, ALL_OPS, isAdminOp, WRITE_OPS } from "../core/ops.ts";
 import type { Op } from "../core/ops.ts";
 import type { Policy, Principal, Subject } from "./schema.ts";
+
+/**
+ * Whether a key is a protocol issuer, usable only through its protocol path
+ * (the SPIFFE Workload API for `svid_kind`, NATS minting for `nats_type`
+ * O/A): any `svid_kind` label, or `nats_type` O or A. A superset of the
+ * contract's credential issuers (§2.4: `svid_kind` jwt/x509): an
+ * `svid_kind` this build does not serve is still nobody's raw signing key.
+ */
+export function isProtocolIssuer(key: CatalogKey): boolean {
+  const nats = key.labelMap.get("nats_type");
+  return key.labelMap.has("svid_kind") || nats === "O" || nats === "A";
+}
 
 /** Why a tuple was denied. */
 export type DenyReason = "unknown_key" | "not_writable" | "issuer_raw_sign" | "not_permitted";
@@ -139,7 +151,7 @@ export function decide(
   const entry = catalog.keys.get(key);
   if (!entry) return { allow: false, reason: "unknown_key" };
   if (WRITE_OPS.has(op) && !entry.writable) return { allow: false, reason: "not_writable" };
-  if (op === "sign" && isCredentialIssuer(entry)) {
+  if (op === "sign" && isProtocolIssuer(entry)) {
     return { allow: false, reason: "issuer_raw_sign" };
   }
   if (subject === undefined || !policy.subjects.has(subject)) {

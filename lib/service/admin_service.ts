@@ -1,15 +1,16 @@
 /**
  * basil.broker.v1.AdminService: Status, Health, Readiness, Explain, Watch
- * and Revoke. Reload answers UNIMPLEMENTED until hot reload lands.
+ * and Revoke. Reload is authorized, then answers UNIMPLEMENTED until hot
+ * reload lands. Watch's request is checked after the watcher is authorized.
  * @module
  */
 
 import { BasilError } from "../core/errors.ts";
-import { explainLive, health, ReadinessProbe, status } from "../broker/admin.ts";
+import { explainLive, health, ReadinessProbe, reload, status } from "../broker/admin.ts";
 import type { ReadinessReport } from "../broker/admin.ts";
 import type { BrokerDeps } from "../broker/deps.ts";
 import type { BrokerEvent } from "../broker/events.ts";
-import { authorizeRevoke, watch } from "../broker/watch.ts";
+import { authorizeRevoke, authorizeWatch, watch } from "../broker/watch.ts";
 import type { WorkloadApi } from "../spiffe/workload.ts";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
@@ -18,7 +19,7 @@ import {
   ExplainDecision,
   ReadinessReason,
 } from "../wire/basil/broker/v1/broker_pb.ts";
-import { bindService } from "./types.ts";
+import { bindBrokerService } from "./types.ts";
 import type { ServiceBinding } from "./types.ts";
 
 const REASON: Record<ReadinessReport["reason"], ReadinessReason> = {
@@ -26,9 +27,6 @@ const REASON: Record<ReadinessReport["reason"], ReadinessReason> = {
   backend_unreachable: ReadinessReason.BACKEND_UNREACHABLE,
   required_key_missing: ReadinessReason.REQUIRED_KEY_MISSING,
 };
-
-const notYet = (op: string) =>
-  Promise.reject(new BasilError("UNSUPPORTED", `${op} is not available in this build`, { op }));
 
 /** Broker event kind ↔ wire EventKind (the one table; KINDS is its inverse). */
 const WIRE_KIND: Record<BrokerEvent["kind"], EventKind> = {
@@ -58,9 +56,9 @@ function eventDetail(e: BrokerEvent) {
 /** The AdminService binding. */
 export function adminService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding {
   const readiness = new ReadinessProbe(deps);
-  return bindService(AdminService, {
+  return bindBrokerService(deps, AdminService, {
     status(_req, ctx) {
-      return Promise.resolve(status(deps, ctx.peer));
+      return Promise.resolve(status(deps, ctx.call));
     },
     health() {
       return Promise.resolve(health());
@@ -78,7 +76,7 @@ export function adminService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding
       };
     },
     explain(req, ctx) {
-      const e = explainLive(deps, ctx.peer, req.subject, req.op, req.key);
+      const e = explainLive(deps, ctx.call, req.subject, req.op, req.key);
       const m = e.matched_rule;
       return Promise.resolve({
         subject: e.subject,
@@ -99,6 +97,7 @@ export function adminService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding
       });
     },
     async watch(req, ctx, send) {
+      const caller = authorizeWatch(deps, ctx.call);
       const kinds = new Set<BrokerEvent["kind"]>();
       for (const k of req.kinds) {
         const kind = KINDS.get(k);
@@ -109,18 +108,18 @@ export function adminService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding
       }
       await watch(
         deps,
-        ctx.peer,
+        caller,
         kinds,
         ctx.signal,
         (e) =>
           send({ kind: WIRE_KIND[e.kind], at: timestampFromDate(e.at), detail: eventDetail(e) }),
       );
     },
-    reload() {
-      return notYet("reload");
+    reload(_req, ctx) {
+      return Promise.try(() => reload(deps, ctx.call));
     },
     async revoke(req, ctx) {
-      const caller = authorizeRevoke(deps, ctx.peer, req.trustDomain, req.jti);
+      const caller = authorizeRevoke(deps, ctx.call, req.trustDomain, req.jti);
       const kept = await api.revoke(caller.gen, {
         trust_domain: req.trustDomain,
         jti: req.jti,

@@ -7,11 +7,11 @@
  */
 
 import { BasilError, invalidRequest } from "../core/errors.ts";
-import { decrypt, encrypt, unwrapEnvelope, wrapEnvelope } from "../broker/aead.ts";
+import { decrypt, encrypt, unsealCose, unwrapEnvelope, wrapEnvelope } from "../broker/aead.ts";
 import type { BrokerDeps } from "../broker/deps.ts";
 import { AeadService, EnvelopeAlgorithm, KemAlgorithm } from "../wire/basil/broker/v1/broker_pb.ts";
 import { aeadFromWire, aeadToWire } from "./enums.ts";
-import { bindService } from "./types.ts";
+import { bindBrokerService } from "./types.ts";
 import type { ServiceBinding } from "./types.ts";
 import { requireField, requireKnown } from "./wire_args.ts";
 
@@ -41,7 +41,7 @@ function checkWrapAlgorithms(kem: KemAlgorithm, envelope: EnvelopeAlgorithm): vo
 
 /** The AeadService binding. */
 export function aeadService(deps: BrokerDeps): ServiceBinding {
-  return bindService(AeadService, {
+  return bindBrokerService(deps, AeadService, {
     async encrypt(req, ctx) {
       try {
         const alg = aeadFromWire(req.algorithm);
@@ -50,7 +50,7 @@ export function aeadService(deps: BrokerDeps): ServiceBinding {
         }
         const env = await encrypt(
           deps,
-          ctx.peer,
+          ctx.call,
           requireField(req.keyId, "key_id", "encrypt"),
           alg,
           req.plaintext,
@@ -72,7 +72,7 @@ export function aeadService(deps: BrokerDeps): ServiceBinding {
       const id = requireField(req.keyId, "key_id", "decrypt");
       if (!req.envelope) throw invalidRequest("envelope is required", "decrypt");
       const e = req.envelope;
-      const plaintext = await decrypt(deps, ctx.peer, id, aeadFromWire(e.alg), {
+      const plaintext = await decrypt(deps, ctx.call, id, aeadFromWire(e.alg), {
         version: e.keyVersion,
         nonce: e.nonce,
         ciphertext: e.ciphertext,
@@ -84,7 +84,7 @@ export function aeadService(deps: BrokerDeps): ServiceBinding {
       try {
         const id = requireField(req.keyId, "key_id", "wrap_envelope");
         checkWrapAlgorithms(req.kemAlgorithm, req.envelopeAlgorithm);
-        const box = await wrapEnvelope(deps, ctx.peer, id, req.plaintext, req.aad);
+        const box = await wrapEnvelope(deps, ctx.call, id, req.plaintext, req.aad);
         return {
           envelope: {
             kemAlgorithm: KemAlgorithm.X25519,
@@ -104,7 +104,7 @@ export function aeadService(deps: BrokerDeps): ServiceBinding {
       const id = requireField(req.keyId, "key_id", "unwrap_envelope");
       if (!req.envelope) throw invalidRequest("envelope is required", "unwrap_envelope");
       const e = req.envelope;
-      const plaintext = await unwrapEnvelope(deps, ctx.peer, id, {
+      const plaintext = await unwrapEnvelope(deps, ctx.call, id, {
         version: e.keyVersion,
         encapsulatedKey: e.encapsulatedKey,
         nonce: e.nonce,
@@ -114,11 +114,9 @@ export function aeadService(deps: BrokerDeps): ServiceBinding {
       ctx.defer(() => plaintext.fill(0));
       return { plaintext };
     },
-    unsealCose() {
-      return Promise.reject(
-        new BasilError("UNSUPPORTED", "UnsealCose is not available in this build", {
-          op: "unseal_cose",
-        }),
+    unsealCose(req, ctx) {
+      return Promise.try(() =>
+        unsealCose(deps, ctx.call, requireField(req.keyId, "key_id", "unseal_cose"))
       );
     },
   });

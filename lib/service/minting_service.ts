@@ -7,17 +7,17 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { BrokerDeps } from "../broker/deps.ts";
 import { issueCertificate, mintJwt } from "../broker/minting.ts";
 import { MintingService } from "../wire/basil/broker/v1/broker_pb.ts";
-import { bindService } from "./types.ts";
+import { bindBrokerService } from "./types.ts";
 import type { ServiceBinding } from "./types.ts";
 import { durationSecs, requireField } from "./wire_args.ts";
 
 /** The MintingService binding. */
 export function mintingService(deps: BrokerDeps): ServiceBinding {
-  return bindService(MintingService, {
+  return bindBrokerService(deps, MintingService, {
     async mintJwt(req, ctx) {
       const m = await mintJwt(
         deps,
-        ctx.peer,
+        ctx.call,
         requireField(req.keyId, "key_id", "mint"),
         req.subject,
         durationSecs(req.ttl, "ttl", "mint"),
@@ -28,7 +28,7 @@ export function mintingService(deps: BrokerDeps): ServiceBinding {
     async issueCertificate(req, ctx) {
       const leaf = await issueCertificate(
         deps,
-        ctx.peer,
+        ctx.call,
         requireField(req.issuerKeyId, "issuer_key_id", "issue_certificate"),
         req.commonName,
         req.dnsSans,

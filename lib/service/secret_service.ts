@@ -10,7 +10,7 @@ import { getSecret, listCatalog, rotateSecret, setSecret } from "../broker/secre
 import type { EntryKind } from "../broker/secrets.ts";
 import { CatalogKind, SecretService } from "../wire/basil/broker/v1/broker_pb.ts";
 import { keyTypeToWire } from "./enums.ts";
-import { bindService } from "./types.ts";
+import { bindBrokerService } from "./types.ts";
 import type { ServiceBinding } from "./types.ts";
 
 const KIND: Record<EntryKind, CatalogKind> = {
@@ -26,25 +26,25 @@ function requireId(id: string, op: string): string {
 
 /** The SecretService binding. */
 export function secretService(deps: BrokerDeps): ServiceBinding {
-  return bindService(SecretService, {
+  return bindBrokerService(deps, SecretService, {
     async getSecret(req, ctx) {
-      const got = await getSecret(deps, ctx.peer, requireId(req.secretId, "get"), req.version);
+      const got = await getSecret(deps, ctx.call, requireId(req.secretId, "get"), req.version);
       ctx.defer(() => got.value.wipe());
       return { value: got.value.expose(), version: got.version };
     },
     async setSecret(req, ctx) {
       try {
-        const version = await setSecret(deps, ctx.peer, requireId(req.secretId, "set"), req.value);
+        const version = await setSecret(deps, ctx.call, requireId(req.secretId, "set"), req.value);
         return { version };
       } finally {
         req.value.fill(0);
       }
     },
     async rotateSecret(req, ctx) {
-      return { version: await rotateSecret(deps, ctx.peer, requireId(req.secretId, "rotate")) };
+      return { version: await rotateSecret(deps, ctx.call, requireId(req.secretId, "rotate")) };
     },
     async listCatalog(req, ctx, send) {
-      const entries = await listCatalog(deps, ctx.peer, req.prefix ?? "");
+      const entries = await listCatalog(deps, ctx.call, req.prefix ?? "");
       for (const e of entries) {
         await send({
           name: e.name,

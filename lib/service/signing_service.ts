@@ -7,6 +7,7 @@
 import type { ImportMaterial } from "../backends/backend.ts";
 import { invalidRequest } from "../core/errors.ts";
 import { SecretBytes } from "../core/secret.ts";
+import type { BrokerCall } from "../broker/call.ts";
 import type { BrokerDeps } from "../broker/deps.ts";
 import { getPublicKey, importKeys, newKey, sign, verify } from "../broker/signing.ts";
 import type { ImportRequestItem } from "../broker/signing.ts";
@@ -17,7 +18,7 @@ import {
 } from "../wire/basil/broker/v1/broker_pb.ts";
 import type { KeyMaterial } from "../wire/basil/broker/v1/broker_pb.ts";
 import { keyTypeToWire } from "./enums.ts";
-import { bindService } from "./types.ts";
+import { bindBrokerService } from "./types.ts";
 import type { ServiceBinding } from "./types.ts";
 import { optionalKeyType, requireField, requireKnown } from "./wire_args.ts";
 
@@ -46,7 +47,7 @@ function wipeWire(m: KeyMaterial | undefined): void {
 export function signingService(deps: BrokerDeps): ServiceBinding {
   const importAll = async (
     entries: { keyId: string; keyType: WireKeyType; material?: KeyMaterial }[],
-    peer: Parameters<typeof importKeys>[1],
+    call: BrokerCall,
   ) => {
     const items: ImportRequestItem[] = [];
     try {
@@ -57,28 +58,28 @@ export function signingService(deps: BrokerDeps): ServiceBinding {
           material: material(e.material, "import"),
         });
       }
-      return await importKeys(deps, peer, items);
+      return await importKeys(deps, call, items);
     } finally {
       wipeItems(items);
       for (const e of entries) wipeWire(e.material);
     }
   };
-  return bindService(SigningService, {
+  return bindBrokerService(deps, SigningService, {
     async newKey(req, ctx) {
       const r = await newKey(
         deps,
-        ctx.peer,
+        ctx.call,
         requireField(req.keyId, "key_id", "new_key"),
         optionalKeyType(req.keyType, "new_key"),
       );
       return { keyId: r.keyId, publicKey: r.publicKey };
     },
     async import(req, ctx) {
-      const [r] = await importAll([req], ctx.peer);
+      const [r] = await importAll([req], ctx.call);
       return { keyId: r!.keyId, publicKey: r!.publicKey };
     },
     async importSet(req, ctx) {
-      const rs = await importAll(req.entries, ctx.peer);
+      const rs = await importAll(req.entries, ctx.call);
       return { keys: rs.map((r) => ({ keyId: r.keyId, publicKey: r.publicKey })) };
     },
     async sign(req, ctx) {
@@ -86,7 +87,7 @@ export function signingService(deps: BrokerDeps): ServiceBinding {
       return {
         signature: await sign(
           deps,
-          ctx.peer,
+          ctx.call,
           requireField(req.keyId, "key_id", "sign"),
           req.message,
         ),
@@ -96,7 +97,7 @@ export function signingService(deps: BrokerDeps): ServiceBinding {
       requireKnown(ALGS, req.algorithm, "algorithm", "verify");
       const valid = await verify(
         deps,
-        ctx.peer,
+        ctx.call,
         requireField(req.keyId, "key_id", "verify"),
         req.message,
         req.signature,
@@ -105,7 +106,7 @@ export function signingService(deps: BrokerDeps): ServiceBinding {
     },
     async getPublicKey(req, ctx) {
       const id = requireField(req.keyId, "key_id", "get_public_key");
-      const r = await getPublicKey(deps, ctx.peer, id, req.version);
+      const r = await getPublicKey(deps, ctx.call, id, req.version);
       return {
         keyId: id,
         keyType: r.keyType === undefined ? WireKeyType.UNSPECIFIED : keyTypeToWire(r.keyType),

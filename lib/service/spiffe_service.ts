@@ -3,19 +3,20 @@
  * carry exactly one `workload.spiffe.io: true` header or fails closed with
  * INVALID_ARGUMENT. Answers are plain gRPC statuses (no BrokerErrorInfo), as
  * SPIFFE clients expect. The streams stay open and push fresh SVIDs and
- * bundles until the client goes away.
+ * bundles until the client goes away. Every call, the bundle streams
+ * included, is attested and audited (one record, written before the first
+ * response).
  * @module
  */
 
 import type { JsonObject } from "@bufbuild/protobuf";
 import { BasilError } from "../core/errors.ts";
 import type { BrokerDeps } from "../broker/deps.ts";
-import { jwtBundles } from "../spiffe/bundles.ts";
 import type { WorkloadApi } from "../spiffe/workload.ts";
 import type { ServedSvid } from "../spiffe/svid_source.ts";
 import { SpiffeWorkloadAPI } from "../wire/spiffe/workload_pb.ts";
-import type { CallContext } from "./types.ts";
-import { bindService } from "./types.ts";
+import type { BrokerContext, CallContext } from "./types.ts";
+import { bindBrokerService } from "./types.ts";
 import type { ServiceBinding } from "./types.ts";
 
 const HEADER = "workload.spiffe.io";
@@ -38,10 +39,10 @@ function aborted(signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Sends `current()` now and again after every event `accept`s, until cancelled. */
+/** Sends `push()` now and again after every event `accept`s, until cancelled or a push fails. */
 async function pushOnChange(
   deps: BrokerDeps,
-  ctx: CallContext,
+  ctx: BrokerContext,
   accept: (kind: string) => boolean,
   push: () => Promise<void>,
 ): Promise<void> {
@@ -60,7 +61,7 @@ async function pushOnChange(
 
 /** The SpiffeWorkloadAPI binding. */
 export function spiffeService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding {
-  return bindService(SpiffeWorkloadAPI, {
+  return bindBrokerService(deps, SpiffeWorkloadAPI, {
     async fetchX509SVID(_req, ctx, send) {
       requireHeader(ctx);
       const toWire = (svid: ServedSvid) => ({
@@ -81,9 +82,11 @@ export function spiffeService(deps: BrokerDeps, api: WorkloadApi): ServiceBindin
       };
       // A refresh may land before the first response is sent: hold it until then.
       let early: ServedSvid[] | undefined = [];
-      const sub = await api.x509Svid(ctx.peer, (svid) => early ? early.push(svid) : push(svid));
+      const sub = await api.x509Svid(ctx.call, (svid) => early ? early.push(svid) : push(svid));
       try {
-        push(sub.svid);
+        // The first response settles the request's audit record; if that
+        // fails, nothing is sent and the stream ends with the error.
+        await send(toWire(sub.svid));
         for (const svid of early) push(svid);
         early = undefined;
         await aborted(ctx.signal);
@@ -94,6 +97,7 @@ export function spiffeService(deps: BrokerDeps, api: WorkloadApi): ServiceBindin
     },
     async fetchX509Bundles(_req, ctx, send) {
       requireHeader(ctx);
+      api.authorizeBundles(ctx.call, "x509");
       await pushOnChange(deps, ctx, (k) => k === "bundle_changed", async () => {
         const bundles = await api.x509Bundles();
         if (bundles.size === 0) {
@@ -104,19 +108,20 @@ export function spiffeService(deps: BrokerDeps, api: WorkloadApi): ServiceBindin
     },
     async fetchJWTSVID(req, ctx) {
       requireHeader(ctx);
-      const svids = await api.jwtSvids(ctx.peer, req.audience, req.spiffeId);
+      const svids = await api.jwtSvids(ctx.call, req.audience, req.spiffeId);
       return { svids: svids.map((s) => ({ spiffeId: s.spiffeId, svid: s.token, hint: "" })) };
     },
     async fetchJWTBundles(_req, ctx, send) {
       requireHeader(ctx);
+      api.authorizeBundles(ctx.call, "jwt");
       await pushOnChange(deps, ctx, (k) => k === "bundle_changed", async () => {
-        const bundles = await jwtBundles(deps, deps.state.current());
+        const bundles = await api.jwtBundles();
         await send({ bundles: Object.fromEntries(bundles) });
       });
     },
     async validateJWTSVID(req, ctx) {
       requireHeader(ctx);
-      const v = await api.validate(ctx.peer, req.audience, req.svid);
+      const v = await api.validate(ctx.call, req.audience, req.svid);
       return { spiffeId: v.spiffeId, claims: v.claims as JsonObject };
     },
   }, { plainErrors: true });

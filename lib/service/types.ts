@@ -3,13 +3,25 @@
  * descriptors so every handler is checked against the proto. Services map
  * wire messages to broker calls and throw `BasilError`s; they never touch
  * grpc-js or build statuses (lib/transport does).
+ *
+ * Two layers: {@linkcode bindService} binds handlers that see only what the
+ * transport provides ({@linkcode CallContext}); {@linkcode bindBrokerService}
+ * wraps every handler of a broker-facing service so it runs inside one
+ * audited request (lib/broker/call.ts: `runCall` for unary methods,
+ * `runStream` for server streams) and receives that request's
+ * {@linkcode BrokerContext.call}, the handle every broker operation takes.
+ * The request's audit records are written there, once, from the handler's
+ * final result: a service cannot forget them.
  * @module
  */
 
 import type { DescMessage, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import { runCall, runStream } from "../broker/call.ts";
+import type { BrokerCall } from "../broker/call.ts";
+import type { BrokerDeps } from "../broker/deps.ts";
 import type { PeerIdentity } from "../policy/pdp.ts";
 
-/** What a handler knows about the call besides the request. */
+/** What a handler knows about the call besides the request (provided by the transport). */
 export interface CallContext {
   /** Kernel-attested peer, or undefined when the kernel reported none. */
   readonly peer: PeerIdentity | undefined;
@@ -21,26 +33,32 @@ export interface CallContext {
   defer(fn: () => void): void;
 }
 
+/** A broker-facing handler's context: the transport's, plus the audited request. */
+export interface BrokerContext extends CallContext {
+  /** The request every broker operation of this call takes. */
+  readonly call: BrokerCall;
+}
+
 type MethodShape = { methodKind: string; input: DescMessage; output: DescMessage };
 
-/** The handler type for one method. */
-export type Handler<M> = M extends
+/** The handler type for one method, given its context type. */
+export type Handler<M, C = CallContext> = M extends
   { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
-  ? (req: MessageShape<I>, ctx: CallContext) => Promise<MessageInitShape<O>>
+  ? (req: MessageShape<I>, ctx: C) => Promise<MessageInitShape<O>>
   : M extends {
     methodKind: "server_streaming";
     input: infer I extends DescMessage;
     output: infer O extends DescMessage;
   } ? (
       req: MessageShape<I>,
-      ctx: CallContext,
+      ctx: C,
       send: (msg: MessageInitShape<O>) => Promise<void>,
     ) => Promise<void>
   : never;
 
 /** Handlers for every method of a service, keyed by the method's local name. */
-export type ServiceHandlers<S extends DescService> = S extends { method: infer Ms }
-  ? { [K in keyof Ms]: Ms[K] extends MethodShape ? Handler<Ms[K]> : never }
+export type ServiceHandlers<S extends DescService, C = CallContext> = S extends { method: infer Ms }
+  ? { [K in keyof Ms]: Ms[K] extends MethodShape ? Handler<Ms[K], C> : never }
   : never;
 
 /** A service descriptor with its handlers, ready for the transport. */
@@ -52,15 +70,70 @@ export interface ServiceBinding {
   readonly plainErrors: boolean;
 }
 
+/** Options shared by the binders. */
+export interface BindOptions {
+  /** Answer with plain statuses, without BrokerErrorInfo (SPIFFE, SDS). */
+  readonly plainErrors?: boolean;
+}
+
 /** Binds handlers to a service, checked against the descriptor's types. */
 export function bindService<S extends DescService>(
   service: S,
   handlers: ServiceHandlers<S>,
-  options: { plainErrors?: boolean } = {},
+  options: BindOptions = {},
 ): ServiceBinding {
   return {
     service,
     handlers: handlers as unknown as Record<string, unknown>,
     plainErrors: options.plainErrors ?? false,
   };
+}
+
+type UnaryFn = (req: unknown, ctx: BrokerContext) => Promise<unknown>;
+type StreamFn = (
+  req: unknown,
+  ctx: BrokerContext,
+  send: (msg: unknown) => Promise<void>,
+) => Promise<void>;
+
+/** The transport's context plus `call`. */
+function withCall(ctx: CallContext, call: BrokerCall): BrokerContext {
+  return {
+    peer: ctx.peer,
+    metadata: (name) => ctx.metadata(name),
+    signal: ctx.signal,
+    defer: (fn) => ctx.defer(fn),
+    call,
+  };
+}
+
+/**
+ * Binds handlers of a broker-facing service: each runs as one audited
+ * request (see the module doc), with the transport's context unchanged
+ * beside the request's `call`.
+ */
+export function bindBrokerService<S extends DescService>(
+  deps: BrokerDeps,
+  service: S,
+  handlers: ServiceHandlers<S, BrokerContext>,
+  options: BindOptions = {},
+): ServiceBinding {
+  const given = handlers as unknown as Record<string, UnaryFn | StreamFn>;
+  const wrapped: Record<string, unknown> = {};
+  for (const method of service.methods) {
+    const h = given[method.localName];
+    if (typeof h !== "function") continue; // the transport refuses a binding with a gap
+    wrapped[method.localName] = method.methodKind === "server_streaming"
+      ? (req: unknown, ctx: CallContext, send: (msg: unknown) => Promise<void>) =>
+        runStream(
+          deps,
+          ctx.peer,
+          ctx.signal,
+          send,
+          (call, settlingSend) => (h as StreamFn)(req, withCall(ctx, call), settlingSend),
+        )
+      : (req: unknown, ctx: CallContext) =>
+        runCall(deps, ctx.peer, ctx.signal, (call) => (h as UnaryFn)(req, withCall(ctx, call)));
+  }
+  return { service, handlers: wrapped, plainErrors: options.plainErrors ?? false };
 }

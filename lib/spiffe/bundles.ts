@@ -3,6 +3,8 @@
  * issuer version inside the grace window, concatenated) and JWT (a JWKS with
  * one JWK per jwt issuer version inside the grace window; `kid` as in MintJwt
  * and the JWKS endpoint). Public data; built from the pinned generation.
+ * The Workload API's JWKS omits `use`, as SPIRE's does; the HTTP JWKS
+ * endpoint (contract §4.7) carries `use: "sig"`.
  * @module
  */
 
@@ -12,6 +14,7 @@ import { graceWindow } from "../broker/keys.ts";
 import type { Generation } from "../broker/state.ts";
 import { concat, fromUtf8 } from "../core/encoding.ts";
 import { jwtAlgFor, jwtKid } from "../crypto/jwt.ts";
+import type { Issuer } from "./issuers.ts";
 import { issuersOf } from "./issuers.ts";
 
 /** DER CA certificates per trust domain (`spiffe://<td>` keys). */
@@ -36,36 +39,53 @@ export async function x509Bundles(
 /** One JWK. */
 export type Jwk = Record<string, string>;
 
-/** JWKs per trust domain (`spiffe://<td>` keys), as parsed objects. */
-export async function jwtJwks(deps: BrokerDeps, gen: Generation): Promise<Map<string, Jwk[]>> {
+/**
+ * The JWKs of one jwt issuer: one per version inside the grace window,
+ * newest first, with `kid` and `alg` (no `use`). Empty when the issuer's key
+ * is absent. Also the key set JWT-SVID validation resolves keys from.
+ */
+export async function issuerJwks(deps: BrokerDeps, issuer: Issuer): Promise<Jwk[]> {
+  const kt = issuer.key.keyType;
+  const alg = kt === undefined ? undefined : jwtAlgFor(kt);
+  const t = deps.backends.get(issuer.key.backend)?.transit;
+  if (!t || !alg || kt === undefined) return [];
+  const info = await t.info(issuer.key.path);
+  if (!info) return [];
+  const w = graceWindow(info, deps.limits.graceVersions);
+  const keys: Jwk[] = [];
+  for (let v = w.to; v >= w.from; v--) {
+    const pub = await t.publicKey(issuer.key.path, kt, v).catch(() => undefined);
+    if (pub === undefined) continue; // pruned since `info`
+    const jwk = await exportJWK(await importSPKI(fromUtf8(pub), alg, { extractable: true }));
+    keys.push({ ...(jwk as Jwk), kid: jwtKid(alg, pub), alg });
+  }
+  return keys;
+}
+
+/** JWKs per trust domain (`spiffe://<td>` keys), without `use`. */
+async function jwksByTrustDomain(deps: BrokerDeps, gen: Generation): Promise<Map<string, Jwk[]>> {
   const out = new Map<string, Jwk[]>();
   for (const issuer of issuersOf(gen.catalog, "jwt")) {
-    const kt = issuer.key.keyType;
-    const alg = kt === undefined ? undefined : jwtAlgFor(kt);
-    const t = deps.backends.get(issuer.key.backend)?.transit;
-    if (!t || !alg || kt === undefined) continue;
-    const info = await t.info(issuer.key.path);
-    if (!info) continue;
-    const w = graceWindow(info, deps.limits.graceVersions);
+    const keys = await issuerJwks(deps, issuer);
+    if (keys.length === 0) continue;
     const id = `spiffe://${issuer.trustDomain}`;
-    const keys = out.get(id) ?? [];
-    for (let v = w.to; v >= w.from; v--) {
-      const pub = await t.publicKey(issuer.key.path, kt, v).catch(() => undefined);
-      if (pub === undefined) continue; // pruned since `info`
-      const jwk = await exportJWK(await importSPKI(fromUtf8(pub), alg, { extractable: true }));
-      keys.push({ ...(jwk as Jwk), kid: jwtKid(alg, pub), alg, use: "sig" });
-    }
-    out.set(id, keys);
+    out.set(id, [...(out.get(id) ?? []), ...keys]);
   }
   return out;
 }
 
-/** JWKS documents (`{"keys":[…]}` bytes) per trust domain. */
+/** JWKs per trust domain for the HTTP JWKS endpoint (contract §4.7: each with `use: "sig"`). */
+export async function jwtJwks(deps: BrokerDeps, gen: Generation): Promise<Map<string, Jwk[]>> {
+  const jwks = await jwksByTrustDomain(deps, gen);
+  return new Map([...jwks].map(([td, keys]) => [td, keys.map((k) => ({ ...k, use: "sig" }))]));
+}
+
+/** The Workload API's JWKS documents (`{"keys":[…]}` bytes, no `use`) per trust domain. */
 export async function jwtBundles(
   deps: BrokerDeps,
   gen: Generation,
 ): Promise<Map<string, Uint8Array>> {
   const enc = new TextEncoder();
-  const jwks = await jwtJwks(deps, gen);
+  const jwks = await jwksByTrustDomain(deps, gen);
   return new Map([...jwks].map(([td, keys]) => [td, enc.encode(JSON.stringify({ keys }))]));
 }

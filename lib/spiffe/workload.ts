@@ -1,24 +1,40 @@
 /**
  * The SPIFFE Workload API's logic, free of gRPC types. Every SVID goes to a
  * kernel-attested caller that resolves to a policy subject allowed `mint` on
- * the issuer; validation needs `validate` on the issuer. Each decision is
- * audited. A caller's SPIFFE ID is templated from its uid; a requested ID
- * must be exactly that.
+ * the issuer, for exactly the caller's own identity: its SPIFFE ID is
+ * templated from its kernel uid (a requested ID must be exactly that), and a
+ * caller without kernel credentials gets none. Validation needs `validate`
+ * on the token's issuer, decided before anything about issuers is revealed:
+ * a token naming no known issuer is denied exactly like one whose issuer the
+ * caller may not validate with. The bundles need a caller that resolves to
+ * a subject. Each decision is recorded on the request's call (one record,
+ * written with the request's outcome).
  * @module
  */
 
-import { auditDecision, denyUnresolved, resolveCaller } from "../broker/authorize.ts";
+import {
+  denyUnresolved,
+  recordDecision,
+  requireSubject,
+  resolveCaller,
+} from "../broker/authorize.ts";
 import type { Caller } from "../broker/authorize.ts";
+import type { BrokerCall } from "../broker/call.ts";
 import type { BrokerDeps } from "../broker/deps.ts";
 import type { Generation } from "../broker/state.ts";
 import { BasilError, unauthorized } from "../core/errors.ts";
 import { decide } from "../policy/pdp.ts";
-import type { PeerIdentity } from "../policy/pdp.ts";
-import { x509Bundles } from "./bundles.ts";
+import { jwtBundles, x509Bundles } from "./bundles.ts";
 import { callerSpiffeId, parseSpiffeId } from "./ids.ts";
 import type { Issuer } from "./issuers.ts";
 import { issuersOf } from "./issuers.ts";
-import { JWT_SVID_TTL_SECS, locateIssuer, mintJwtSvid, verifyJwtSvid } from "./jwt_svid.ts";
+import {
+  findIssuer,
+  JWT_SVID_TTL_SECS,
+  mintJwtSvid,
+  parsePresented,
+  verifyJwtSvid,
+} from "./jwt_svid.ts";
 import type { ValidatedJwt } from "./jwt_svid.ts";
 import {
   persistRevocations,
@@ -64,22 +80,27 @@ export class WorkloadApi {
         });
       }
     }
+    if (caller.peer === undefined) {
+      // An SVID names a kernel-attested uid; an unauthenticated subject has none.
+      recordDecision(this.deps, caller, "mint", target, false, "no_attested_identity");
+      throw unauthorized("mint", "no kernel-attested identity");
+    }
     for (const issuer of candidates) {
       const d = decide(caller.gen.catalog, caller.gen.policy, subject, "mint", issuer.key.name);
       if (!d.allow) continue;
       const spiffeId = callerSpiffeId(
         issuer.trustDomain,
-        caller.peer!.uid,
+        caller.peer.uid,
         caller.gen.policy.userNames,
       );
       if (requested !== "" && requested !== spiffeId) {
-        auditDecision(this.deps, caller, "mint", issuer.key.name, false, "spiffe_id_mismatch");
+        recordDecision(this.deps, caller, "mint", issuer.key.name, false, "spiffe_id_mismatch");
         throw unauthorized("mint", "requested SPIFFE ID is not the caller's");
       }
-      auditDecision(this.deps, caller, "mint", issuer.key.name, true, d.via);
+      recordDecision(this.deps, caller, "mint", issuer.key.name, true, d.via);
       return { issuer, spiffeId };
     }
-    auditDecision(this.deps, caller, "mint", target, false, "not_permitted");
+    recordDecision(this.deps, caller, "mint", target, false, "not_permitted");
     throw unauthorized("mint", `no ${kind} issuer for the caller`);
   }
 
@@ -87,64 +108,77 @@ export class WorkloadApi {
    * The caller's X.509-SVID (issued now if needed); `listener` then receives
    * every refresh until `unsubscribe` is called.
    */
-  x509Svid(
-    peer: PeerIdentity | undefined,
-    listener: SvidListener,
-  ): Promise<SvidSubscription> {
-    const { issuer, spiffeId } = this.#pickIssuer(resolveCaller(this.deps, peer), "x509", "");
+  x509Svid(call: BrokerCall, listener: SvidListener): Promise<SvidSubscription> {
+    const { issuer, spiffeId } = this.#pickIssuer(resolveCaller(this.deps, call), "x509", "");
     return this.source.subscribe(issuer, spiffeId, listener);
   }
 
   /** JWT-SVIDs for the caller: one per SPIFFE ID, carrying every audience. */
   async jwtSvids(
-    peer: PeerIdentity | undefined,
+    call: BrokerCall,
     audiences: readonly string[],
     requested: string,
   ): Promise<{ spiffeId: string; token: string }[]> {
     if (audiences.length === 0 || audiences.some((a) => a === "")) {
       throw new BasilError("INVALID_ARGUMENT", "audience is required", { op: "mint" });
     }
-    const { issuer, spiffeId } = this.#pickIssuer(resolveCaller(this.deps, peer), "jwt", requested);
+    const { issuer, spiffeId } = this.#pickIssuer(resolveCaller(this.deps, call), "jwt", requested);
     return [{ spiffeId, token: await mintJwtSvid(this.deps, issuer, spiffeId, audiences) }];
   }
 
-  /** Validates a JWT-SVID; the caller needs `validate` on its issuer. */
-  async validate(
-    peer: PeerIdentity | undefined,
-    audience: string,
-    token: string,
-  ): Promise<ValidatedJwt> {
+  /**
+   * Validates a JWT-SVID. A malformed token is INVALID_ARGUMENT before any
+   * decision; then the caller needs `validate` on the token's issuer (an
+   * unknown issuer is denied the same way, recorded as `unknown_issuer` on
+   * `spiffe.jwt_svid`); then the signature, audience, expiry and revocation
+   * are checked (a failure records `validation_failed`).
+   */
+  async validate(call: BrokerCall, audience: string, token: string): Promise<ValidatedJwt> {
     if (audience === "") {
       throw new BasilError("INVALID_ARGUMENT", "audience is required", { op: "validate" });
     }
     if (token === "") {
       throw new BasilError("INVALID_ARGUMENT", "svid is required", { op: "validate" });
     }
-    const caller = resolveCaller(this.deps, peer);
-    if (!caller.resolution.ok) denyUnresolved(this.deps, caller, "validate", "spiffe.jwt_svid");
-    const located = locateIssuer(caller.gen, token);
-    const d = decide(
-      caller.gen.catalog,
-      caller.gen.policy,
-      caller.resolution.subject,
-      "validate",
-      located.issuer.key.name,
-    );
-    auditDecision(
-      this.deps,
-      caller,
-      "validate",
-      located.issuer.key.name,
-      d.allow,
-      d.allow ? d.via : d.reason,
-    );
+    const presented = parsePresented(token);
+    const target = "spiffe.jwt_svid";
+    const caller = requireSubject(this.deps, call, "validate", target);
+    const issuer = findIssuer(caller.gen, presented);
+    if (!issuer) {
+      recordDecision(this.deps, caller, "validate", target, false, "unknown_issuer");
+      throw unauthorized("validate", "unknown_issuer");
+    }
+    const { catalog, policy } = caller.gen;
+    const d = decide(catalog, policy, caller.subject, "validate", issuer.key.name);
+    const reason = d.allow ? d.via : d.reason;
+    recordDecision(this.deps, caller, "validate", issuer.key.name, d.allow, reason, {
+      invalidAs: "validation_failed",
+    });
     if (!d.allow) throw unauthorized("validate", d.reason);
-    return await verifyJwtSvid(this.deps, located, audience, this.revocations);
+    return await verifyJwtSvid(this.deps, issuer, presented, audience, this.revocations);
+  }
+
+  /**
+   * Authorizes a bundle stream: the caller must resolve to a subject
+   * (recorded as `fetch_x509_bundles` on `spiffe.x509_bundles`, or
+   * `fetch_jwt_bundles` on `spiffe.jwt_bundles`). Bundles are public data,
+   * but who reads them is still attested and audited.
+   */
+  authorizeBundles(call: BrokerCall, kind: "x509" | "jwt"): void {
+    const op = `fetch_${kind}_bundles`;
+    const target = `spiffe.${kind}_bundles`;
+    const caller = requireSubject(this.deps, call, op, target);
+    recordDecision(this.deps, caller, op, target, true, `subject:${caller.subject}`);
   }
 
   /** X.509 bundles of the serving generation. */
   x509Bundles(gen: Generation = this.deps.state.current()): Promise<Map<string, Uint8Array>> {
     return x509Bundles(this.deps, gen);
+  }
+
+  /** JWKS documents of the serving generation. */
+  jwtBundles(gen: Generation = this.deps.state.current()): Promise<Map<string, Uint8Array>> {
+    return jwtBundles(this.deps, gen);
   }
 
   /**

@@ -3,6 +3,12 @@
  * decision (the PDP the CLI's `explain` runs), the live RPC outcome over the
  * socket, and the audit record always agree, for every operation that has an
  * RPC. A seeded PRNG makes failures reproducible (the seed is printed).
+ *
+ * One documented exception: `mint` on a protocol issuer (`b.issuer`) is a
+ * grant for its protocol path (the Workload API), which a (subject, op, key)
+ * explanation cannot tell apart from MintJwt; the generic MintJwt is denied
+ * (`issuer_protocol_only`) where explain says allow. The property checks
+ * exactly that, too.
  */
 
 import assert from "node:assert/strict";
@@ -11,7 +17,7 @@ import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { loadCatalog } from "../../lib/catalog/load.ts";
 import { readHostUnixNames } from "../../lib/core/unix_names.ts";
 import { loadPolicy } from "../../lib/policy/load.ts";
-import { decide, resolveSubject } from "../../lib/policy/pdp.ts";
+import { decide, isProtocolIssuer, resolveSubject } from "../../lib/policy/pdp.ts";
 import * as pb from "../../lib/wire/basil/broker/v1/broker_pb.ts";
 import { Fixture } from "../helpers/fixture.ts";
 import { rawUnary } from "../helpers/rawgrpc.ts";
@@ -261,7 +267,11 @@ Deno.test("explain, the live RPC outcome and the audit record agree (random poli
       for (let i = 0; i < 40; i++) {
         const op = pick(r, OPS);
         const key = op === "explain" ? "broker.explain" : pick(r, [...KEYS, "z.unknown"]);
-        const expected = subject !== undefined && decide(catalog, policy, subject, op, key).allow;
+        const explained = subject !== undefined && decide(catalog, policy, subject, op, key).allow;
+        const entry = catalog.keys.get(key);
+        const protocolOnly = explained && op === "mint" && entry !== undefined &&
+          isProtocolIssuer(entry);
+        const expected = explained && !protocolOnly;
         const ctx = `seed ${seed}, request ${i}: ${op} ${key} as ${subject ?? "unresolved"}`;
         if (op === "list") {
           const visible = KEYS.filter((k) =>
@@ -284,6 +294,8 @@ Deno.test("explain, the live RPC outcome and the audit record agree (random poli
         const recs = f.auditRecords().slice(before);
         assert.equal(recs.length, 1, `${ctx}: one audit record`);
         assert.equal(recs[0]!.decision, expected ? "allow" : "deny", ctx);
+        if (protocolOnly) assert.equal(recs[0]!.reason, "issuer_protocol_only", ctx);
+        if (!expected) assert.equal(recs[0]!.outcome, "deny", ctx);
         assert.equal(recs[0]!.target_id, key, ctx);
         assert.equal(recs[0]!.op, op, ctx);
         checked++;

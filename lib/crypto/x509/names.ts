@@ -15,6 +15,9 @@
  * - IPv4: exactly four decimal octets 0–255, no leading zeros. IPv6: RFC
  *   4291 text forms (hex groups, one `::`, an optional dotted IPv4 tail), no
  *   zone index.
+ * - Common name: 1–64 characters without control characters (CA subjects,
+ *   X.520's bound); a TLS leaf's, for IssueCertificate, also at most 64
+ *   UTF-8 bytes of printable characters (`isTlsCommonName`).
  * @module
  */
 
@@ -100,6 +103,24 @@ function hasControl(text: string): boolean {
     if (c < 0x20 || c === 0x7f) return true;
   }
   return false;
+}
+
+/** Longest common name IssueCertificate accepts, in UTF-8 bytes. */
+export const MAX_TLS_COMMON_NAME_BYTES = 64;
+
+/** Control, format and line/paragraph separator characters: never printable. */
+const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/**
+ * Whether `cn` is a common name a TLS leaf may carry (IssueCertificate): 1 to
+ * {@linkcode MAX_TLS_COMMON_NAME_BYTES} UTF-8 bytes of printable characters
+ * (no control, format or separator characters, no lone surrogate), no
+ * leading or trailing space. Stricter than {@linkcode isCommonName}, which
+ * counts characters (X.520's bound) and also serves CA subjects.
+ */
+export function isTlsCommonName(cn: string): boolean {
+  if (cn === "" || cn.trim() !== cn || NON_PRINTABLE.test(cn) || !cn.isWellFormed()) return false;
+  return new TextEncoder().encode(cn).length <= MAX_TLS_COMMON_NAME_BYTES;
 }
 
 /** Whether `uri` is an absolute URI of printable ASCII (what a URI SAN may carry). */

@@ -9,6 +9,8 @@ import type { AuditSink } from "../../../lib/audit/sink.ts";
 import { openKeystoreBackend } from "../../../lib/backends/keystore/mod.ts";
 import type { KeystoreBackend } from "../../../lib/backends/keystore/mod.ts";
 import type { Backend } from "../../../lib/backends/backend.ts";
+import { runCall } from "../../../lib/broker/call.ts";
+import type { BrokerCall } from "../../../lib/broker/call.ts";
 import type { BrokerDeps } from "../../../lib/broker/deps.ts";
 import { EventBus } from "../../../lib/broker/events.ts";
 import { GenerationHolder } from "../../../lib/broker/state.ts";
@@ -22,7 +24,15 @@ import type { PeerIdentity } from "../../../lib/policy/pdp.ts";
 /** The caller every test uses (uid 4242 → subject `app`). */
 export const PEER: PeerIdentity = { uid: 4242, gid: 4242, pid: 1 };
 
-/** Keys: `app.*` are granted to `app`, `other.*` exist but are not. */
+/** The trust domain of the test issuers. */
+export const TD = "example.org";
+
+/**
+ * Keys: `app.*` are granted to `app`, `other.*` exist but are not. Issuers:
+ * `app.jwt_issuer` (JWT-SVIDs of example.org), `app.x509_ca` (X.509-SVIDs),
+ * `app.odd_issuer` (an `svid_kind` this build does not serve),
+ * `other.jwt_issuer` (other.org, not granted); `app.tls_ca` is a plain pki CA.
+ */
 export function catalogJson(db: string): unknown {
   const key = (extra: Record<string, unknown>) => ({
     backend: "db",
@@ -34,7 +44,12 @@ export function catalogJson(db: string): unknown {
   return {
     schemaVersion: 1,
     backends: {
-      db: { kind: "keystore", addr: db, engines: ["transit", "kv2"], mintKeyTypes: ["ed25519"] },
+      db: {
+        kind: "keystore",
+        addr: db,
+        engines: ["transit", "kv2", "pki"],
+        mintKeyTypes: ["ed25519", "ecdsa-p256"],
+      },
     },
     keys: {
       "app.value": key({ class: "value", path: "app/value" }),
@@ -54,6 +69,37 @@ export function catalogJson(db: string): unknown {
         publicPath: "app/kvsig-pub",
       }),
       "other.sig": key({ class: "asymmetric", keyType: "ed25519", path: "other/sig" }),
+      "app.jwt_issuer": key({
+        class: "asymmetric",
+        keyType: "ecdsa-p256",
+        path: "app/jwt-issuer",
+        labels: ["svid_kind=jwt", `trust_domain=${TD}`, `spiffe_id=spiffe://${TD}`],
+      }),
+      "app.x509_ca": key({
+        class: "asymmetric",
+        keyType: "ecdsa-p256",
+        engine: "pki",
+        path: "pki/issue/spiffe",
+        labels: ["svid_kind=x509", `trust_domain=${TD}`],
+      }),
+      "app.odd_issuer": key({
+        class: "asymmetric",
+        keyType: "ed25519",
+        path: "app/odd-issuer",
+        labels: ["svid_kind=other", `trust_domain=${TD}`],
+      }),
+      "app.tls_ca": key({
+        class: "asymmetric",
+        keyType: "ecdsa-p256",
+        engine: "pki",
+        path: "pki/issue/tls",
+      }),
+      "other.jwt_issuer": key({
+        class: "asymmetric",
+        keyType: "ecdsa-p256",
+        path: "other/jwt-issuer",
+        labels: ["svid_kind=jwt", "trust_domain=other.org"],
+      }),
     },
   };
 }
@@ -62,7 +108,11 @@ function policyJson(): unknown {
   return {
     schemaVersion: 2,
     subjects: { app: { anyOf: [{ kind: "unix", uid: PEER.uid }] } },
-    rules: [{ id: "app-all", subjects: ["app"], action: ["*"], target: ["app.*"] }],
+    rules: [
+      { id: "app-all", subjects: ["app"], action: ["*"], target: ["app.*"] },
+      { id: "app-admin", subjects: ["app"], action: ["op:watch"], target: ["broker.watch"] },
+    ],
+    config: { names: { users: { [String(PEER.uid)]: "app" } } },
   };
 }
 
@@ -87,6 +137,19 @@ export class MemorySink implements AuditSink {
 
   reopen(): void {}
   close(): void {}
+}
+
+/**
+ * Runs `fn` as one audited request of `peer` (PEER by default), exactly as
+ * the service layer does: its decisions are written when it settles.
+ */
+export function run<T>(
+  b: { readonly deps: BrokerDeps },
+  fn: (call: BrokerCall) => Promise<T> | T,
+  peer: PeerIdentity | undefined = PEER,
+  signal: AbortSignal = new AbortController().signal,
+): Promise<T> {
+  return runCall(b.deps, peer, signal, async (call) => await fn(call));
 }
 
 /** A broker over a fresh keystore. */

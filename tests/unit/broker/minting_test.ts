@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_JWT_TTL_SECS, MAX_JWT_TTL_SECS, mintJwt } from "../../../lib/broker/minting.ts";
 import { newKey } from "../../../lib/broker/signing.ts";
-import { PEER, rejectsWith, withBroker } from "./helpers.ts";
+import { rejectsWith, run, withBroker } from "./helpers.ts";
 
 const none = new Uint8Array();
 
@@ -15,21 +15,21 @@ Deno.test("MintJwt: a TTL above the cap (or not positive) is INVALID_ARGUMENT na
     assert.equal(MAX_JWT_TTL_SECS, 86_400);
     for (const ttl of [MAX_JWT_TTL_SECS + 1, 315_576_000_000, 2 ** 60]) {
       await rejectsWith(
-        mintJwt(b.deps, PEER, "app.sig", "bot", ttl, none),
+        run(b, (c) => mintJwt(b.deps, c, "app.sig", "bot", ttl, none)),
         "INVALID_REQUEST",
         /^ttl exceeds the 86400-second maximum$/,
       );
     }
     for (const ttl of [0, -5, 1.5, Number.NaN]) {
       await rejectsWith(
-        mintJwt(b.deps, PEER, "app.sig", "bot", ttl, none),
+        run(b, (c) => mintJwt(b.deps, c, "app.sig", "bot", ttl, none)),
         "INVALID_REQUEST",
         /^ttl /,
       );
     }
     // Even on a key the caller may not use: the request is malformed first.
     await rejectsWith(
-      mintJwt(b.deps, PEER, "other.sig", "bot", MAX_JWT_TTL_SECS + 1, none),
+      run(b, (c) => mintJwt(b.deps, c, "other.sig", "bot", MAX_JWT_TTL_SECS + 1, none)),
       "INVALID_REQUEST",
     );
     assert.equal(b.sink.records.length, 0);
@@ -38,12 +38,12 @@ Deno.test("MintJwt: a TTL above the cap (or not positive) is INVALID_ARGUMENT na
 
 Deno.test("MintJwt: the maximum and the default TTL mint tokens with a valid expiry", async () => {
   await withBroker(async (b) => {
-    await newKey(b.deps, PEER, "app.sig", undefined);
+    await run(b, (c) => newKey(b.deps, c, "app.sig", undefined));
     const now = Date.now();
     for (
       const [ttl, want] of [[MAX_JWT_TTL_SECS, MAX_JWT_TTL_SECS], [undefined, DEFAULT_JWT_TTL_SECS]]
     ) {
-      const m = await mintJwt(b.deps, PEER, "app.sig", "bot", ttl, none);
+      const m = await run(b, (c) => mintJwt(b.deps, c, "app.sig", "bot", ttl, none));
       const exp =
         JSON.parse(atob(m.token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))).exp;
       assert.equal(m.expiresAt.getTime(), exp * 1000);
