@@ -17,6 +17,11 @@ export const LIBC_CANDIDATES: readonly string[] = [
   "/usr/lib/libc.so.6",
 ];
 
+/** Where libnghttp2 usually lives (Debian `libnghttp2-14`, Fedora `libnghttp2`); the first existing one wins. */
+export const LIBNGHTTP2_CANDIDATES: readonly string[] = LIBC_CANDIDATES.map((p) =>
+  p.replace(/libc\.so\.6$/, "libnghttp2.so.14")
+);
+
 /** The first candidate that exists, or undefined. Needs read permission. */
 export function findLibrary(candidates: readonly string[]): string | undefined {
   for (const p of candidates) {

@@ -1,7 +1,12 @@
 /**
- * The libc calls Deno lacks: `getsockopt(SOL_SOCKET, SO_PEERCRED)` for the
- * kernel-attested identity of a unix-socket peer. Only `buffer` parameters
- * are used, so a scoped `--allow-ffi=<libc path>` is enough.
+ * The libc calls the agent makes that Deno lacks: `getsockopt(SOL_SOCKET,
+ * SO_PEERCRED)` for the kernel-attested identity of a unix-socket peer,
+ * `prctl(PR_SET_PDEATHSIG)`, `malloc_trim` (returning freed heap to the
+ * system) and `umask`. Only `buffer` and integer parameters are used, so a scoped
+ * `--allow-ffi=<libc path>` is enough, and every call keeps working after
+ * the ffi permission is revoked. Symbols loaded here stay callable for the
+ * agent's life, so none of them can start a program or open a file
+ * (`execve` lives in exec.ts, loaded only by the launcher).
  * @module
  */
 
@@ -14,6 +19,10 @@ const SYMBOLS = {
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   /** pid_t getppid(void) */
   getppid: { parameters: [], result: "i32" },
+  /** int malloc_trim(size_t pad) */
+  malloc_trim: { parameters: ["usize"], result: "i32" },
+  /** mode_t umask(mode_t mask) */
+  umask: { parameters: ["u32"], result: "u32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const PR_SET_PDEATHSIG = 1;
@@ -35,6 +44,21 @@ export class Libc {
 
   constructor(path: string) {
     this.#lib = dlopen(path, SYMBOLS);
+  }
+
+  /**
+   * Sets the process umask and returns the previous one. (`Deno.umask`
+   * needs an unscoped `--allow-sys` from Deno 2.9.6 on.)
+   */
+  umask(mask: number): number {
+    if (!this.#lib) throw new TypeError("Cannot use libc after close");
+    return this.#lib.symbols.umask(mask);
+  }
+
+  /** Returns freed heap memory to the system (glibc `malloc_trim(0)`). */
+  trimHeap(): void {
+    if (!this.#lib) throw new TypeError("Cannot use libc after close");
+    this.#lib.symbols.malloc_trim(0n);
   }
 
   /** The peer of a connected unix socket, or undefined if the kernel says nothing. */

@@ -16,7 +16,9 @@
  * @module
  */
 
-import { Libc } from "../ffi/libc.ts";
+import type { Libc } from "../ffi/libc.ts";
+import type { Nghttp2 } from "../ffi/nghttp2.ts";
+import type { Tss2 } from "../ffi/tss2.ts";
 import { checkAuditWritable, openAuditFile, stderrAuditSink } from "./audit/sink.ts";
 import type { AuditSink } from "./audit/sink.ts";
 import type { Backend } from "./backends/backend.ts";
@@ -48,16 +50,26 @@ import { aeadService } from "./service/aead_service.ts";
 import { mintingService } from "./service/minting_service.ts";
 import { signingService } from "./service/signing_service.ts";
 import { secretService } from "./service/secret_service.ts";
+import { startupOnly } from "./sandbox/permissions.ts";
 import { startJwksServer } from "./transport/jwks_http.ts";
 import { BrokerServer, checkBindable } from "./transport/server.ts";
 import { jwtJwks } from "./spiffe/bundles.ts";
+
+/** The native libraries, opened by main.ts before it gave up the ffi permission. */
+export interface NativeLibraries {
+  readonly libc: Libc;
+  /** The HTTP/2 engine of the socket. */
+  readonly h2: Nghttp2;
+  /** libtss2, when the TPM slot is on and the libraries opened. */
+  readonly tss2?: Tss2;
+}
 
 /** Arguments of the agent process (see main.ts). */
 export interface AgentArgs {
   readonly configFile?: string;
   readonly overrides: ConfigOverrides;
-  readonly libc: string;
-  /** The launcher's pid: the agent stops when it dies. */
+  readonly native: NativeLibraries;
+  /** The spawning process's pid (`basil demo`): the agent stops when it dies. */
   readonly parentPid?: number;
   /** libtss2 directory for the TPM slot (resolved by the launcher). */
   readonly tss2Dir?: string;
@@ -81,18 +93,8 @@ function stderrLine(line: string): void {
 
 /** Starts the agent; throws `InputError` (fail closed) before anything is bound. */
 export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
-  // Opened once: the parent-death check now, peer credentials once serving.
-  const libc = new Libc(args.libc);
-  try {
-    return await startWith(args, libc);
-  } catch (e) {
-    libc.close();
-    throw e;
-  }
-}
-
-async function startWith(args: AgentArgs, libc: Libc): Promise<RunningAgent> {
-  // A SIGKILLed launcher must not leave an agent serving behind its back.
+  const libc = args.native.libc;
+  // A SIGKILLed spawner must not leave an agent serving behind its back.
   if (args.parentPid !== undefined && !libc.dieWithParent(args.parentPid)) {
     throw new InputError("launcher_gone", "the launcher exited before the agent started");
   }
@@ -114,7 +116,7 @@ async function startWith(args: AgentArgs, libc: Libc): Promise<RunningAgent> {
     throw new InputError("capability_gap", `capability check failed: ${caps.fatal.join("; ")}`);
   }
   const gid = resolveGroup(cfg, names);
-  await checkBindable(cfg.socket);
+  await checkBindable(cfg.socket, (m) => libc.umask(m));
 
   if (cfg.auditLog !== undefined) checkAuditWritable(cfg.auditLog);
   // Before unlocking (which may wipe the unlock files): a bad TLS file or a
@@ -130,13 +132,18 @@ async function startWith(args: AgentArgs, libc: Libc): Promise<RunningAgent> {
       bundlePath: cfg.bundle,
       unlock: cfg.unlock,
       logger,
-      ...(args.tss2Dir === undefined ? {} : { tpm: { libDir: args.tss2Dir, libc: args.libc } }),
+      ...(args.tss2Dir === undefined ? {} : {
+        tpm: {
+          libDir: args.tss2Dir,
+          ...(args.native.tss2 === undefined ? {} : { opened: args.native.tss2 }),
+        },
+      }),
     });
     try {
       audit = cfg.auditLog === undefined
         ? stderrAuditSink(logger)
         : openAuditFile(cfg.auditLog, logger);
-      backends = buildBackends(catalog, creds, logger);
+      backends = await buildBackends(catalog, creds, logger, cfg);
     } finally {
       wipeCreds(creds);
     }
@@ -161,6 +168,7 @@ async function startWith(args: AgentArgs, libc: Libc): Promise<RunningAgent> {
         maxPayloadSize: cfg.maxPayloadSize,
         maxEncryptSize: cfg.maxEncryptSize,
         graceVersions: cfg.graceVersions,
+        maxCertTtlSecs: cfg.maxCertTtlSecs,
       },
       hostUserName: (uid) => names.userOf(uid),
       now: () => new Date(),
@@ -190,7 +198,10 @@ async function startWith(args: AgentArgs, libc: Libc): Promise<RunningAgent> {
         mintingService(deps),
         spiffeService(deps, api),
       ],
+      engine: args.native.h2,
       readPeer: (fd) => libc.peerCredentials(fd),
+      trimMemory: () => libc.trimHeap(),
+      umask: (m) => libc.umask(m),
       logger,
       maxReceiveBytes: Math.max(cfg.maxPayloadSize, cfg.maxEncryptSize) + 64 * 1024,
     });
@@ -200,6 +211,7 @@ async function startWith(args: AgentArgs, libc: Libc): Promise<RunningAgent> {
     } catch (e) {
       throw jwksListenError(cfg, e);
     }
+    giveUpStartupPermissions(cfg);
     const sweep = startRetention(deps, cfg);
     const running = serve(cfg, server, { audit, backends, libc, logger, sweep, closeApi });
     // Only now, with the signal handlers installed, may a supervisor rely on SIGTERM.
@@ -407,17 +419,47 @@ function resolveGroup(
   return gid;
 }
 
-/** Runs the agent to completion; returns the process exit code. */
-export async function runAgent(args: AgentArgs): Promise<number> {
-  const logger = jsonLogger({ write: stderrLine });
+/**
+ * Once serving, the agent no longer needs its start-up-only files (unlock
+ * files, bundle, epoch sidecar, config, JWKS TLS files) nor to run a
+ * program (the age plugin): those grants are revoked for good.
+ */
+function giveUpStartupPermissions(cfg: AgentConfig): void {
+  const { read, write } = startupOnly(cfg);
+  for (const path of write) Deno.permissions.revokeSync({ name: "write", path });
+  for (const path of read) Deno.permissions.revokeSync({ name: "read", path });
+  Deno.permissions.revokeSync({ name: "run" });
+}
+
+/** Exit status of an agent that stopped on an error outside any request (EX_SOFTWARE). */
+export const FATAL_EXIT = 70;
+
+/**
+ * Ends the process on an error no request owns: the agent's state is then
+ * unknown, so it stops (systemd restarts it) with one fixed line naming only
+ * the error's type; a foreign message could quote request or secret bytes.
+ * Errors inside a request never get here: the transport answers them.
+ */
+export function installFatalHandlers(): void {
+  const fatal = (what: string, e: unknown) => {
+    stderrLine(
+      `basil agent: fatal ${what} (${e instanceof Error ? e.name : "non-error value"}); exiting\n`,
+    );
+    Deno.exit(FATAL_EXIT);
+  };
   globalThis.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
-    logger.log("error", "unhandled rejection", { error: describe(e.reason) });
+    fatal("unhandled rejection", e.reason);
   });
   globalThis.addEventListener("error", (e) => {
     e.preventDefault();
-    logger.log("error", "uncaught exception", { error: describe(e.error) });
+    fatal("uncaught exception", e.error);
   });
+}
+
+/** Runs the agent to completion; returns the process exit code. */
+export async function runAgent(args: AgentArgs): Promise<number> {
+  installFatalHandlers();
   let agent: RunningAgent;
   try {
     agent = await startAgent(args);
@@ -427,10 +469,6 @@ export async function runAgent(args: AgentArgs): Promise<number> {
   }
   await agent.done;
   return 0;
-}
-
-function describe(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : "non-error value";
 }
 
 /** One line for a start-up failure. Non-input errors say only their type. */

@@ -18,6 +18,7 @@
 , deno
 , makeWrapper
 , glibc
+, nghttp2
 , cacert
 , depsHash ? null
 }:
@@ -98,10 +99,11 @@ let
   # deno.json's task, verbatim.
   wrapperArgs = [ "run" "--cached-only" ] ++ cliFlags ++ [ "--config" "${share}/deno.json" "${share}/cli.ts" ];
 
-  # The agent launcher spawns `deno` by name (so --allow-run=deno stays exact)
-  # and needs libc for SO_PEERCRED; on NixOS there is no /lib to search.
+  # The agent needs libc (SO_PEERCRED, execve) and libnghttp2 (its HTTP/2
+  # engine) by exact path; on NixOS there is no /lib to search.
   wrapperEnv = {
     BASIL_LIBC = "${glibc}/lib/libc.so.6";
+    BASIL_LIBNGHTTP2 = "${nghttp2.lib}/lib/libnghttp2.so.14";
   };
 in
 stdenvNoCC.mkDerivation {

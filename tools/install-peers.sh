@@ -19,7 +19,9 @@ pkgs=(
   swtpm swtpm-tools tpm2-tools libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-tcti-swtpm0
   libtss2-mu0 libtss2-rc0
   nats-server age argon2 openssl
-  python3-grpcio python3-grpc-tools python3-protobuf python3-jwt python3-cryptography
+  python3-grpcio python3-grpc-tools python3-protobuf python3-jwt python3-cryptography python3-hvac
+  libnghttp2-14 # the agent's HTTP/2 engine (ffi/nghttp2.ts)
+  libnghttp2-dev gcc # tests/unit/ffi/nghttp2_abi_test.ts compiles offsetof() checks against nghttp2.h
   golang-go golang-google-grpc-dev golang-goprotobuf-dev golang-github-nats-io-jwt-dev
   golang-github-nats-io-nkeys-dev protobuf-compiler
   nix-bin util-linux passwd

@@ -10,7 +10,7 @@ import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { fieldError, InputError } from "../core/errors.ts";
 import { parseOrThrow } from "../core/validate.ts";
-import { DEFAULT_MAX_SIZE, DEFAULT_SOCKET } from "./schema.ts";
+import { DEFAULT_MAX_CERT_TTL_SECS, DEFAULT_MAX_SIZE, DEFAULT_SOCKET } from "./schema.ts";
 import type { AgentConfig, ConfigOverrides } from "./schema.ts";
 
 const TOKEN = "config_invalid";
@@ -27,6 +27,9 @@ const Doc = z.strictObject({
   "socket-mode": z.union([z.string(), z.number().int()]).optional(),
   "socket-group": z.union([z.string().min(1), z.number().int().min(0)]).optional(),
   "vault-addr": z.string().optional(),
+  // Extensions: the CA file for https backends, and the per-request timeout.
+  "vault-ca-file": z.string().min(1).optional(),
+  "vault-timeout-ms": z.number().int().min(100).max(300_000).optional(),
   "transit-mount": z.string().min(1).optional(),
   "jwt-auth-mount": z.string().min(1).optional(),
   "jwt-role": z.string().optional(),
@@ -39,6 +42,7 @@ const Doc = z.strictObject({
   "onepassword-profile": z.string().optional(),
   "max-encrypt-size": Size.optional(),
   "max-payload-size": Size.optional(),
+  "max-cert-ttl-secs": z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   "grace-versions": U32.optional(),
   "retain-versions": z.number().int().min(1).max(0xffffffff).optional(),
   "retention-sweep-secs": U64.optional(),
@@ -361,6 +365,9 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
       : parseSocketMode(doc["socket-mode"], label),
     socketGroup: doc["socket-group"],
     vaultAddr,
+    // Extensions, present only when set (absent = the built-in roots, 10 s).
+    ...(doc["vault-ca-file"] === undefined ? {} : { vaultCaFile: fileAbs(doc["vault-ca-file"]) }),
+    ...(doc["vault-timeout-ms"] === undefined ? {} : { vaultTimeoutMs: doc["vault-timeout-ms"] }),
     transitMount: doc["transit-mount"] ?? "transit",
     jwtAuthMount: doc["jwt-auth-mount"] ?? "jwt",
     jwtRole: doc["jwt-role"] ?? "",
@@ -369,6 +376,7 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
     capabilityPolicy: doc["capability-policy"] ?? "strict",
     maxEncryptSize: doc["max-encrypt-size"] ?? DEFAULT_MAX_SIZE,
     maxPayloadSize: doc["max-payload-size"] ?? DEFAULT_MAX_SIZE,
+    maxCertTtlSecs: doc["max-cert-ttl-secs"] ?? DEFAULT_MAX_CERT_TTL_SECS,
     graceVersions,
     retainVersions,
     retentionSweepSecs: doc["retention-sweep-secs"] ?? 3600,

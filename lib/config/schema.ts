@@ -8,6 +8,12 @@
 export const DEFAULT_SOCKET = "/run/basil/basil.sock";
 /** Default cap for encrypt/decrypt-style payloads and for other payloads. */
 export const DEFAULT_MAX_SIZE = 1024 * 1024;
+/**
+ * Default `max-cert-ttl-secs` (extension): the longest lifetime
+ * IssueCertificate grants a TLS leaf, 24 hours. Short-lived leaves are
+ * re-issued rather than revoked.
+ */
+export const DEFAULT_MAX_CERT_TTL_SECS = 24 * 60 * 60;
 
 /** `[unlock]`. */
 export interface UnlockConfig {
@@ -47,6 +53,10 @@ export interface AgentConfig {
   readonly socketMode: number;
   readonly socketGroup: string | number | undefined;
   readonly vaultAddr: string;
+  /** Extension: PEM CA file trusted for https vault backends (default roots otherwise). */
+  readonly vaultCaFile?: string;
+  /** Extension: per-request timeout to vault backends, ms (default 10000). */
+  readonly vaultTimeoutMs?: number;
   readonly transitMount: string;
   readonly jwtAuthMount: string;
   readonly jwtRole: string;
@@ -55,6 +65,8 @@ export interface AgentConfig {
   readonly capabilityPolicy: "strict" | "degraded" | "off";
   readonly maxEncryptSize: number;
   readonly maxPayloadSize: number;
+  /** `max-cert-ttl-secs` (extension, ≥ 1): IssueCertificate's TTL cap. */
+  readonly maxCertTtlSecs: number;
   readonly graceVersions: number;
   readonly retainVersions: number | undefined;
   readonly retentionSweepSecs: number;

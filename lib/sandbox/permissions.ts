@@ -1,36 +1,35 @@
 /**
  * The agent's Deno permission set, derived from what its config names and
- * nothing else. The agent process runs under exactly these flags, so even a
- * compromised broker cannot read or write a file, open a socket or load a
- * library its config did not name. This is the one place the agent's flags
- * are defined; the CLI's own flags live in deno.json's `basil` task.
+ * nothing else, and the part of it the agent gives up once started. This is
+ * the one place the agent's flags are defined; the CLI's own flags live in
+ * deno.json's `basil` task.
+ *
+ * What the sandbox guarantees once the agent serves (README "Sandbox"): it
+ * cannot read a file outside its read list (config, catalog, policy, the
+ * keystore, /etc/passwd and /etc/group), write outside its write list
+ * (socket, keystore, audit log), connect anywhere but its own socket and
+ * the JWKS listener, run any program but the age plugin, read any
+ * environment variable, or load a native library: ffi is revoked at start
+ * (main.ts) and the start-up-only files ({@linkcode startupOnly}) right after
+ * the socket is bound.
+ *
+ * Why `--allow-ffi` is not scoped to the library paths: Deno creates an FFI
+ * callback (`Deno.UnsafeCallback`, which libnghttp2 needs) only under the
+ * process-wide grant (deno_permissions `check_partial_no_path` requires
+ * `granted_global`). So the agent starts with the grant, opens exactly the
+ * libraries the launcher resolved ({@linkcode AgentPermissions.ffi}), and
+ * revokes ffi before reading its config; no input has been read while it
+ * held it.
  * @module
  */
 
 import type { Catalog } from "../catalog/schema.ts";
 import type { AgentConfig } from "../config/schema.ts";
 
-/** Environment variables grpc-js reads when imported. */
-export const GRPC_ENV: readonly string[] = [
-  "GRPC_TRACE",
-  "GRPC_VERBOSITY",
-  "GRPC_NODE_TRACE",
-  "GRPC_NODE_VERBOSITY",
-  "GRPC_SSL_CIPHER_SUITES",
-  "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
-  "GRPC_NODE_USE_ALTERNATIVE_RESOLVER",
-  "GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION",
-  "GRPC_NODE_DEBUG_SEND_ERROR_DETAILS",
-  "grpc_proxy",
-  "http_proxy",
-  "https_proxy",
-  "no_grpc_proxy",
-  "no_proxy",
-];
-
-/** Native libraries the agent may load. */
+/** Native libraries the agent opens at start (then ffi is revoked). */
 export interface NativeLibs {
   readonly libc: string;
+  readonly nghttp2: string;
   /** libtss2 libraries, only when the TPM slot is enabled. */
   readonly tss2?: readonly string[];
 }
@@ -40,6 +39,7 @@ export interface AgentPermissions {
   readonly read: readonly string[];
   readonly write: readonly string[];
   readonly net: readonly string[];
+  /** The libraries main.ts opens before it revokes ffi (the flag itself is process-wide, see above). */
   readonly ffi: readonly string[];
   readonly env: readonly string[];
   /** Programs the agent may run (only the age plugin, when configured). */
@@ -90,6 +90,7 @@ export function agentPermissions(
     cfg.catalog,
     cfg.policy,
     cfg.bundle,
+    ...(hasVault(catalog) ? [cfg.vaultCaFile] : []),
     epoch,
     ...secretFiles,
     ...keystoreFiles,
@@ -103,12 +104,44 @@ export function agentPermissions(
     write,
     net: [
       `unix:${cfg.socket}`,
+      ...vaultHosts(cfg, catalog),
       ...(cfg.jwks.enable ? [`${hostForFlag(cfg.jwks.listen.host)}:${cfg.jwks.listen.port}`] : []),
     ],
-    ffi: uniq([libs.libc, ...(libs.tss2 ?? [])]),
-    env: [...GRPC_ENV],
+    ffi: uniq([libs.libc, libs.nghttp2, ...(libs.tss2 ?? [])]),
+    env: [],
     run: cfg.unlock.ageYubikey ? ["age-plugin-yubikey"] : [],
   };
+}
+
+function hasVault(catalog: Catalog): boolean {
+  return [...catalog.backends.values()].some((b) => b.kind === "vault");
+}
+
+/**
+ * `host:port` of every vault backend's catalog `addr` and of `vault-addr`
+ * (the bundle, which may pin a credential `addr`, is only unlocked inside
+ * the agent, so the agent refuses an `addr` outside these two).
+ */
+function vaultHosts(cfg: AgentConfig, catalog: Catalog): string[] {
+  if (!hasVault(catalog)) return [];
+  const hosts: string[] = [];
+  for (
+    const addr of [
+      cfg.vaultAddr,
+      ...[...catalog.backends.values()].filter((b) => b.kind === "vault").map((b) => b.addr),
+    ]
+  ) {
+    try {
+      const u = new URL(addr);
+      if (u.protocol !== "http:" && u.protocol !== "https:") continue;
+      hosts.push(
+        `${u.hostname}:${u.port === "" ? (u.protocol === "https:" ? "443" : "80") : u.port}`,
+      );
+    } catch {
+      // not a URL: the agent refuses it at start with a clear error
+    }
+  }
+  return uniq(hosts);
 }
 
 function hostForFlag(host: string): string {
@@ -127,8 +160,38 @@ export function toDenoFlags(p: AgentPermissions): string[] {
     ...flag("read", p.read),
     ...flag("write", p.write),
     ...flag("net", p.net),
-    ...flag("ffi", p.ffi),
+    ...(p.ffi.length === 0 ? [] : ["--allow-ffi"]),
     ...flag("env", p.env),
     ...flag("run", p.run),
   ];
+}
+
+/**
+ * Paths the agent needs only while starting (unlock files, the bundle and
+ * its epoch sidecar, the config and JWKS TLS files): it revokes them once
+ * the socket is bound. Hot reload re-reads only the catalog and policy.
+ */
+export function startupOnly(cfg: AgentConfig): { read: string[]; write: string[] } {
+  const epoch = `${cfg.bundle}.epoch`;
+  const keep = new Set([cfg.catalog, cfg.policy, cfg.socket, cfg.auditLog]);
+  const drop = (xs: readonly (string | undefined)[]) => uniq(xs).filter((x) => !keep.has(x));
+  return {
+    read: drop([
+      cfg.configFile,
+      cfg.bundle,
+      epoch,
+      `${epoch}.tmp`,
+      cfg.unlock.passphraseFile,
+      cfg.unlock.bip39PhraseFile,
+      ...(cfg.jwks.enable && cfg.jwks.tls.enable
+        ? [cfg.jwks.tls.certFile, cfg.jwks.tls.keyFile]
+        : []),
+    ]),
+    write: drop([
+      epoch,
+      `${epoch}.tmp`,
+      cfg.unlock.passphraseNoWipe ? undefined : cfg.unlock.passphraseFile,
+      cfg.unlock.bip39PhraseFile,
+    ]),
+  };
 }

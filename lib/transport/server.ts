@@ -1,19 +1,31 @@
 /**
- * The broker's gRPC server on a unix socket. The server owns the listener:
- * each accepted connection's peer credentials are read from the kernel
- * (SO_PEERCRED via ffi/libc.ts) before a single byte is parsed, recorded on
- * the socket, and the connection is then handed to grpc-js. Nothing a client
- * sends can change who it is.
+ * The broker's gRPC server on a unix socket, on libnghttp2 (h2_connection.ts)
+ * over `node:net`. The server owns the listener: each accepted connection's
+ * peer credentials are read from the kernel (SO_PEERCRED) before a single
+ * byte is parsed, and a connection whose credentials cannot be read is
+ * closed at once. Nothing a client sends can change who it is.
+ *
+ * Once a second the server enforces every connection's time limits, and
+ * returns freed heap memory to the system (malloc_trim) when connections
+ * closed since the last time. Abuse (protocol errors, floods, timeouts,
+ * refused connections) is counted and logged at most once per interval.
  * @module
  */
 
-import * as grpc from "@grpc/grpc-js";
 import net from "node:net";
 import type { Ucred } from "../../ffi/libc.ts";
+import type { Nghttp2 } from "../../ffi/nghttp2.ts";
 import type { Logger } from "../core/log.ts";
 import type { ServiceBinding } from "../service/types.ts";
-import { encodePeer, toGrpcService } from "./grpc.ts";
+import { methodsOf } from "./grpc.ts";
+import { openGrpcStream } from "./grpc_call.ts";
+import type { ActiveCall, CallEnvironment, GrpcMethod } from "./grpc_call.ts";
+import { GRPC_STATUS } from "./grpc_wire.ts";
+import { H2Connection } from "./h2_connection.ts";
+import type { H2Abuse, H2Limits } from "./h2_connection.ts";
+import { connectionLimits, MAX_CONNECTIONS } from "./limits.ts";
 import { checkBindable, listenUnix, prepareSocketPath, removeSocketIfOurs } from "./socket.ts";
+import type { SetUmask } from "./socket.ts";
 
 export { checkBindable };
 
@@ -22,91 +34,174 @@ export type PeerReader = (fd: number) => Ucred | undefined;
 
 /** Options for {@linkcode BrokerServer.start}. */
 export interface ServerOptions {
-  socket: string;
-  mode: number;
-  gid: number | undefined;
-  services: readonly ServiceBinding[];
-  readPeer: PeerReader;
-  logger: Logger;
+  readonly socket: string;
+  readonly mode: number;
+  readonly gid: number | undefined;
+  /** Broker services (or raw methods, for the benchmark echo). */
+  readonly services: readonly ServiceBinding[];
+  readonly methods?: ReadonlyMap<string, GrpcMethod>;
+  readonly engine: Nghttp2;
+  readonly readPeer: PeerReader;
+  readonly logger: Logger;
   /** Largest request message accepted, in bytes (bigger ones never allocate). */
-  maxReceiveBytes: number;
+  readonly maxReceiveBytes: number;
+  /** Returns freed heap memory to the system (libc malloc_trim). */
+  readonly trimMemory?: () => void;
+  /** Sets the umask around the bind (default `Deno.umask`). */
+  readonly umask?: SetUmask;
+  /** Overrides of the per-connection limits (tests). */
+  readonly limits?: Partial<H2Limits>;
+  readonly maxConnections?: number;
 }
+
+const TICK_MS = 1000;
+const ABUSE_LOG_MS = 10_000;
 
 /** A running server. */
 export class BrokerServer {
-  readonly #grpc: grpc.Server;
+  readonly #o: ServerOptions;
   readonly #net: net.Server;
-  readonly #injector: ReturnType<grpc.Server["createConnectionInjector"]>;
-  readonly #sockets = new Set<net.Socket>();
-  readonly #path: string;
+  readonly #methods: ReadonlyMap<string, GrpcMethod>;
+  readonly #limits: H2Limits;
+  readonly #connections = new Set<H2Connection>();
+  readonly #active = new Set<ActiveCall>();
+  readonly #abuse = new Map<string, number>();
+  readonly #tick: ReturnType<typeof setInterval>;
+  #closedSinceTrim = 0;
+  #onEmpty: (() => void) | undefined;
+  #lastAbuseLog = 0;
   #ino: number | null = null;
   #stopped = false;
 
-  private constructor(opts: ServerOptions) {
-    this.#path = opts.socket;
-    this.#grpc = new grpc.Server({
-      "grpc.max_receive_message_length": opts.maxReceiveBytes,
-      "grpc.max_send_message_length": -1,
-    });
-    for (const b of opts.services) {
-      const svc = toGrpcService(b, opts.logger);
-      this.#grpc.addService(svc.definition, svc.implementation);
-    }
-    this.#injector = this.#grpc.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    this.#net = net.createServer({ pauseOnConnect: false }, (socket) => {
-      socket.on("error", () => {});
-      // deno-lint-ignore no-explicit-any
-      const fd = (socket as any)._handle?.fd;
-      let cred: Ucred | undefined;
-      try {
-        cred = typeof fd === "number" && fd >= 0 ? opts.readPeer(fd) : undefined;
-      } catch {
-        cred = undefined;
-      }
-      Object.defineProperty(socket, "remoteAddress", { value: encodePeer(cred) });
-      Object.defineProperty(socket, "remotePort", { value: undefined });
-      this.#sockets.add(socket);
-      socket.once("close", () => this.#sockets.delete(socket));
-      this.#injector.injectConnection(socket);
-    });
+  private constructor(o: ServerOptions) {
+    this.#o = o;
+    this.#methods = new Map([...methodsOf(o.services, o.logger), ...(o.methods ?? [])]);
+    this.#limits = { ...connectionLimits(o.maxReceiveBytes), ...o.limits };
+    this.#net = net.createServer({ pauseOnConnect: false }, (socket) => this.#accept(socket));
+    this.#tick = setInterval(() => this.#onTick(), TICK_MS);
   }
 
   /** Prepares the path, binds and starts serving. */
-  static async start(opts: ServerOptions): Promise<BrokerServer> {
-    await prepareSocketPath(opts.socket);
-    const s = new BrokerServer(opts);
-    await listenUnix(s.#net, opts.socket, opts.mode, opts.gid);
+  static async start(o: ServerOptions): Promise<BrokerServer> {
+    await prepareSocketPath(o.socket);
+    const s = new BrokerServer(o);
     try {
-      s.#ino = Deno.lstatSync(opts.socket).ino;
+      await listenUnix(s.#net, o.socket, { mode: o.mode, gid: o.gid, umask: o.umask });
+    } catch (e) {
+      clearInterval(s.#tick);
+      throw e;
+    }
+    try {
+      s.#ino = Deno.lstatSync(o.socket).ino;
     } catch { /* keep null */ }
     return s;
   }
 
   /** Number of open client connections. */
   get connections(): number {
-    return this.#sockets.size;
+    return this.#connections.size;
+  }
+
+  #accept(socket: net.Socket): void {
+    socket.on("error", () => {});
+    if (this.#stopped) {
+      socket.destroy();
+      return;
+    }
+    if (this.#connections.size >= (this.#o.maxConnections ?? MAX_CONNECTIONS)) {
+      this.#count({ kind: "limit", detail: "too many connections" });
+      socket.destroy();
+      return;
+    }
+    // deno-lint-ignore no-explicit-any
+    const fd = (socket as any)._handle?.fd;
+    let peer: Ucred | undefined;
+    try {
+      peer = typeof fd === "number" && fd >= 0 ? this.#o.readPeer(fd) : undefined;
+    } catch {
+      peer = undefined;
+    }
+    if (peer === undefined) {
+      // No kernel identity, no service: never "unauthenticated" by accident.
+      this.#count({ kind: "protocol", detail: "peer credentials unreadable" });
+      socket.destroy();
+      return;
+    }
+    const env: CallEnvironment = {
+      methods: this.#methods,
+      peer,
+      maxMessageBytes: this.#o.maxReceiveBytes,
+      active: this.#active,
+    };
+    const conn: H2Connection = new H2Connection({
+      socket,
+      engine: this.#o.engine,
+      limits: this.#limits,
+      factory: (stream, headers) => openGrpcStream(stream, headers, env),
+      onAbuse: (a) => this.#count(a),
+      onClosed: () => {
+        this.#connections.delete(conn);
+        this.#closedSinceTrim++;
+        if (this.#connections.size === 0) this.#onEmpty?.();
+      },
+    });
+    if (!conn.closed) this.#connections.add(conn);
+  }
+
+  #count(a: H2Abuse): void {
+    if (a.kind === "internal") {
+      this.#o.logger.log("error", "transport callback failed; connection closed", {
+        error: a.detail,
+      });
+      return;
+    }
+    const key = `${a.kind}: ${a.detail}`;
+    this.#abuse.set(key, (this.#abuse.get(key) ?? 0) + 1);
+  }
+
+  #onTick(): void {
+    const now = Date.now();
+    for (const c of this.#connections) c.tick(now);
+    if (this.#closedSinceTrim > 0 && this.#o.trimMemory) {
+      this.#closedSinceTrim = 0;
+      this.#o.trimMemory();
+    }
+    if (this.#abuse.size > 0 && now - this.#lastAbuseLog >= ABUSE_LOG_MS) {
+      this.#lastAbuseLog = now;
+      this.#o.logger.log("warn", "refused or misbehaving connections", {
+        counts: JSON.stringify(Object.fromEntries(this.#abuse)),
+      });
+      this.#abuse.clear();
+    }
   }
 
   /**
-   * Stops accepting, lets in-flight calls finish for up to `graceMs`, then
-   * closes everything and removes the socket file. Safe to call twice.
+   * Stops accepting and sends every connection GOAWAY; unary calls in flight
+   * may finish for up to `graceMs`, streaming calls end at once with
+   * UNAVAILABLE (their clients reconnect). Then everything still open is
+   * closed and the socket file removed. Safe to call twice.
    */
   async stop(graceMs = 2000): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#net.close();
-    removeSocketIfOurs(this.#path, this.#ino);
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.#grpc.forceShutdown();
-        resolve();
-      }, graceMs);
-      this.#grpc.tryShutdown(() => {
-        clearTimeout(t);
-        resolve();
+    removeSocketIfOurs(this.#o.socket, this.#ino);
+    for (const c of this.#connections) c.shutdown();
+    for (const call of [...this.#active]) {
+      if (call.streaming) call.cancel(GRPC_STATUS.UNAVAILABLE, "server shutting down");
+    }
+    if (this.#connections.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#onEmpty = resolve;
+        timer = setTimeout(resolve, graceMs);
       });
-    });
-    this.#injector.destroy();
-    for (const s of this.#sockets) s.destroy();
+      clearTimeout(timer);
+    }
+    for (const call of [...this.#active]) {
+      call.cancel(GRPC_STATUS.UNAVAILABLE, "server shutting down");
+    }
+    for (const c of [...this.#connections]) c.destroy();
+    clearInterval(this.#tick);
   }
 }

@@ -132,15 +132,18 @@ export async function prepareSocketPath(path: string): Promise<void> {
   }
 }
 
+/** Sets the process umask and returns the previous one (libc's, in the agent). */
+export type SetUmask = (mask: number) => number;
+
 /**
  * Proves early that `path` can be bound (its directory exists and is
  * writable) by binding and closing a throwaway listener, so a bad socket path
  * fails the start before anything is unlocked or written.
  */
-export async function checkBindable(path: string): Promise<void> {
+export async function checkBindable(path: string, umask: SetUmask = Deno.umask): Promise<void> {
   await prepareSocketPath(path);
   const probeServer = net.createServer();
-  await listenUnix(probeServer, path, 0o600, undefined);
+  await listenUnix(probeServer, path, { mode: 0o600, gid: undefined, umask });
   await new Promise<void>((resolve) => probeServer.close(() => resolve()));
   removeSocketIfOurs(path, null);
 }
@@ -149,10 +152,11 @@ export async function checkBindable(path: string): Promise<void> {
 export async function listenUnix(
   server: net.Server,
   path: string,
-  mode: number,
-  gid: number | undefined,
+  o: { mode: number; gid: number | undefined; umask?: SetUmask },
 ): Promise<void> {
-  const old = Deno.umask(0o177);
+  const { mode, gid } = o;
+  const umask = o.umask ?? Deno.umask;
+  const old = umask(0o177);
   try {
     await new Promise<void>((resolve, reject) => {
       const onError = (e: Error) => reject(e);
@@ -171,7 +175,7 @@ export async function listenUnix(
       : describeFsError(e);
     throw new InputError("socket_bind", `socket ${path}: cannot bind: ${why}`);
   } finally {
-    Deno.umask(old | 0o077);
+    umask(old | 0o077);
   }
   try {
     if (gid !== undefined) Deno.chownSync(path, null, gid);

@@ -11,29 +11,30 @@
 
 import { create, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import * as grpc from "@grpc/grpc-js";
 import { BasilError, InputError } from "../core/errors.ts";
 import type { BasilErrorCode } from "../core/errors.ts";
 import { BrokerErrorInfoSchema } from "../wire/basil/broker/v1/broker_pb.ts";
 import { StatusSchema } from "../wire/google/rpc/status_pb.ts";
+import { GRPC_STATUS, StatusError } from "./grpc_wire.ts";
+import type { GrpcStatusCode } from "./grpc_wire.ts";
 
 /** Broker reason → gRPC status code. */
-export const STATUS_TABLE: Readonly<Record<BasilErrorCode, grpc.status>> = {
-  UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
-  UNAUTHORIZED: grpc.status.PERMISSION_DENIED,
-  INVALID_REQUEST: grpc.status.INVALID_ARGUMENT,
-  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
-  DECRYPT_FAILED: grpc.status.INVALID_ARGUMENT,
-  PAYLOAD_TOO_LARGE: grpc.status.RESOURCE_EXHAUSTED,
-  UNSUPPORTED: grpc.status.UNIMPLEMENTED,
-  UNSUPPORTED_ALGORITHM: grpc.status.UNIMPLEMENTED,
-  BACKEND_UNAVAILABLE: grpc.status.UNAVAILABLE,
-  BACKEND_ERROR: grpc.status.INTERNAL,
-  INTERNAL: grpc.status.INTERNAL,
-  NO_REVOCATION_STORE: grpc.status.FAILED_PRECONDITION,
-  INVOCATION_DISABLED: grpc.status.FAILED_PRECONDITION,
-  FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
-  DATA_LOSS: grpc.status.DATA_LOSS,
+export const STATUS_TABLE: Readonly<Record<BasilErrorCode, GrpcStatusCode>> = {
+  UNAUTHENTICATED: GRPC_STATUS.UNAUTHENTICATED,
+  UNAUTHORIZED: GRPC_STATUS.PERMISSION_DENIED,
+  INVALID_REQUEST: GRPC_STATUS.INVALID_ARGUMENT,
+  INVALID_ARGUMENT: GRPC_STATUS.INVALID_ARGUMENT,
+  DECRYPT_FAILED: GRPC_STATUS.INVALID_ARGUMENT,
+  PAYLOAD_TOO_LARGE: GRPC_STATUS.RESOURCE_EXHAUSTED,
+  UNSUPPORTED: GRPC_STATUS.UNIMPLEMENTED,
+  UNSUPPORTED_ALGORITHM: GRPC_STATUS.UNIMPLEMENTED,
+  BACKEND_UNAVAILABLE: GRPC_STATUS.UNAVAILABLE,
+  BACKEND_ERROR: GRPC_STATUS.INTERNAL,
+  INTERNAL: GRPC_STATUS.INTERNAL,
+  NO_REVOCATION_STORE: GRPC_STATUS.FAILED_PRECONDITION,
+  INVOCATION_DISABLED: GRPC_STATUS.FAILED_PRECONDITION,
+  FAILED_PRECONDITION: GRPC_STATUS.FAILED_PRECONDITION,
+  DATA_LOSS: GRPC_STATUS.DATA_LOSS,
 };
 
 /**
@@ -53,21 +54,19 @@ export function asBasilError(e: unknown, op: string): BasilError {
   return new BasilError("INTERNAL", undefined, { op, detail: foreignDetail(e), cause: e });
 }
 
-/** The grpc-js error object for a broker error. */
-export function toServiceError(
-  err: BasilError,
-  plain: boolean,
-): Partial<grpc.StatusObject> & { code: grpc.status } {
+/**
+ * The status a broker error is answered with. Broker services carry
+ * `google.rpc.Status{code, message, [Any(BrokerErrorInfo)]}` as details;
+ * `plain` services (SPIFFE, SDS) carry none.
+ */
+export function toStatusError(err: BasilError, plain: boolean): StatusError {
   const code = STATUS_TABLE[err.code];
-  const metadata = new grpc.Metadata();
-  if (!plain) {
-    const info = create(BrokerErrorInfoSchema, { reason: err.code, op: err.op ?? "" });
-    const status = create(StatusSchema, {
-      code,
-      message: err.message,
-      details: [anyPack(BrokerErrorInfoSchema, info)],
-    });
-    metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, status)));
-  }
-  return { code, details: err.message, metadata };
+  if (plain) return new StatusError(code, err.message);
+  const info = create(BrokerErrorInfoSchema, { reason: err.code, op: err.op ?? "" });
+  const status = create(StatusSchema, {
+    code,
+    message: err.message,
+    details: [anyPack(BrokerErrorInfoSchema, info)],
+  });
+  return new StatusError(code, err.message, toBinary(StatusSchema, status));
 }

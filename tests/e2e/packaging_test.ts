@@ -304,6 +304,10 @@ Deno.test({
       pkg.wrapperEnv.BASIL_LIBC ?? "",
       /^\/nix\/store\/\w+-glibc-[^/]+\/lib\/libc\.so\.6$/,
     );
+    assert.match(
+      pkg.wrapperEnv.BASIL_LIBNGHTTP2 ?? "",
+      /^\/nix\/store\/\w+-nghttp2-[^/]+-lib\/lib\/libnghttp2\.so\.14$/,
+    );
     assert.equal(pkg.version, VERSION);
     assert.match(
       pkg.installPhase,
@@ -311,6 +315,7 @@ Deno.test({
     );
     assert.match(pkg.installPhase, /--prefix PATH : \/nix\/store\/\w+-deno-[^/]+\/bin/);
     assert.match(pkg.installPhase, /--set BASIL_LIBC /);
+    assert.match(pkg.installPhase, /--set BASIL_LIBNGHTTP2 /);
     const runFlag = BASIL_FLAGS.find((f) => f.startsWith("--allow-run="))!;
     assert.ok(pkg.installPhase.includes(`'${runFlag}'`), pkg.installPhase);
     assert.match(pkg.depsBuild, /deno install --frozen --entrypoint cli\.ts main\.ts/);

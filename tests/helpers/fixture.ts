@@ -31,6 +31,14 @@ export interface FixtureOptions {
   dirMode?: number;
   /** Write an audit log (default true). */
   audit?: boolean;
+  /** Let the agent wipe the passphrase file after reading it (default false: no-wipe). */
+  wipePassphrase?: boolean;
+  /**
+   * Extra bundle credentials by backend id (say a `VaultToken` for a `vault`
+   * backend), sealed next to the keystore's `db` DEK. The bundle encoder
+   * only reads them; the caller keeps (and wipes) them.
+   */
+  backendCreds?: ReadonlyMap<string, BackendCred>;
 }
 
 /** A default catalog of value keys on the embedded keystore. */
@@ -148,6 +156,7 @@ export class Fixture {
     Deno.writeFileSync(f.dek, dek, { mode: 0o600 });
     const backends = new Map<string, BackendCred>([
       ["db", { type: "DbKeystoreDek", dek: SecretBytes.copyOf(dek) }],
+      ...(o.backendCreds ?? []),
     ]);
     const bytes = await createBundle({
       slots: [{ method: new PassphraseMethod(SecretBytes.copyOf(pass)), label: "passphrase" }],
@@ -171,7 +180,7 @@ export class Fixture {
       o.configExtra ?? "",
       "[unlock]",
       `unlock-passphrase-file = ${q(this.passphrase)}`,
-      "unlock-passphrase-no-wipe = true",
+      o.wipePassphrase ? "" : "unlock-passphrase-no-wipe = true",
       o.unlockExtra ?? "",
     ];
     Deno.writeTextFileSync(this.config, lines.join("\n") + "\n");
@@ -207,23 +216,34 @@ export class Fixture {
   }
 }
 
-/** An agent process (the launcher and its sandboxed child). */
+/** An agent process: `basil agent` replaces itself (execve) with the sandboxed agent. */
 export class RunningAgent {
   readonly child: Deno.ChildProcess;
   readonly #f: Fixture;
   #stderr = "";
   readonly #drained: Promise<void>;
-  #exit: Deno.CommandStatus | undefined;
+  /** Called after every stderr chunk and once stderr ends. */
+  readonly #listeners = new Set<() => void>();
 
   private constructor(f: Fixture, child: Deno.ChildProcess) {
     this.#f = f;
     this.child = child;
     const dec = new TextDecoder();
+    const notify = () => {
+      for (const l of [...this.#listeners]) l();
+    };
     this.#drained = (async () => {
-      for await (const c of child.stderr) this.#stderr += dec.decode(c);
+      try {
+        for await (const c of child.stderr) {
+          this.#stderr += dec.decode(c, { stream: true });
+          notify();
+        }
+      } finally {
+        this.#stderr += dec.decode();
+        notify();
+      }
     })();
     child.stdout.cancel();
-    child.status.then((s) => (this.#exit = s));
   }
 
   /** Spawns `basil agent -c <config>` for a fixture. */
@@ -245,23 +265,46 @@ export class RunningAgent {
     return this.#stderr;
   }
 
-  /** The sandboxed agent process's pid (the launcher's child). */
-  get agentPid(): number | undefined {
-    return childPids(this.child.pid)[0];
+  /** The sandboxed agent process's pid: the launcher's own (it exec'ed the agent). */
+  get agentPid(): number {
+    return this.child.pid;
   }
 
-  /** Resolves once the socket accepts connections; throws if the agent exits first. */
+  /** Resolves once the agent logs that it listens; throws if it exits first. */
   async ready(timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.#exit) {
-        await this.#drained;
-        throw new Error(`agent exited ${this.#exit.code} before listening:\n${this.#stderr}`);
-      }
-      if (this.#stderr.includes('"agent listening"')) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`agent did not listen within ${timeoutMs} ms:\n${this.#stderr}`);
+    await this.waitForStderr((text) => text.includes('"agent listening"'), "listening", timeoutMs);
+  }
+
+  /**
+   * Resolves when `done(stderr so far)` holds, checked on every stderr chunk
+   * the agent writes (an event, not a poll). Throws, with the stderr, if the
+   * agent's stderr ends first (it exited) or after a generous `timeoutMs`.
+   */
+  waitForStderr(
+    done: (stderr: string) => boolean,
+    what: string,
+    timeoutMs = 60_000,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let ended = false;
+      const finish = (err?: Error) => {
+        clearTimeout(timer);
+        this.#listeners.delete(check);
+        if (err) reject(err);
+        else resolve();
+      };
+      const check = () => {
+        if (done(this.#stderr)) finish();
+        else if (ended) finish(new Error(`agent ended before ${what}:\n${this.#stderr}`));
+      };
+      const timer = setTimeout(
+        () => finish(new Error(`agent not ${what} within ${timeoutMs} ms:\n${this.#stderr}`)),
+        timeoutMs,
+      );
+      this.#drained.then(() => (ended = true, check()));
+      this.#listeners.add(check);
+      check();
+    });
   }
 
   /** Waits for the process to exit; returns its status and stderr. */

@@ -1,13 +1,13 @@
 /**
  * `basil agent -c <toml>`: validates the config and catalog with the CLI's
- * permissions, then runs the agent in its own sandboxed Deno process
- * (lib/sandbox) and exits with its status.
+ * permissions, then becomes the sandboxed agent (execve, lib/sandbox): the
+ * running agent is this process, under the agent's own Deno flags.
  * @module
  */
 
 import type { Command } from "@commander-js/extra-typings";
 import { InputError } from "../../core/errors.ts";
-import { planAgentLaunch, runAgentProcess } from "../../sandbox/launch.ts";
+import { execAgent, planAgentLaunch } from "../../sandbox/launch.ts";
 import type { CliContext } from "../context.ts";
 import { loadConfigFromFlags, readCatalog } from "../inputs.ts";
 
@@ -24,13 +24,14 @@ export function registerAgentCommand(
     .option("--bundle <file>", "sealed bundle (env BASIL_BUNDLE)")
     .option("--vault-addr <url>", "default Vault/OpenBao address (env VAULT_ADDR)")
     .option("--print-permissions", "print the agent's Deno permission flags and exit")
-    .action(async (o) => {
+    .action((o) => {
       let plan;
       try {
         const cfg = loadConfigFromFlags({ ...o, socket: ctx.explicitSocket() }, ctx);
         const { catalog } = readCatalog(cfg.catalog);
         plan = planAgentLaunch(cfg, catalog, {
           libc: ctx.env("BASIL_LIBC"),
+          nghttp2: ctx.env("BASIL_LIBNGHTTP2"),
           tss2Dir: ctx.env("BASIL_TSS2_DIR"),
           getEnv: ctx.env,
         });
@@ -48,6 +49,8 @@ export function registerAgentCommand(
         );
         return;
       }
-      ctx.exitCode = await runAgentProcess(plan);
+      const why = execAgent(plan);
+      ctx.io.err(`basil agent: cannot start the agent: ${why}\n`);
+      ctx.exitCode = 1;
     });
 }

@@ -55,7 +55,12 @@ interface DemoAgent {
 async function startAgent(p: DemoPaths, ctx: CliContext): Promise<DemoAgent> {
   const cfg = loadConfigFromFlags({ config: p.config }, { ...ctx, env: () => undefined });
   const { catalog } = readCatalog(cfg.catalog);
-  const plan = planAgentLaunch(cfg, catalog, { libc: ctx.env("BASIL_LIBC"), getEnv: ctx.env });
+  const plan = planAgentLaunch(cfg, catalog, {
+    libc: ctx.env("BASIL_LIBC"),
+    nghttp2: ctx.env("BASIL_LIBNGHTTP2"),
+    getEnv: ctx.env,
+    child: true,
+  });
   const child = spawnAgent(plan, { stdout: "piped", stderr: "piped" });
   const file = await Deno.open(p.agentLog, {
     write: true,

@@ -28,6 +28,7 @@ Deno.test("defaults: the seeds' socket, 0600, contract defaults everywhere else"
     capabilityPolicy: "strict",
     maxEncryptSize: 1048576,
     maxPayloadSize: 1048576,
+    maxCertTtlSecs: 86400,
     graceVersions: 1,
     retainVersions: undefined,
     retentionSweepSecs: 3600,
@@ -66,6 +67,7 @@ svid-ttl-secs = 600
 capability-policy = "degraded"
 max-encrypt-size = 2048
 max-payload-size = 4096
+max-cert-ttl-secs = 3600
 grace-versions = 0
 retain-versions = 5
 retention-sweep-secs = 0
@@ -111,7 +113,7 @@ protocol = "http-json"
     ["t2", "jwt2", "basil", "aud", 600],
   );
   assert.equal(c.capabilityPolicy, "degraded");
-  assert.deepEqual([c.maxEncryptSize, c.maxPayloadSize], [2048, 4096]);
+  assert.deepEqual([c.maxEncryptSize, c.maxPayloadSize, c.maxCertTtlSecs], [2048, 4096, 3600]);
   assert.deepEqual([c.graceVersions, c.retainVersions, c.retentionSweepSecs], [0, 5, 0]);
   assert.equal(c.auditLog, "/etc/basil/audit/log.jsonl");
   assert.equal(c.noReconcile, true);
@@ -236,6 +238,10 @@ Deno.test("wrong types and ranges name the key", () => {
     ['no-reconcile = "yes"', "no-reconcile", /boolean/],
     ['capability-policy = "lenient"', "capability-policy", /one of/],
     ["max-encrypt-size = 0", "max-encrypt-size", /at least 1/],
+    ["max-cert-ttl-secs = 0", "max-cert-ttl-secs", /at least 1/],
+    ["max-cert-ttl-secs = -3600", "max-cert-ttl-secs", /at least 1/],
+    ["max-cert-ttl-secs = 1.5", "max-cert-ttl-secs", /./],
+    ['max-cert-ttl-secs = "1d"', "max-cert-ttl-secs", /number/],
     ["grace-versions = -1", "grace-versions", /at least 0/],
     ["[invocation]\nmax-ttl-secs = 301", "invocation.max-ttl-secs", /at most 300/],
     ["[invocation]\nmax-ttl-secs = 0", "invocation.max-ttl-secs", /at least 1/],

@@ -12,8 +12,8 @@ import {
   planAgentLaunch,
   RUNTIME_ENV,
 } from "../../../lib/sandbox/launch.ts";
-import { agentPermissions, GRPC_ENV } from "../../../lib/sandbox/permissions.ts";
-import { agentConfig, LIBC } from "./helpers.ts";
+import { agentPermissions } from "../../../lib/sandbox/permissions.ts";
+import { agentConfig, LIBS } from "./helpers.ts";
 
 function inputs(unlock = "") {
   const cfg = agentConfig(unlock);
@@ -39,22 +39,16 @@ const get = (n: string) => LAUNCHER_ENV[n];
 
 Deno.test("the plan's environment holds only the agent's readable variables and Deno's own", () => {
   const { cfg, catalog } = inputs();
-  const plan = planAgentLaunch(cfg, catalog, { libc: LIBC, getEnv: get });
-  assert.deepEqual(plan.env, {
-    GRPC_VERBOSITY: "ERROR",
-    no_proxy: "localhost",
-    DENO_DIR: "/var/cache/basil",
-  });
-  for (const name of Object.keys(plan.env)) {
-    assert.ok(GRPC_ENV.includes(name) || RUNTIME_ENV.includes(name), name);
-  }
+  const plan = planAgentLaunch(cfg, catalog, { ...LIBS, getEnv: get });
+  assert.deepEqual(plan.env, { DENO_DIR: "/var/cache/basil" });
+  for (const name of Object.keys(plan.env)) assert.ok(RUNTIME_ENV.includes(name), name);
   const text = JSON.stringify(plan);
   assert.ok(!text.includes("canary"), "no canary anywhere in the plan");
 });
 
 Deno.test("the agent process is spawned with clearEnv and exactly the plan's environment", () => {
   const { cfg, catalog } = inputs();
-  const plan = planAgentLaunch(cfg, catalog, { libc: LIBC, getEnv: get });
+  const plan = planAgentLaunch(cfg, catalog, { ...LIBS, getEnv: get });
   const o = agentCommandOptions(plan, { stdout: "inherit", stderr: "inherit" });
   assert.equal(o.clearEnv, true);
   assert.deepEqual(o.env, plan.env);
@@ -63,20 +57,31 @@ Deno.test("the agent process is spawned with clearEnv and exactly the plan's env
 
 Deno.test("variables the launcher may not read are skipped, not fatal", () => {
   const { cfg, catalog } = inputs();
-  const perms = agentPermissions(cfg, catalog, { libc: LIBC });
+  const perms = agentPermissions(cfg, catalog, LIBS);
   const env = agentEnvironment(perms, (n) => {
-    if (n === "GRPC_TRACE") return "all";
+    if (n === "DENO_DIR") return "/var/cache/basil";
     throw new Deno.errors.NotCapable(`Requires env access to "${n}"`);
   });
-  assert.deepEqual(env, { GRPC_TRACE: "all" });
+  assert.deepEqual(env, { DENO_DIR: "/var/cache/basil" });
+});
+
+Deno.test("the plan names the exact libraries, and only a spawned agent gets --parent-pid", () => {
+  const { cfg, catalog } = inputs();
+  const plan = planAgentLaunch(cfg, catalog, { ...LIBS, getEnv: get });
+  const arg = (k: string) => plan.args[plan.args.indexOf(k) + 1];
+  assert.equal(arg("--libc"), LIBS.libc);
+  assert.equal(arg("--libnghttp2"), LIBS.nghttp2);
+  assert.ok(!plan.args.includes("--parent-pid"), "basil agent execs: no parent to watch");
+  const child = planAgentLaunch(cfg, catalog, { ...LIBS, getEnv: get, child: true });
+  assert.equal(child.args[child.args.indexOf("--parent-pid") + 1], String(Deno.pid));
 });
 
 Deno.test("PATH is passed only when the agent may run a program (the age plugin)", () => {
   const plain = inputs();
-  const noRun = agentPermissions(plain.cfg, plain.catalog, { libc: LIBC });
+  const noRun = agentPermissions(plain.cfg, plain.catalog, LIBS);
   assert.equal(agentEnvironment(noRun, get).PATH, undefined);
   const age = inputs("age-yubikey = true");
-  const run = agentPermissions(age.cfg, age.catalog, { libc: LIBC });
+  const run = agentPermissions(age.cfg, age.catalog, LIBS);
   assert.deepEqual(run.run, ["age-plugin-yubikey"]);
   assert.equal(agentEnvironment(run, get).PATH, "/opt/bin:/usr/bin");
   assert.equal(agentEnvironment(run, () => undefined).PATH, undefined, "never made up");

@@ -1,0 +1,317 @@
+/**
+ * One gRPC call on one HTTP/2 stream: checks the request headers, reads the
+ * single request message (unary and server-streaming calls), runs the
+ * method, and answers with headers, messages and trailers, or with one
+ * trailers-only HEADERS frame when nothing was sent before a failure.
+ *
+ * - Refused before any handler runs: a method other than POST (HTTP 405), a
+ *   content-type that is not `application/grpc*` (HTTP 415), an unknown path
+ *   (UNIMPLEMENTED), a `grpc-encoding` other than identity or a compressed
+ *   message (UNIMPLEMENTED; this server never compresses), a malformed
+ *   `grpc-timeout` (INTERNAL), a message over the cap (RESOURCE_EXHAUSTED,
+ *   before it is allocated), zero or several request messages (INTERNAL).
+ * - `grpc-timeout` is enforced here: at the deadline the call is answered
+ *   DEADLINE_EXCEEDED and its signal aborts. A client that resets the stream
+ *   or goes away aborts the signal too; a late result is dropped (and
+ *   zeroed).
+ * - Any thrown value that is not a {@linkcode StatusError} is answered
+ *   INTERNAL "internal error": nothing a method throws reaches the wire
+ *   unless it was made for it.
+ * - The request message is zeroed once the method has settled, and
+ *   response messages once the socket has taken them.
+ * @module
+ */
+
+import type { Ucred } from "../../ffi/libc.ts";
+import { H2_ERROR } from "../../ffi/nghttp2.ts";
+import type { ServerStream, StreamHandler } from "./h2_connection.ts";
+import {
+  frameMessage,
+  GRPC_STATUS,
+  MessageReader,
+  parseGrpcTimeout,
+  StatusError,
+  statusTrailers,
+} from "./grpc_wire.ts";
+import type { GrpcStatusCode } from "./grpc_wire.ts";
+
+/** What a method sees of its call. */
+export interface GrpcCall {
+  readonly path: string;
+  /** The request message (zeroed after the method settles: copy what must outlive it). */
+  readonly request: Uint8Array;
+  /** The kernel-attested peer of the connection. */
+  readonly peer: Ucred | undefined;
+  /** Aborted on cancellation, deadline, disconnect or server shutdown. */
+  readonly signal: AbortSignal;
+  /** Values of a request metadata key, in order. */
+  metadata(name: string): string[];
+  /** Adds response metadata sent with the response headers (before the first message). */
+  setHeader(name: string, value: string): void;
+  /** Adds response metadata sent with the trailers. */
+  setTrailer(name: string, value: string): void;
+  /**
+   * Sends one message of a server-streaming call (the call owns the bytes
+   * now). Resolves when the client can take more; rejects once the call is over.
+   */
+  send(message: Uint8Array): Promise<void>;
+}
+
+/** A served method. */
+export interface GrpcMethod {
+  readonly streaming: boolean;
+  /** Unary methods resolve to the response message; streaming ones send and resolve when done. */
+  serve(call: GrpcCall): Promise<Uint8Array | void>;
+}
+
+/** A running call the server can end at shutdown. */
+export interface ActiveCall {
+  readonly streaming: boolean;
+  /** Ends the call now with `code` (if it has not ended) and aborts its signal. */
+  cancel(code: GrpcStatusCode, message: string): void;
+}
+
+/** What every call of a connection shares. */
+export interface CallEnvironment {
+  readonly methods: ReadonlyMap<string, GrpcMethod>;
+  readonly peer: Ucred | undefined;
+  readonly maxMessageBytes: number;
+  /** Calls running right now (the server's set). */
+  readonly active: Set<ActiveCall>;
+}
+
+const RESERVED_HEADER = /^(:|grpc-status$|grpc-message$|grpc-status-details-bin$|content-type$)/;
+
+/** Makes the handler of a new request stream. */
+export function openGrpcStream(
+  stream: ServerStream,
+  headers: ReadonlyMap<string, readonly string[]>,
+  env: CallEnvironment,
+): StreamHandler {
+  const call = new Call(stream, headers, env);
+  call.start();
+  return call;
+}
+
+class Call implements StreamHandler, ActiveCall {
+  readonly #stream: ServerStream;
+  readonly #headers: ReadonlyMap<string, readonly string[]>;
+  readonly #env: CallEnvironment;
+  readonly #ac = new AbortController();
+  readonly #responseHeaders: [string, string][] = [];
+  readonly #trailers: [string, string][] = [];
+  #reader: MessageReader | undefined;
+  #method: GrpcMethod | undefined;
+  #path = "";
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #sentHeaders = false;
+  #finished = false;
+  #dispatched = false;
+
+  constructor(
+    stream: ServerStream,
+    headers: ReadonlyMap<string, readonly string[]>,
+    env: CallEnvironment,
+  ) {
+    this.#stream = stream;
+    this.#headers = headers;
+    this.#env = env;
+  }
+
+  get streaming(): boolean {
+    return this.#method?.streaming ?? false;
+  }
+
+  start(): void {
+    const one = (name: string) => this.#headers.get(name)?.[0];
+    if (one(":method") !== "POST") return this.#http(405);
+    const ct = one("content-type") ?? "";
+    if (!/^application\/grpc(?:$|[+;])/.test(ct)) return this.#http(415);
+    this.#path = one(":path") ?? "";
+    const method = this.#env.methods.get(this.#path);
+    if (!method) {
+      return this.#fail(GRPC_STATUS.UNIMPLEMENTED, `unknown method ${this.#path.slice(0, 200)}`);
+    }
+    const encoding = one("grpc-encoding");
+    if (encoding !== undefined && encoding !== "identity") {
+      this.#trailers.push(["grpc-accept-encoding", "identity"]);
+      return this.#fail(GRPC_STATUS.UNIMPLEMENTED, "compressed messages are not supported");
+    }
+    const timeout = one("grpc-timeout");
+    if (timeout !== undefined) {
+      const ms = parseGrpcTimeout(timeout);
+      if (ms === undefined) return this.#fail(GRPC_STATUS.INTERNAL, "malformed grpc-timeout");
+      this.#timer = setTimeout(() => this.#deadline(), ms);
+    }
+    this.#method = method;
+    this.#reader = new MessageReader(this.#env.maxMessageBytes);
+    this.#env.active.add(this);
+  }
+
+  // ---- StreamHandler ----
+
+  data(chunk: Uint8Array): boolean {
+    const r = this.#reader;
+    if (!r || this.#finished) {
+      chunk.fill(0);
+      return true;
+    }
+    r.push(chunk);
+    const fault = r.fault;
+    if (fault === undefined) return true;
+    r.wipe();
+    if (fault === "compressed") {
+      this.#trailers.push(["grpc-accept-encoding", "identity"]);
+      this.#fail(GRPC_STATUS.UNIMPLEMENTED, "compressed messages are not supported");
+    } else if (fault === "too_large") {
+      this.#fail(
+        GRPC_STATUS.RESOURCE_EXHAUSTED,
+        `request message larger than ${this.#env.maxMessageBytes} bytes`,
+      );
+    } else if (fault === "extra_message") {
+      this.#fail(GRPC_STATUS.INTERNAL, "more than one request message");
+    } else this.#fail(GRPC_STATUS.INTERNAL, "malformed message prefix");
+    return false; // nghttp2 resets the stream after the status is queued
+  }
+
+  end(): void {
+    if (this.#finished || this.#dispatched || !this.#method) return;
+    const request = this.#reader?.message();
+    if (!request) {
+      this.#reader?.wipe();
+      this.#fail(GRPC_STATUS.INTERNAL, "expected exactly one request message");
+      return;
+    }
+    this.#dispatched = true;
+    this.#run(this.#method, request);
+  }
+
+  close(errorCode: number): void {
+    if (!this.#finished) {
+      this.#finish();
+      this.#ac.abort(
+        new DOMException(
+          errorCode === H2_ERROR.NO_ERROR ? "stream closed" : "stream reset",
+          "AbortError",
+        ),
+      );
+    }
+    if (!this.#dispatched) this.#reader?.wipe();
+  }
+
+  // ---- ActiveCall ----
+
+  cancel(code: GrpcStatusCode, message: string): void {
+    if (this.#finished) return;
+    this.#fail(code, message);
+    this.#ac.abort(new DOMException(message, "AbortError"));
+  }
+
+  // ---- the call ----
+
+  #run(method: GrpcMethod, request: Uint8Array): void {
+    const call: GrpcCall = {
+      path: this.#path,
+      request,
+      peer: this.#env.peer,
+      signal: this.#ac.signal,
+      metadata: (name) => [...(this.#headers.get(name.toLowerCase()) ?? [])],
+      setHeader: (name, value) => this.#addMetadata(this.#responseHeaders, name, value),
+      setTrailer: (name, value) => this.#addMetadata(this.#trailers, name, value),
+      send: (message) => {
+        if (this.#finished) {
+          message.fill(0);
+          return Promise.reject(new DOMException("call is over", "AbortError"));
+        }
+        this.#sendHeaders();
+        this.#stream.write(frameMessage(message));
+        message.fill(0);
+        return this.#stream.drained();
+      },
+    };
+    let result: Promise<Uint8Array | void>;
+    try {
+      result = method.serve(call);
+    } catch (e) {
+      result = Promise.reject(e);
+    }
+    result.then(
+      (response) => {
+        if (this.#finished) {
+          response?.fill(0);
+          return;
+        }
+        if (response) {
+          this.#sendHeaders();
+          this.#stream.write(frameMessage(response));
+          response.fill(0);
+        }
+        this.#ok();
+      },
+      (e) => {
+        if (this.#finished) return;
+        if (e instanceof StatusError) this.#fail(e.code, e.message, e.details);
+        else this.#fail(GRPC_STATUS.INTERNAL, "internal error");
+      },
+    ).finally(() => request.fill(0));
+  }
+
+  #addMetadata(list: [string, string][], name: string, value: string): void {
+    const n = name.toLowerCase();
+    if (RESERVED_HEADER.test(n) || !/^[0-9a-z_.-]+$/.test(n) || !/^[\x20-\x7e]*$/.test(value)) {
+      throw new TypeError(`Cannot send metadata ${JSON.stringify(name)}`);
+    }
+    list.push([n, value]);
+  }
+
+  #sendHeaders(): void {
+    if (this.#sentHeaders) return;
+    this.#sentHeaders = true;
+    this.#stream.respond([
+      [":status", "200"],
+      ["content-type", "application/grpc"],
+      ...this.#responseHeaders,
+    ]);
+  }
+
+  #ok(): void {
+    if (this.#finished) return;
+    this.#sendHeaders();
+    this.#stream.end([...statusTrailers(GRPC_STATUS.OK, ""), ...this.#trailers]);
+    this.#finish();
+  }
+
+  /** Answers with a status: in trailers, or trailers-only when nothing was sent yet. */
+  #fail(code: GrpcStatusCode, message: string, details?: Uint8Array): void {
+    if (this.#finished) return;
+    const trailers = [...statusTrailers(code, message, details), ...this.#trailers];
+    if (this.#sentHeaders) this.#stream.end(trailers);
+    else {
+      this.#stream.respondOnly([
+        [":status", "200"],
+        ["content-type", "application/grpc"],
+        ...this.#responseHeaders,
+        ...trailers,
+      ]);
+    }
+    this.#finish();
+  }
+
+  #http(status: number): void {
+    this.#stream.respondOnly([[":status", String(status)]]);
+    this.#finish();
+  }
+
+  #deadline(): void {
+    if (this.#finished) return;
+    this.#fail(GRPC_STATUS.DEADLINE_EXCEEDED, "deadline exceeded");
+    this.#ac.abort(new DOMException("deadline exceeded", "TimeoutError"));
+  }
+
+  #finish(): void {
+    this.#finished = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#env.active.delete(this);
+  }
+}
