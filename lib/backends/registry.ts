@@ -3,22 +3,58 @@
  * the same id (contract §1 startup order). A missing credential, or one of
  * the wrong kind for the backend, stops the start. The credentials are only
  * borrowed: the caller wipes the map afterwards.
+ *
+ * Vault backends (kind `vault`, credentials `VaultToken`, `VaultAppRole`,
+ * `SpiffeSigner`) log in here, so building is async. Their address is the
+ * credential's `addr` when it pins one, else the catalog backend's `addr`;
+ * it must be the catalog `addr` or the config `vault-addr` (the agent's
+ * sandbox only lets it reach those hosts). A CA file (`vault-ca-file`) is
+ * read here, once.
  * @module
  */
 
-import type { Catalog } from "../catalog/schema.ts";
+import type { Catalog, CatalogBackend } from "../catalog/schema.ts";
+import type { AgentConfig } from "../config/schema.ts";
 import { InputError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { BackendCred } from "../seal/creds.ts";
 import type { Backend } from "./backend.ts";
 import { openKeystoreBackend } from "./keystore/mod.ts";
+import { openVaultBackend, parseVaultAddr, type VaultCred } from "./vault/mod.ts";
+
+/** The config a vault backend needs (an `AgentConfig` has all of it). */
+export type VaultSettings = Pick<
+  AgentConfig,
+  | "vaultAddr"
+  | "transitMount"
+  | "jwtAuthMount"
+  | "jwtRole"
+  | "jwtAudience"
+  | "svidTtlSecs"
+  | "graceVersions"
+  | "vaultCaFile"
+  | "vaultTimeoutMs"
+>;
+
+const DEFAULT_VAULT: VaultSettings = {
+  vaultAddr: "http://127.0.0.1:8200",
+  transitMount: "transit",
+  jwtAuthMount: "jwt",
+  jwtRole: "",
+  jwtAudience: "openbao",
+  svidTtlSecs: 300,
+  graceVersions: 1,
+  vaultCaFile: undefined,
+  vaultTimeoutMs: 10_000,
+};
 
 /** Builds every backend, or closes those built so far and throws. */
-export function buildBackends(
+export async function buildBackends(
   catalog: Catalog,
   creds: ReadonlyMap<string, BackendCred>,
   logger: Logger,
-): Map<string, Backend> {
+  settings: VaultSettings = DEFAULT_VAULT,
+): Promise<Map<string, Backend>> {
   const built = new Map<string, Backend>();
   try {
     for (const b of catalog.backends.values()) {
@@ -36,6 +72,10 @@ export function buildBackends(
         );
         continue;
       }
+      if (b.kind === "vault" && isVaultCred(cred)) {
+        built.set(b.name, await openVault(b, cred, settings, logger));
+        continue;
+      }
       throw new InputError(
         "backend_unsupported",
         `backend ${b.name}: kind "${b.kind}" with a ${cred.type} credential is not supported by this build`,
@@ -51,4 +91,82 @@ export function buildBackends(
     }
   }
   return built;
+}
+
+function isVaultCred(cred: BackendCred): cred is VaultCred {
+  return cred.type === "VaultToken" || cred.type === "VaultAppRole" ||
+    cred.type === "SpiffeSigner";
+}
+
+/** The address a vault backend talks to; see the module doc. */
+export function vaultAddrOf(b: CatalogBackend, cred: VaultCred, vaultAddr: string): string {
+  const origin = (addr: string, what: string) => {
+    try {
+      return parseVaultAddr(addr).origin;
+    } catch (e) {
+      throw new InputError(
+        "backend_addr_invalid",
+        `backend ${b.name}: ${what} ${e instanceof Error ? e.message : "is invalid"}`,
+      );
+    }
+  };
+  const catalogAddr = origin(b.addr, "catalog addr");
+  const pinned = cred.type === "SpiffeSigner" ? undefined : cred.addr;
+  if (pinned === undefined || pinned === "") return catalogAddr;
+  const want = origin(pinned, "bundle credential addr");
+  const allowed = [catalogAddr];
+  try {
+    allowed.push(parseVaultAddr(vaultAddr).origin);
+  } catch {
+    // an unusable vault-addr allows nothing extra
+  }
+  if (!allowed.includes(want)) {
+    throw new InputError(
+      "backend_addr_mismatch",
+      `backend ${b.name}: the bundle credential pins ${want}, which is neither the catalog addr ` +
+        `(${catalogAddr}) nor vault-addr; the agent may only reach those`,
+    );
+  }
+  return want;
+}
+
+async function openVault(
+  b: CatalogBackend,
+  cred: VaultCred,
+  s: VaultSettings,
+  logger: Logger,
+): Promise<Backend> {
+  if (cred.type === "SpiffeSigner" && s.jwtRole.trim() === "") {
+    throw new InputError(
+      "config_invalid",
+      `backend ${b.name}: a SpiffeSigner credential needs jwt-role in the agent config`,
+    );
+  }
+  let caCertPem: string | undefined;
+  if (s.vaultCaFile !== undefined) {
+    try {
+      caCertPem = Deno.readTextFileSync(s.vaultCaFile);
+    } catch (e) {
+      throw new InputError(
+        "config_invalid",
+        `vault-ca-file ${s.vaultCaFile}: cannot read (${e instanceof Error ? e.name : "error"})`,
+      );
+    }
+  }
+  return await openVaultBackend({
+    name: b.name,
+    addr: vaultAddrOf(b, cred, s.vaultAddr),
+    cred,
+    transitMount: s.transitMount,
+    jwt: {
+      mount: s.jwtAuthMount,
+      role: s.jwtRole,
+      audience: s.jwtAudience,
+      ttlSecs: s.svidTtlSecs,
+    },
+    graceVersions: s.graceVersions,
+    caCertPem,
+    timeoutMs: s.vaultTimeoutMs ?? 10_000,
+    logger,
+  });
 }

@@ -7,9 +7,13 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import {
+  base64Ascii,
   base64UrlAscii,
+  decodeBase64,
   decodeBase64Url,
+  fromBase64,
   fromBase64Url,
+  toBase64,
   toBase64Url,
 } from "../../../lib/core/encoding.ts";
 
@@ -64,4 +68,20 @@ Deno.test("base64url: decoding bytes leaves the input untouched", () => {
   const copy = input.slice();
   decodeBase64Url(input);
   assert.deepEqual(input, copy);
+});
+
+Deno.test("standard base64: padded and canonical, one decoder for strings and ASCII bytes", () => {
+  for (let n = 0; n < 40; n++) {
+    const bytes = crypto.getRandomValues(new Uint8Array(n));
+    const text = toBase64(bytes);
+    assert.equal(text, btoa(String.fromCharCode(...bytes)), `same as btoa for ${n} bytes`);
+    assert.deepEqual(fromBase64(text), bytes);
+    assert.deepEqual(decodeBase64(base64Ascii(bytes)), bytes);
+  }
+  for (
+    const bad of ["QQ", "QQ=", "QR==", "QUI", "QUJ=", "Q===", "QQ==QQ==", "QQ-_", "QUJD\n", "=QQ="]
+  ) {
+    assert.equal(decodeBase64(bad), undefined, bad);
+    assert.throws(() => fromBase64(bad), SyntaxError, bad);
+  }
 });

@@ -44,6 +44,11 @@ export function fakeRecipient(k: FakeYubikey): string {
   return bech32Encode("age1yubikey", x25519PublicKey(k.privateKey));
 }
 
+/** Restores the padding age leaves off, for the strict decoder. */
+function padded(b64: string): string {
+  return b64 + "=".repeat((4 - (b64.length % 4)) % 4);
+}
+
 /** Standard base64 without padding, as age stanza arguments use it. */
 function b64std(bytes: Uint8Array): string {
   return toBase64(bytes).replace(/=+$/, "");
@@ -132,7 +137,7 @@ async function identityV1(reader: StanzaReader, write: Write, k: FakeYubikey): P
       if (done.has(file)) continue;
       try {
         const key = openX25519(k.privateKey, pub, {
-          encapsulatedKey: fromBase64(s.args[4]!),
+          encapsulatedKey: fromBase64(padded(s.args[4]!)),
           nonce: s.body.subarray(0, 12),
           ciphertext: s.body.subarray(12),
         });
