@@ -343,14 +343,14 @@ in
           User = s.user;
           Group = s.group;
           SupplementaryGroups = supplementaryGroups;
-          # The CLI launcher starts the agent (main.ts) in a second, narrower
-          # Deno sandbox and forwards signals to it.
+          # The CLI derives the agent's Deno permissions from the config and
+          # replaces itself (execve) with the agent (main.ts): MainPID is the agent.
           ExecStart = "${s.package}/bin/basil agent --config ${tomlFile}";
           # `systemctl reload` (e.g. from logrotate's postrotate) only makes
           # the agent reopen its audit log; it re-reads nothing else.
           ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
-          # SIGTERM goes to the launcher only, which forwards it to the agent;
-          # stragglers get SIGKILL after the timeout.
+          # SIGTERM goes to the agent (MainPID); stragglers get SIGKILL after
+          # the timeout.
           KillMode = "mixed";
           Restart = "on-failure";
           RestartSec = "5s";
