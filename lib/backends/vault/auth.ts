@@ -210,7 +210,9 @@ export class VaultAuth {
         return await this.#login();
       });
       if (next.leaseMs < MIN_USEFUL_LEASE_MS) {
-        if (next !== old) next.token.wipe();
+        // A renewal keeps the same token (still serving requests until the
+        // new login lands): never wipe it here.
+        if (next.token !== old.token) next.token.wipe();
         next = await this.#login();
       }
     } else {
