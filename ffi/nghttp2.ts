@@ -149,10 +149,17 @@ export interface SessionHandler {
    */
   pull(streamId: number, max: number): Pull;
   /**
-   * Sends one DATA frame: `frameHeader` (9 bytes) then the next `length`
-   * payload bytes of `streamId`, exactly as promised by the last `pull`.
+   * Writes the next `length` payload bytes of `streamId` into `sink`,
+   * exactly as promised by the last `pull` (its 9-byte frame header is
+   * already there).
    */
-  emitData(streamId: number, frameHeader: Uint8Array, length: number): void;
+  emitData(streamId: number, length: number, sink: ByteSink): void;
+}
+
+/** Where {@linkcode H2Session.send} writes the bytes to put on the wire. */
+export interface ByteSink {
+  /** The next `n` bytes of output, to be filled by the caller. */
+  reserve(n: number): Uint8Array;
 }
 
 /** The answer of {@linkcode SessionHandler.pull}. */
@@ -222,6 +229,7 @@ export class Nghttp2 {
   readonly #dataProvider: Uint8Array;
   readonly #frameHd: Scratch;
   readonly #u32: Scratch;
+  readonly #text = new Uint8Array(new ArrayBuffer(4096));
   readonly #outPtr = new BigUint64Array(new ArrayBuffer(8));
   #nextId = 1;
 
@@ -365,19 +373,17 @@ export class Nghttp2 {
     if (rc !== 0) throw new Error(`nghttp2 ${what} failed: ${this.strerror(rc)}`);
   }
 
-  #session(userData: Word): H2Session | undefined {
-    return this.#sessions.get(Number(userData));
+  /** The live session a callback belongs to, or undefined (the callback then fails the call). */
+  #enter(userData: Word): H2Session | undefined {
+    const session = this.#sessions.get(Number(userData));
+    return session && !session.deleted ? session : undefined;
   }
 
-  /** Reads the frame header at `frame`: stream id, type and flags. */
-  #frameHeader(frame: Word): { streamId: number; type: number; flags: number } {
+  /** Reads the frame header at `frame` into the scratch view (stream id at 8, type 12, flags 13). */
+  #frameHeader(frame: Word): DataView {
     const f = this.#frameHd;
     this.#mem.read(f.bytes.subarray(0, FRAME_HD.SIZE), big(frame));
-    return {
-      streamId: f.view.getInt32(FRAME_HD.STREAM_ID, true),
-      type: f.view.getUint8(FRAME_HD.TYPE),
-      flags: f.view.getUint8(FRAME_HD.FLAGS),
-    };
+    return f.view;
   }
 
   #headersCategory(frame: Word): number {
@@ -386,29 +392,25 @@ export class Nghttp2 {
     return f.view.getUint32(0, true);
   }
 
+  /** A header name or value as latin1 text (copied through a scratch buffer when short). */
   #string(addr: Word, len: Word): string {
     const n = Number(len);
-    return n === 0 ? "" : latin1.decode(this.#mem.peek(big(addr), n));
+    if (n === 0) return "";
+    if (n > this.#text.length) return latin1.decode(this.#mem.peek(big(addr), n));
+    const t = this.#text.subarray(0, n);
+    this.#mem.read(t, big(addr));
+    return String.fromCharCode.apply(null, t as unknown as number[]);
   }
 
-  /** Creates the shared callbacks once; returns the read callback's address. */
+  /**
+   * Creates the shared callbacks once; returns the read callback's address.
+   * Each finds its session by user data and never lets an exception reach C
+   * (the session is failed instead); they allocate as little as they can,
+   * since every request runs a dozen of them.
+   */
   #installCallbacks(): bigint {
-    const s = this.#s, cbs = this.#callbacksPtr;
-    // Each callback: find the session, run the handler, never throw into C.
-    const guard = <T extends unknown[]>(
-      userData: Word,
-      fn: (session: H2Session, ...a: T) => number,
-      ...a: T
-    ): number => {
-      const session = this.#session(userData);
-      if (!session || session.deleted) return ERR.CALLBACK_FAILURE;
-      try {
-        return fn(session, ...a);
-      } catch (e) {
-        session.fail(e);
-        return ERR.CALLBACK_FAILURE;
-      }
-    };
+    const s = this.#s, cbs = this.#callbacksPtr, mem = this.#mem;
+    const FAIL = ERR.CALLBACK_FAILURE, RESET = ERR.TEMPORAL_CALLBACK_FAILURE;
     const make = <D extends Deno.UnsafeCallbackDefinition>(
       def: D,
       fn: Deno.UnsafeCallbackFunction<D["parameters"], D["result"]>,
@@ -419,92 +421,146 @@ export class Nghttp2 {
     };
     const begin = make(
       { parameters: [U64, U64, U64], result: I32 } as const,
-      (_s, frame, ud) =>
-        guard(ud, (x) => {
+      (_s, frame, ud) => {
+        const x = this.#enter(ud);
+        if (!x) return FAIL;
+        try {
           const hd = this.#frameHeader(frame);
-          if (hd.type !== FRAME_TYPE.HEADERS) return 0; // PUSH_PROMISE never reaches a server
-          return x.handler.beginHeaders(hd.streamId, this.#headersCategory(frame))
-            ? 0
-            : ERR.TEMPORAL_CALLBACK_FAILURE;
-        }),
+          if (hd.getUint8(FRAME_HD.TYPE) !== FRAME_TYPE.HEADERS) return 0; // no PUSH_PROMISE to a server
+          const streamId = hd.getInt32(FRAME_HD.STREAM_ID, true);
+          x.headersStream = streamId;
+          return x.handler.beginHeaders(streamId, this.#headersCategory(frame)) ? 0 : RESET;
+        } catch (e) {
+          x.fail(e);
+          return FAIL;
+        }
+      },
     );
+    // The fields of one header block arrive between its begin_headers and its
+    // frame_recv, never interleaved with another block (RFC 9113 §4.3).
     const header = make(
       { parameters: [U64, U64, U64, USZ, U64, USZ, U8, U64], result: I32 } as const,
-      (_s, frame, name, namelen, value, valuelen, _flags, ud) =>
-        guard(ud, (x) => {
-          const streamId = this.#frameHeader(frame).streamId;
-          const ok = x.handler.header(
-            streamId,
-            this.#string(name, namelen),
-            this.#string(value, valuelen),
-          );
-          return ok ? 0 : ERR.TEMPORAL_CALLBACK_FAILURE;
-        }),
+      (_s, _frame, name, namelen, value, valuelen, _flags, ud) => {
+        const x = this.#enter(ud);
+        if (!x) return FAIL;
+        try {
+          const n = this.#string(name, namelen), v = this.#string(value, valuelen);
+          return x.handler.header(x.headersStream, n, v) ? 0 : RESET;
+        } catch (e) {
+          x.fail(e);
+          return FAIL;
+        }
+      },
     );
     const frameRecv = make(
       { parameters: [U64, U64, U64], result: I32 } as const,
-      (_s, frame, ud) =>
-        guard(ud, (x) => {
+      (_s, frame, ud) => {
+        const x = this.#enter(ud);
+        if (!x) return FAIL;
+        try {
           const hd = this.#frameHeader(frame);
-          x.handler.frame(hd.type, hd.flags, hd.streamId);
+          x.handler.frame(
+            hd.getUint8(FRAME_HD.TYPE),
+            hd.getUint8(FRAME_HD.FLAGS),
+            hd.getInt32(FRAME_HD.STREAM_ID, true),
+          );
           return 0;
-        }),
+        } catch (e) {
+          x.fail(e);
+          return FAIL;
+        }
+      },
     );
     const invalid = make(
       { parameters: [U64, U64, I32, U64], result: I32 } as const,
-      (_s, frame, error, ud) =>
-        guard(ud, (x) => {
+      (_s, frame, error, ud) => {
+        const x = this.#enter(ud);
+        if (!x) return FAIL;
+        try {
           const hd = this.#frameHeader(frame);
-          x.handler.invalidFrame(hd.type, hd.streamId, error);
+          x.handler.invalidFrame(
+            hd.getUint8(FRAME_HD.TYPE),
+            hd.getInt32(FRAME_HD.STREAM_ID, true),
+            error,
+          );
           return 0;
-        }),
+        } catch (e) {
+          x.fail(e);
+          return FAIL;
+        }
+      },
     );
     const dataChunk = make(
       { parameters: [U64, U8, I32, U64, USZ, U64], result: I32 } as const,
-      (_s, _flags, streamId, data, len, ud) =>
-        guard(
-          ud,
-          (x) =>
-            x.handler.data(streamId, this.#mem.peek(big(data), Number(len)))
-              ? 0
-              : ERR.TEMPORAL_CALLBACK_FAILURE,
-        ),
+      (_s, _flags, streamId, data, len, ud) => {
+        const x = this.#enter(ud);
+        if (!x) return FAIL;
+        try {
+          return x.handler.data(streamId, mem.peek(big(data), Number(len))) ? 0 : RESET;
+        } catch (e) {
+          x.fail(e);
+          return FAIL;
+        }
+      },
     );
     const streamClose = make(
       { parameters: [U64, I32, U32, U64], result: I32 } as const,
-      (_s, streamId, code, ud) =>
-        guard(ud, (x) => {
+      (_s, streamId, code, ud) => {
+        const x = this.#enter(ud);
+        if (!x) return FAIL;
+        try {
           x.handler.streamClose(streamId, code);
           return 0;
-        }),
+        } catch (e) {
+          x.fail(e);
+          return FAIL;
+        }
+      },
     );
     const read = make(
       { parameters: [U64, I32, U64, USZ, U64, U64, U64], result: ISZ } as const,
-      (_s, streamId, _buf, length, dataFlags, _src, ud) =>
-        BigInt(guard(ud, (x) => {
+      (_s, streamId, _buf, length, dataFlags, _src, ud) => {
+        const x = this.#enter(ud);
+        if (!x) return BigInt(FAIL);
+        try {
           const p = x.handler.pull(streamId, Number(length));
-          if (p.length === 0 && !p.eof) return ERR.DEFERRED;
+          if (p.length === 0 && !p.eof) return BigInt(ERR.DEFERRED);
           let flags = DATA_FLAG.NO_COPY;
           if (p.eof) flags |= DATA_FLAG.EOF | (p.trailers ? DATA_FLAG.NO_END_STREAM : 0);
           const u = this.#u32;
           u.view.setUint32(0, flags, true);
-          this.#mem.write(big(dataFlags), u.bytes.subarray(0, 4));
+          mem.write(big(dataFlags), u.bytes.subarray(0, 4));
           if (p.eof && p.trailers) {
             const nva = this.packHeaders(p.trailers);
             const rc = s.nghttp2_submit_trailer(x.ptr, streamId, nva, BigInt(p.trailers.length));
-            if (rc !== 0) return ERR.TEMPORAL_CALLBACK_FAILURE;
+            if (rc !== 0) return BigInt(RESET);
           }
-          return p.length;
-        })),
+          return BigInt(p.length);
+        } catch (e) {
+          x.fail(e);
+          return BigInt(FAIL);
+        }
+      },
     );
+    // A NO_COPY DATA frame: its 9-byte header (which names the stream) from
+    // nghttp2, then the payload from the handler, both into the same sink.
     const sendData = make(
       { parameters: [U64, U64, U64, USZ, U64, U64], result: I32 } as const,
-      (_s, frame, framehd, length, _src, ud) =>
-        guard(ud, (x) => {
-          const streamId = this.#frameHeader(frame).streamId;
-          x.handler.emitData(streamId, this.#mem.peek(big(framehd), 9), Number(length));
+      (_s, _frame, framehd, length, _src, ud) => {
+        const x = this.#enter(ud);
+        const sink = x?.sink;
+        if (!x || !sink) return FAIL;
+        try {
+          const hd = sink.reserve(9);
+          mem.read(hd, big(framehd));
+          const streamId = new DataView(hd.buffer, hd.byteOffset, 9).getUint32(5) & 0x7fffffff;
+          x.handler.emitData(streamId, Number(length), sink);
           return 0;
-        }),
+        } catch (e) {
+          x.fail(e);
+          return FAIL;
+        }
+      },
     );
     s.nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, begin.pointer);
     s.nghttp2_session_callbacks_set_on_header_callback(cbs, header.pointer);
@@ -526,6 +582,10 @@ export class H2Session {
   #deletePending = false;
   #failure: unknown;
   readonly handler: SessionHandler;
+  /** @internal The stream whose header block is being received. */
+  headersStream = 0;
+  /** @internal Where {@linkcode send} is writing, while it runs. */
+  sink: ByteSink | undefined;
 
   /** @internal Created by {@linkcode Nghttp2.serverSession}. */
   constructor(ng: Nghttp2, id: number, ptr: bigint, handler: SessionHandler) {
@@ -577,21 +637,25 @@ export class H2Session {
   }
 
   /**
-   * Serializes everything nghttp2 has queued, in order: frames it built
-   * become fresh copies passed to `out`; DATA payloads go through the
-   * handler's `emitData` (which must use the same `out`). Negative: fatal.
+   * Serializes everything nghttp2 has queued into `sink`, in order: the
+   * frames nghttp2 built are copied in as it returns them, and each DATA
+   * payload by the handler's `emitData`. Negative: fatal.
    */
-  send(out: (chunk: Uint8Array) => void): number {
+  send(sink: ByteSink): number {
     const s = this.#ng.symbols, mem = this.#ng.memory, slot = this.#ng.outPtr;
     const slotBytes = new Uint8Array(slot.buffer);
-    return this.call((p) => {
-      for (;;) {
-        const n = Number(s.nghttp2_session_mem_send(p, slotBytes));
-        if (n < 0) return n;
-        if (n === 0) return 0;
-        out(mem.peek(slot[0]!, n));
-      }
-    });
+    this.sink = sink;
+    try {
+      return this.call((p) => {
+        for (;;) {
+          const n = Number(s.nghttp2_session_mem_send(p, slotBytes));
+          if (n <= 0) return n;
+          mem.read(sink.reserve(n), slot[0]!);
+        }
+      });
+    } finally {
+      this.sink = undefined;
+    }
   }
 
   /** Submits response headers; `withBody` attaches the shared DATA source. */

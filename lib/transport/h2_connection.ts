@@ -31,6 +31,7 @@
 import type net from "node:net";
 import { ERR, FRAME_FLAG, FRAME_TYPE, H2_ERROR } from "../../ffi/nghttp2.ts";
 import type {
+  ByteSink,
   H2Session,
   H2SessionSettings,
   Nghttp2,
@@ -139,8 +140,7 @@ export class H2Connection implements SessionHandler {
   #draining = false;
   #blocked = false;
   #flushQueued = false;
-  #out: Uint8Array[] = [];
-  #sent: Uint8Array[] = [];
+  readonly #out = new OutputBuffer();
   #linger: ReturnType<typeof setTimeout> | undefined;
 
   constructor(o: {
@@ -259,24 +259,17 @@ export class H2Connection implements SessionHandler {
     if (!this.#session.wantsIo) this.#shut();
   }
 
-  /** Serializes what nghttp2 has queued and writes it; returns nghttp2's code. */
+  /**
+   * Serializes what nghttp2 has queued into one buffer and writes it (one
+   * write per flush); returns nghttp2's code. The buffer is zeroed once the
+   * socket has taken it (it may hold response payloads).
+   */
   #writeOut(): number {
-    const rc = this.#session.send((chunk) => this.#out.push(chunk));
-    const parts = this.#out;
-    const wipe = this.#sent;
-    this.#out = [];
-    this.#sent = [];
-    if (parts.length > 0) {
-      const s = this.#socket;
-      s.cork();
-      let ok = true;
-      for (let i = 0; i < parts.length; i++) {
-        const last = i === parts.length - 1;
-        ok = s.write(parts[i]!, last && wipe.length > 0 ? () => wipeAll(wipe) : undefined) && ok;
-      }
-      s.uncork();
-      if (!ok) this.#blocked = true;
-    } else wipeAll(wipe);
+    const rc = this.#session.send(this.#out);
+    const chunk = this.#out.take();
+    if (chunk) {
+      if (!this.#socket.write(chunk, () => chunk.fill(0))) this.#blocked = true;
+    }
     return rc;
   }
 
@@ -302,8 +295,7 @@ export class H2Connection implements SessionHandler {
     this.#closed = true;
     for (const st of this.#streams.values()) this.#finishStream(st, H2_ERROR.CANCEL);
     this.#streams.clear();
-    wipeAll(this.#out);
-    this.#out = [];
+    this.#out.take()?.fill(0);
     this.#session.delete();
     this.#onClosed();
   }
@@ -429,8 +421,7 @@ export class H2Connection implements SessionHandler {
   }
 
   /** @internal */
-  emitData(streamId: number, frameHeader: Uint8Array, length: number): void {
-    this.#out.push(frameHeader);
+  emitData(streamId: number, length: number, sink: ByteSink): void {
     const st = this.#streams.get(streamId);
     if (!st) throw new Error("DATA for an unknown stream");
     let left = length;
@@ -438,13 +429,13 @@ export class H2Connection implements SessionHandler {
       const head = st.out[0];
       if (!head) throw new Error("DATA beyond the queued bytes");
       const take = Math.min(left, head.length - st.outOffset);
-      this.#out.push(head.subarray(st.outOffset, st.outOffset + take));
+      sink.reserve(take).set(head.subarray(st.outOffset, st.outOffset + take));
       st.outOffset += take;
       left -= take;
       if (st.outOffset === head.length) {
         st.out.shift();
         st.outOffset = 0;
-        this.#sent.push(head);
+        head.fill(0); // copied out: the response bytes live only in the output buffer now
       }
     }
     st.outBytes -= length;
@@ -535,4 +526,35 @@ function wakeAll(st: StreamState): void {
 
 function wipeAll(bufs: Uint8Array[]): void {
   for (const b of bufs) b.fill(0);
+}
+
+/**
+ * A connection's output between two writes: nghttp2's frames and the
+ * payloads copied in one after another, handed to the socket as one buffer.
+ * The scratch area is reused (and zeroed after each take).
+ */
+class OutputBuffer implements ByteSink {
+  #buf = new Uint8Array(16 * 1024);
+  #len = 0;
+
+  reserve(n: number): Uint8Array {
+    if (this.#len + n > this.#buf.length) {
+      const bigger = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + n));
+      bigger.set(this.#buf.subarray(0, this.#len));
+      this.#buf.fill(0);
+      this.#buf = bigger;
+    }
+    const out = this.#buf.subarray(this.#len, this.#len + n);
+    this.#len += n;
+    return out;
+  }
+
+  /** The bytes written since the last take (a copy), or undefined when none. */
+  take(): Uint8Array | undefined {
+    if (this.#len === 0) return undefined;
+    const out = this.#buf.slice(0, this.#len);
+    this.#buf.fill(0, 0, this.#len);
+    this.#len = 0;
+    return out;
+  }
 }
