@@ -9,6 +9,7 @@
 
 import { Buffer } from "node:buffer";
 import { authorizeKey } from "../lib/broker/authorize.ts";
+import { runCall } from "../lib/broker/call.ts";
 import { getSecret } from "../lib/broker/secrets.ts";
 import { decide } from "../lib/policy/pdp.ts";
 import { BENCH_KEY, getSecretRequest, inProcessBroker } from "./setup.ts";
@@ -21,6 +22,7 @@ globalThis.addEventListener("unload", () => {
 });
 const req = Buffer.from(getSecretRequest());
 const gen = b.deps.state.current();
+const live = new AbortController().signal;
 
 Deno.bench(
   "GetSecret handler without transport (C)",
@@ -29,12 +31,17 @@ Deno.bench(
 );
 
 Deno.bench("broker getSecret + wipe", { group: "getsecret" }, async () => {
-  const v = await getSecret(b.deps, b.peer, BENCH_KEY, undefined);
+  const v = await runCall(b.deps, b.peer, live, (c) => getSecret(b.deps, c, BENCH_KEY, undefined));
   v.value.wipe();
 });
 
-Deno.bench("authorizeKey (resolve, decide, audit append)", { group: "parts" }, () => {
-  authorizeKey(b.deps, b.peer, "get", BENCH_KEY);
+Deno.bench("authorizeKey (resolve, decide, audit append)", { group: "parts" }, async () => {
+  await runCall(
+    b.deps,
+    b.peer,
+    live,
+    (c) => Promise.resolve(authorizeKey(b.deps, c, "get", BENCH_KEY)),
+  );
 });
 
 Deno.bench("decide", { group: "parts" }, () => {

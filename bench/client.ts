@@ -10,6 +10,10 @@
  *   load <socket> <path> <reqHex> <conc> <calls>
  *       `calls` calls in all, then prints `{"done":n}` and keeps the
  *       connection open until stdin closes (for RSS sampling).
+ *   sustain <socket> <path> <reqHex> <conc> <ms>
+ *       c workers for `ms`, back-to-back calls that may fail: counts every
+ *       outcome by status (a failure does not stop the run) and prints one
+ *       JSON line with the counts, the first few failures, p50/p99/max.
  *   first <socket> <path> <reqHex> <reps> [<warmSocket> <warmPath> <warmReqHex> <warmCalls>]
  *       server-streaming: the time from starting a call to its first
  *       message (then cancelled), for the first call on the fresh
@@ -48,7 +52,9 @@ for (let i = args.indexOf("--md"); i >= 0; i = args.indexOf("--md")) {
 }
 const [mode, sock, path, reqHex, concS, a5, a6, a7, a8, a9, a10, a11] = args;
 if (!mode || !sock || !path || reqHex === undefined || !concS) {
-  console.error("usage: client.ts measure|load|first|streams <socket> <path> <reqHex> <n> ...");
+  console.error(
+    "usage: client.ts measure|load|sustain|first|streams <socket> <path> <reqHex> <n> ...",
+  );
   Deno.exit(2);
 }
 const rpc = path;
@@ -100,6 +106,47 @@ if (mode === "measure") {
     extra: { req_bytes: req.length, resp_bytes: first.length },
   });
   console.log(JSON.stringify(r));
+  client.close();
+} else if (mode === "sustain") {
+  const until = performance.now() + Number(a5 ?? 30_000);
+  const byCode: Record<string, number> = {};
+  const failures: { at_ms: number; code: string; details: string }[] = [];
+  const lat: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: conc }, async () => {
+    while (performance.now() < until) {
+      const s = performance.now();
+      let code = "OK";
+      try {
+        await call();
+      } catch (e) {
+        const err = e as grpc.ServiceError;
+        code = grpc.status[err.code] ?? String(err.code);
+        if (failures.length < 5) {
+          failures.push({ at_ms: Math.round(s - t0), code, details: String(err.details) });
+        }
+      }
+      lat.push(performance.now() - s);
+      byCode[code] = (byCode[code] ?? 0) + 1;
+    }
+  }));
+  const elapsed = performance.now() - t0;
+  lat.sort((x, y) => x - y);
+  const q = (p: number) =>
+    +(lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]! * 1000)
+      .toFixed(1);
+  console.log(JSON.stringify({
+    n: lat.length,
+    ok: byCode["OK"] ?? 0,
+    failed: lat.length - (byCode["OK"] ?? 0),
+    by_code: byCode,
+    failures,
+    ops_s: Math.round(lat.length / (elapsed / 1000)),
+    p50_us: q(0.5),
+    p99_us: q(0.99),
+    max_us: +(lat[lat.length - 1]! * 1000).toFixed(1),
+    ms: Math.round(elapsed),
+  }));
   client.close();
 } else if (mode === "load") {
   await call();

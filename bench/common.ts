@@ -1,13 +1,14 @@
 /**
- * What both suites of `deno task bench` share: fresh server processes (the
- * agent through the launcher, or a bench script), the separate client
+ * What the suites of `deno task bench` share: fresh server processes (the
+ * agent started through the CLI, `basil agent -c`, which replaces itself
+ * with the sandboxed agent; or a bench script), the separate client
  * process, CPU pinning, /proc readings, the in-process "C" runner and the
  * median (min–max) aggregation and formatting.
  * @module
  */
 
 import { ROOT } from "../tests/helpers/cli.ts";
-import { readProc } from "../tests/helpers/fixture.ts";
+import { childPids, readProc } from "../tests/helpers/fixture.ts";
 import type { Fixture, RunningAgent } from "../tests/helpers/fixture.ts";
 import type { Summary } from "./h.ts";
 import { median } from "./h.ts";
@@ -50,6 +51,7 @@ export const DENO_FLAGS: readonly string[] = [
   "--allow-write",
   "--allow-net",
   "--allow-env",
+  "--allow-ffi",
 ];
 const dec = new TextDecoder();
 
@@ -79,6 +81,32 @@ export function memOf(pid: number): Mem {
   return { rss: mib("VmRSS"), anon: mib("RssAnon"), hwm: mib("VmHWM") };
 }
 
+/** A process and all its descendants (pids). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...childPids(out[i]!));
+  return out;
+}
+
+/** Memory of a whole process tree: the sums of VmRSS, RssAnon and VmHWM, MiB; `procs` counted. */
+export function treeMem(pid: number): Mem & { procs: number } {
+  const sum: Mem & { procs: number } = { rss: 0, anon: 0, hwm: 0, procs: 0 };
+  for (const p of processTree(pid)) {
+    let m: Mem;
+    try {
+      m = memOf(p);
+    } catch {
+      continue; // exited meanwhile
+    }
+    sum.rss += m.rss;
+    sum.anon += m.anon;
+    sum.hwm += m.hwm;
+    sum.procs++;
+  }
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return { rss: r(sum.rss), anon: r(sum.anon), hwm: r(sum.hwm), procs: sum.procs };
+}
+
 function alive(pid: number): boolean {
   try {
     readProc(`/proc/${pid}/stat`);
@@ -88,11 +116,87 @@ function alive(pid: number): boolean {
   }
 }
 
-function pin(env: BenchEnv, pid: number, cpu: string): void {
+/** Pins every thread of `pid` to `cpu` (when pinning is on). */
+export function pin(env: BenchEnv, pid: number, cpu: string): void {
   if (!env.pinned) return;
   const o = new Deno.Command("taskset", { args: ["-a", "-p", "-c", cpu, String(pid)] })
     .outputSync();
   if (!o.success) throw new Error(`taskset failed for ${pid}: ${dec.decode(o.stderr)}`);
+}
+
+/** A process's command line and whole environment, as exec'ed (from /proc). */
+export interface ProcExec {
+  readonly argv: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** Reads `pid`'s command line and environment (the agent after the launcher exec'ed it). */
+export function procExec(pid: number): ProcExec {
+  const nul = (f: string) =>
+    dec.decode(readProc(`/proc/${pid}/${f}`)).split("\0").filter((a) => a !== "");
+  const env = Object.fromEntries(
+    nul("environ").map((kv) => {
+      const eq = kv.indexOf("=");
+      return [kv.slice(0, eq), kv.slice(eq + 1)];
+    }),
+  );
+  return { argv: nul("cmdline"), env };
+}
+
+/**
+ * Starts an agent from a captured command line and environment (no
+ * launcher), pinned like a server; resolves once it logs `agent listening`.
+ */
+export async function startExec(
+  env: BenchEnv,
+  exec: ProcExec,
+  target: string,
+  socket: string,
+  path: string,
+  request: Uint8Array,
+): Promise<Server> {
+  const [cmd, ...args] = exec.argv;
+  const child = new Deno.Command(cmd!, {
+    args,
+    cwd: ROOT,
+    clearEnv: true,
+    env: { ...exec.env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const out = lines(child.stderr);
+  let text = "";
+  for (;;) {
+    const r = await out.next();
+    if (r.done) {
+      await child.status;
+      throw new Error(`${target} exited before listening:\n${text}`);
+    }
+    text += r.value + "\n";
+    if (r.value.includes('"agent listening"')) break;
+  }
+  const drained = (async () => {
+    for await (const l of out) text += l + "\n";
+  })();
+  pin(env, child.pid, SERVER_CPU);
+  return {
+    target,
+    socket,
+    path,
+    request,
+    pid: child.pid,
+    stderr: () => text,
+    async stop() {
+      if (!alive(child.pid)) {
+        throw new Error(`${target} died during the run:\n${text.slice(-2000)}`);
+      }
+      child.kill("SIGTERM");
+      const st = await child.status;
+      await drained;
+      if (st.code !== 0) throw new Error(`${target} exited ${st.code}:\n${text.slice(-2000)}`);
+    },
+  };
 }
 
 /** Command line prefix that pins a new process to `cpu`. */
@@ -120,21 +224,27 @@ export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator
 
 // ------------------------------------------------------------------ servers
 
-/** A fresh server process: the agent via the launcher, or a bench script. */
+/** A fresh server process: the agent, or a bench script. */
 export interface Server {
   readonly target: string;
   readonly socket: string;
   /** The gRPC method the client calls, and the request bytes it sends. */
   readonly path: string;
   readonly request: Uint8Array;
-  /** The process that serves (for the agent: the sandboxed child, not the launcher). */
+  /**
+   * The process that serves. For the agent it is the process `basil agent`
+   * was started as: the launcher exec'ed the sandboxed agent in place.
+   */
   readonly pid: number;
-  /** The agent's launcher pid (its RSS is reported separately). */
-  readonly launcherPid?: number;
+  /** What the server wrote to stderr so far (the agent's JSON log lines). */
+  stderr?(): string;
   stop(): Promise<void>;
 }
 
-/** Starts the agent of `f` through the launcher (`basil agent -c`), pinned like a server. */
+/**
+ * Starts the agent of `f` through the CLI (`basil agent -c`, which execs the
+ * sandboxed agent in the same process), pinned like a server.
+ */
 export async function startAgent(
   env: BenchEnv,
   f: Fixture,
@@ -144,8 +254,6 @@ export async function startAgent(
 ): Promise<Server> {
   const a: RunningAgent = await f.start();
   const pid = a.agentPid;
-  if (pid === undefined) throw new Error("no agent pid under the launcher");
-  pin(env, a.child.pid, SERVER_CPU);
   pin(env, pid, SERVER_CPU);
   return {
     target,
@@ -153,7 +261,7 @@ export async function startAgent(
     path,
     request,
     pid,
-    launcherPid: a.child.pid,
+    stderr: () => a.stderr,
     async stop() {
       if (!alive(pid)) {
         throw new Error(`agent ${pid} died during the run:\n${a.stderr.slice(-2000)}`);
@@ -264,14 +372,54 @@ export async function measure(
   return r;
 }
 
-/** Runs an in-process "C" script pinned like a server; one Summary per output line. */
-export async function runInproc(env: BenchEnv, script: string): Promise<Summary[]> {
+/** A load client (bench/client.ts `load`) that has made its calls and still holds its connection. */
+export interface LoadClient {
+  child: Deno.ChildProcess;
+  out: AsyncGenerator<string>;
+  err: Promise<string>;
+}
+
+/** Runs `calls` sequential calls; resolves once done, with the connection still open. */
+export async function load(env: BenchEnv, s: Server, calls: number): Promise<LoadClient> {
+  const child = clientCommand(
+    env,
+    ["load", s.socket, s.path, hex(s.request), "1", String(calls)],
+    "piped",
+  ).spawn();
+  const c: LoadClient = { child, out: lines(child.stdout), err: new Response(child.stderr).text() };
+  const line = await c.out.next();
+  if (line.done) throw new Error(`load client failed: ${await c.err}`);
+  const done = JSON.parse(line.value).done;
+  if (done !== calls) throw new Error(`load client made ${done} calls, not ${calls}`);
+  return c;
+}
+
+/** Lets a load client close its connection and exit. */
+export async function endLoad(c: LoadClient): Promise<void> {
+  try {
+    await c.child.stdin.close();
+  } catch { /* already closed */ }
+  for await (const _ of c.out) { /* drain */ }
+  await c.child.status;
+  await c.err;
+}
+
+/**
+ * Runs an in-process "C" script pinned like a server (`<script> <cRunMs>
+ * [extra…]`); one Summary per output line.
+ */
+export async function runInproc(
+  env: BenchEnv,
+  script: string,
+  extra: readonly string[] = [],
+): Promise<Summary[]> {
   const [cmd, ...rest] = pinned(env, SERVER_CPU, [
     Deno.execPath(),
     ...DENO_FLAGS,
     "--allow-sys=uid,gid",
     `${ROOT}/bench/${script}`,
     String(env.cRunMs),
+    ...extra,
   ]);
   const c = await new Deno.Command(cmd!, { args: rest, cwd: ROOT, stdin: "null" }).output();
   if (!c.success) throw new Error(`${script} failed: ${dec.decode(c.stderr)}`);

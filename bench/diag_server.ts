@@ -7,11 +7,13 @@
  *   connections (a node:net server handing sockets to grpc-js through
  *   `createConnectionInjector`, lib/transport/server.ts) instead of
  *   `bindAsync`.
- * - `handler-plain`: the broker's real GetSecret handler (lib/service +
- *   lib/transport/grpc.ts adapter, in-process broker from bench/setup.ts)
- *   on a plain `bindAsync` grpc-js server; the peer is fixed to this uid.
- * - `handler-server`: the same handler behind the real BrokerServer
- *   (lib/transport/server.ts), peer credentials fixed instead of SO_PEERCRED.
+ * - `handler-plain`: the broker's real GetSecret handler (lib/service + the
+ *   grpc-js adapter the agent used before libnghttp2, bench/grpcjs_broker.ts;
+ *   in-process broker from bench/setup.ts) on a plain `bindAsync` grpc-js
+ *   server; the peer is fixed to this uid.
+ * - `handler-server`: the same service behind the agent's real BrokerServer
+ *   (lib/transport/server.ts: libnghttp2 via FFI), peer credentials fixed
+ *   instead of SO_PEERCRED.
  *
  * None of these runs the launcher or the agent's permission sandbox; the
  * difference to the agent is what those (and SO_PEERCRED) cost.
@@ -27,20 +29,23 @@
  * with `tier2` the Tier 2 suite's (SigningService and AeadService, keys
  * created in process).
  *
- *   deno run … bench/diag_server.ts <mode> <socket> [getsecret|tier2] [statsFile]
+ *   deno run --allow-ffi … bench/diag_server.ts <mode> <socket> [getsecret|tier2] [statsFile]
  * @module
  */
 
 import * as grpc from "@grpc/grpc-js";
 import type { Buffer } from "node:buffer";
 import net from "node:net";
+import { findLibrary, LIBC_CANDIDATES, LIBNGHTTP2_CANDIDATES } from "../ffi/_dlopen.ts";
+import { Nghttp2 } from "../ffi/nghttp2.ts";
 import { nullLogger } from "../lib/core/log.ts";
 import { aeadService } from "../lib/service/aead_service.ts";
 import { secretService } from "../lib/service/secret_service.ts";
 import { signingService } from "../lib/service/signing_service.ts";
 import type { ServiceBinding } from "../lib/service/types.ts";
-import { encodePeer, toGrpcService } from "../lib/transport/grpc.ts";
+import { ENGINE_LIMITS } from "../lib/transport/limits.ts";
 import { BrokerServer } from "../lib/transport/server.ts";
+import { encodePeer, toGrpcService } from "./grpcjs_broker.ts";
 import { ECHO_PATH, inProcessBroker, inProcessTier2 } from "./setup.ts";
 
 const [mode, sock, suite = "getsecret", statsFile] = Deno.args;
@@ -188,11 +193,16 @@ if (mode === "echo-injector") {
     );
     cleanups.push(() => server.forceShutdown());
   } else {
+    const engine = Nghttp2.open({
+      nghttp2: findLibrary(LIBNGHTTP2_CANDIDATES)!,
+      libc: findLibrary(LIBC_CANDIDATES)!,
+    }, ENGINE_LIMITS);
     const server = await BrokerServer.start({
       socket: sock,
       mode: 0o600,
       gid: undefined,
       services: bindings,
+      engine,
       readPeer: () => ({ uid: b.peer.uid, gid: b.peer.gid, pid: b.peer.pid }),
       logger: nullLogger,
       maxReceiveBytes: 1 << 20,

@@ -4,7 +4,7 @@
  * guides/performance.md §4).
  *
  * - Transport, interleaved A/B: the bare grpc-js echo server (A, the floor
- *   E) and the real agent started through the launcher (B, GetSecret of a
+ *   E) and the real agent started through the CLI (B, GetSecret of a
  *   32-byte value), each run on a FRESH server process, at 1 and 16 calls
  *   in flight on one connection, 1 s warm-up + 3 s measured, 3 rounds. The
  *   client is a separate Deno grpc-js process (bench/client.ts) doing the
@@ -13,7 +13,8 @@
  * - C: the broker's own work per GetSecret in process (bench/inproc.ts).
  * - R8 = broker.p50 − (echo.p50 + C.p50), per round, at each concurrency.
  * - R11: idle RSS after 3 s and RSS after 20k sequential calls (client still
- *   connected), agent vs echo server, 3 fresh servers each.
+ *   connected), the agent's whole process tree vs echo server, 3 fresh
+ *   servers each.
  *
  * - `--diag` adds three servers between echo and agent in every round
  *   (bench/diag_server.ts) to attribute the agent's extra cost.
@@ -25,24 +26,23 @@
 
 import { ROOT } from "../tests/helpers/cli.ts";
 import { Fixture } from "../tests/helpers/fixture.ts";
-import type { Agg, BenchEnv, Mem, Server } from "./common.ts";
+import type { BenchEnv, Mem, Server } from "./common.ts";
 import {
   agg,
-  clientCommand,
+  endLoad,
   envConfig,
   fmt,
   fmtK,
   fmtX,
-  hex,
-  lines,
+  load,
   loadavg,
   measure,
-  memOf,
   roundsLine,
   runInproc,
   sleep,
   startAgent,
   startScript,
+  treeMem,
   writeResults,
 } from "./common.ts";
 import type { Summary } from "./h.ts";
@@ -83,38 +83,6 @@ function startTarget(env: BenchEnv, dir: string, target: "echo" | DiagTarget): P
   );
 }
 
-/** A load client that has made its calls and still holds its connection. */
-interface LoadClient {
-  child: Deno.ChildProcess;
-  out: AsyncGenerator<string>;
-  err: Promise<string>;
-}
-
-/** Runs `calls` sequential calls; resolves once done, with the connection still open. */
-async function load(env: BenchEnv, s: Server, calls: number): Promise<LoadClient> {
-  const child = clientCommand(
-    env,
-    ["load", s.socket, s.path, hex(s.request), "1", String(calls)],
-    "piped",
-  ).spawn();
-  const c: LoadClient = { child, out: lines(child.stdout), err: new Response(child.stderr).text() };
-  const line = await c.out.next();
-  if (line.done) throw new Error(`load client failed: ${await c.err}`);
-  const done = JSON.parse(line.value).done;
-  if (done !== calls) throw new Error(`load client made ${done} calls, not ${calls}`);
-  return c;
-}
-
-/** Lets a load client close its connection and exit. */
-async function endLoad(c: LoadClient): Promise<void> {
-  try {
-    await c.child.stdin.close();
-  } catch { /* already closed */ }
-  for await (const _ of c.out) { /* drain */ }
-  await c.child.status;
-  await c.err;
-}
-
 interface RunRecord extends Summary {
   target: Target;
   conc: number;
@@ -128,7 +96,8 @@ interface RssRecord {
   rep: number;
   idle: Mem;
   loaded: Mem;
-  launcher_idle?: Mem;
+  /** Processes in the server's tree (the agent is one process since it execs). */
+  procs: number;
   loadavg: string;
 }
 
@@ -196,21 +165,21 @@ export async function runGetSecret(env: BenchEnv, o: { diag: boolean }): Promise
         const s = await fresh(target);
         try {
           await sleep(CFG.idleMs);
-          const idle = memOf(s.pid);
-          const launcher = s.launcherPid === undefined ? undefined : memOf(s.launcherPid);
+          const { procs, ...idle } = treeMem(s.pid);
           const la = loadavg();
           const client = await load(env, s, CFG.rssCalls);
-          let loaded;
+          let loaded: Mem;
           try {
-            loaded = memOf(s.pid);
+            const { procs: _, ...m } = treeMem(s.pid);
+            loaded = m;
           } finally {
             await endLoad(client);
           }
-          rss.push({ target, rep, idle, loaded, launcher_idle: launcher, loadavg: la });
+          rss.push({ target, rep, idle, loaded, procs, loadavg: la });
           log(
-            `rss ${target.padEnd(6)} rep ${rep}: idle ${idle.rss} MiB (anon ${idle.anon}), after ` +
-              `${CFG.rssCalls} calls ${loaded.rss} MiB (peak ${loaded.hwm})` +
-              (launcher ? `; launcher idle ${launcher.rss} MiB` : ""),
+            `rss ${target.padEnd(6)} rep ${rep}: idle ${idle.rss} MiB (anon ${idle.anon}, ` +
+              `${procs} process(es)), after ${CFG.rssCalls} calls ${loaded.rss} MiB ` +
+              `(peak ${loaded.hwm})`,
           );
         } finally {
           await s.stop();
@@ -299,9 +268,6 @@ export async function runGetSecret(env: BenchEnv, o: { diag: boolean }): Promise
   };
   const rssEcho = rssAgg("echo");
   const rssBroker = rssAgg("broker");
-  const launcherIdle: Agg = agg(
-    rss.filter((r) => r.launcher_idle).map((r) => r.launcher_idle!.rss),
-  );
   const R11 = {
     idle_ratio: rssBroker.idle.med / rssEcho.idle.med,
     idle_goal: 1.5,
@@ -312,7 +278,7 @@ export async function runGetSecret(env: BenchEnv, o: { diag: boolean }): Promise
   const out: string[] = [];
   out.push("");
   out.push(
-    `GetSecret (agent via launcher) vs bare grpc-js echo — unix socket, Deno ${Deno.version.deno}, ` +
+    `GetSecret (agent via basil agent) vs bare grpc-js echo — unix socket, Deno ${Deno.version.deno}, ` +
       `36 B request and response, one connection, fresh server per run;`,
   );
   out.push(roundsLine(env));
@@ -380,7 +346,6 @@ export async function runGetSecret(env: BenchEnv, o: { diag: boolean }): Promise
       fmt(rssBroker.loaded_hwm)
     } |`,
   );
-  out.push(`| (agent's launcher process) | ${fmt(launcherIdle)} | | | |`);
   out.push(
     `R11: idle ${R11.idle_ratio.toFixed(2)}× (goal ≤ ${R11.idle_goal}) → ${
       R11.idle_ratio <= R11.idle_goal ? "MET" : "NOT MET"
@@ -399,7 +364,7 @@ export async function runGetSecret(env: BenchEnv, o: { diag: boolean }): Promise
       key: BENCH_KEY,
       bytes: 36,
     },
-    summary: { transport, C, rss: { echo: rssEcho, broker: rssBroker, launcherIdle }, R11 },
+    summary: { transport, C, rss: { echo: rssEcho, broker: rssBroker }, R11 },
     runs,
     c_runs: cRuns,
     rss_runs: rss,

@@ -3,7 +3,7 @@
  * "C" for goal R8: the broker's own work per GetSecret, in process, with the
  * h.ts loop (0.5 s warm-up, then `runMs`). Prints one JSON line per series:
  *
- * - `C.adapter`: the grpc-js method handler without the transport: decode
+ * - `C.adapter`: the transport's method without HTTP/2: decode
  *   the request, pin a generation, resolve the peer, decide, append the
  *   audit record, keystore read + AES-GCM open, encode, wipe. This is C.
  * - `C.broker`: lib/broker getSecret alone (no protobuf), plus the wipe.
@@ -18,6 +18,7 @@
 
 import { Buffer } from "node:buffer";
 import { authorizeKey } from "../lib/broker/authorize.ts";
+import { runCall } from "../lib/broker/call.ts";
 import { getSecret } from "../lib/broker/secrets.ts";
 import { decide } from "../lib/policy/pdp.ts";
 import { bench, benchAfterIdle } from "./h.ts";
@@ -33,13 +34,29 @@ try {
   if (out.length !== 36) throw new Error(`unexpected GetSecret response size ${out.length}`);
   const gen = b.deps.state.current();
   const o = { warmMs: 500, runMs };
+  const live = new AbortController().signal;
   const series = [
     await bench("C.adapter", () => b.adapterGetSecret(req), o),
     await bench("C.broker", async () => {
-      const v = await getSecret(b.deps, b.peer, BENCH_KEY, undefined);
+      const v = await runCall(
+        b.deps,
+        b.peer,
+        live,
+        (c) => getSecret(b.deps, c, BENCH_KEY, undefined),
+      );
       v.value.wipe();
     }, o),
-    await bench("authorize+audit", () => authorizeKey(b.deps, b.peer, "get", BENCH_KEY), o),
+    await bench(
+      "authorize+audit",
+      () =>
+        runCall(
+          b.deps,
+          b.peer,
+          live,
+          (c) => Promise.resolve(authorizeKey(b.deps, c, "get", BENCH_KEY)),
+        ),
+      o,
+    ),
     await bench("decide", () => decide(gen.catalog, gen.policy, "bench", "get", BENCH_KEY), o),
     await bench("keystore.read+open", async () => {
       const v = await b.backend.kv.read("bench/value");

@@ -9,8 +9,8 @@
  * - `jwt:C`: `mintJwtSvid` (lib/spiffe/jwt_svid.ts: key info, public key for
  *   the kid, claims, the project's JWT encoding, transit sign). C for R4.
  * - `jwt:api`: `WorkloadApi.jwtSvids` (caller resolution, policy decision,
- *   audit append, mint). `jwt:adapter`: the FetchJWTSVID grpc-js handler
- *   minus the transport (decode, header gate, api, encode).
+ *   audit append, mint). `jwt:adapter`: the transport's FetchJWTSVID method
+ *   minus HTTP/2 (decode, header gate, api, encode).
  * - `x509:keygen`: one P-256 key pair (`generateSigningKey`).
  * - `x509:C`: `pki.issue` on the keystore pki engine: open the CA row, leaf
  *   keygen, TBS, CA signature, DER. C_x509 for R5.
@@ -30,6 +30,7 @@
 
 import { generateSigningKey, signMessageAsync } from "../lib/crypto/signing.ts";
 import { signingInput } from "../lib/crypto/jwt.ts";
+import { runCall } from "../lib/broker/call.ts";
 import { mintJwtSvid } from "../lib/spiffe/jwt_svid.ts";
 import { Buffer } from "node:buffer";
 import { bench, summarize } from "./h.ts";
@@ -47,6 +48,7 @@ const dir = await Deno.makeTempDir({ prefix: "basil-bench-spiffe-" });
 const b = await inProcessSpiffe(dir);
 try {
   const o = { warmMs: 500, runMs };
+  const live = new AbortController().signal;
   const out: Summary[] = [];
   const spiffeId = "spiffe://example.org/bench";
   const leaf = { dnsSans: [], ipSans: [], uriSans: [spiffeId], ttlSecs: 300, svid: true };
@@ -78,7 +80,11 @@ try {
   out.push(
     await bench("jwt:sign", () => signMessageAsync("ecdsa-p256", key, input), o),
     await bench("jwt:C", () => mintJwtSvid(b.deps, b.jwt, spiffeId, [JWT_AUDIENCE]), o),
-    await bench("jwt:api", () => b.api.jwtSvids(b.peer, [JWT_AUDIENCE], ""), o),
+    await bench(
+      "jwt:api",
+      () => runCall(b.deps, b.peer, live, (c) => b.api.jwtSvids(c, [JWT_AUDIENCE], "")),
+      o,
+    ),
     await bench("jwt:adapter", () => b.fetchJwt(req), {
       ...o,
       extra: { resp_bytes: first.length },
@@ -101,7 +107,8 @@ try {
     ),
     await bench(
       "x509:cached",
-      async () => (await b.api.x509Svid(b.peer, () => {})).unsubscribe(),
+      async () =>
+        (await runCall(b.deps, b.peer, live, (c) => b.api.x509Svid(c, () => {}))).unsubscribe(),
       o,
     ),
     await bench("x509:rotate-ca", () => pki.rotateCa(X509_CA_PATH, "ecdsa-p256"), o),

@@ -15,7 +15,7 @@
  * - parts, for attribution: `store.read` (one sealed key row: SQLite read +
  *   AES-GCM open + wipe), `transit` (the engine's sign/encrypt: read + crypto),
  *   `broker` (lib/broker sign/encrypt: authorize, audit append, key info,
- *   transit), `adapter` (the grpc-js handler without the transport: decode,
+ *   transit), `adapter` (the transport's method without HTTP/2: decode,
  *   peer, broker, encode).
  * - `adapter.after-idle`: the handler, each call after a 1 ms sleep, as a
  *   server at c=1 sees it. Informational.
@@ -27,6 +27,7 @@
 import { Buffer } from "node:buffer";
 import { transitAad } from "../lib/backends/keystore/transit_aead.ts";
 import { encrypt } from "../lib/broker/aead.ts";
+import { runCall } from "../lib/broker/call.ts";
 import { sign } from "../lib/broker/signing.ts";
 import { aeadSeal } from "../lib/crypto/aead.ts";
 import { signMessageAsync } from "../lib/crypto/signing.ts";
@@ -48,6 +49,7 @@ const dir = await Deno.makeTempDir({ prefix: "basil-bench-tier2-" });
 const b = await inProcessTier2(dir);
 try {
   const o = { warmMs: 500, runMs };
+  const live = new AbortController().signal;
   const out: Summary[] = [];
   for (const op of TIER2_OPS) {
     const payload = tier2Payload(op);
@@ -66,11 +68,17 @@ try {
     const layer = op.method === "sign"
       ? {
         transit: () => transit.sign(op.path, op.keyType, payload, 1),
-        broker: () => sign(b.deps, b.peer, op.keyId, payload),
+        broker: () => runCall(b.deps, b.peer, live, (c) => sign(b.deps, c, op.keyId, payload)),
       }
       : {
         transit: () => transit.encrypt(op.path, op.keyType, payload, undefined, 1),
-        broker: () => encrypt(b.deps, b.peer, op.keyId, "aes-256-gcm", payload, undefined),
+        broker: () =>
+          runCall(
+            b.deps,
+            b.peer,
+            live,
+            (c) => encrypt(b.deps, c, op.keyId, "aes-256-gcm", payload, undefined),
+          ),
       };
     // The Encrypt handler wipes the plaintext in the decoded request, which
     // is a view of the request buffer: give every call its own copy.

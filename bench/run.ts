@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-console
 /**
  * `deno task bench`: the broker against floors measured in the same run
- * (method of guides/performance.md §4). Four suites, all by default:
+ * (method of guides/performance.md §4). Six suites, all by default:
  *
  * - `getsecret` (bench/getsecret.ts): GetSecret vs the bare grpc-js echo at
  *   1 and 16 in flight, C in process, R8, and RSS (R11); `--diag` adds
@@ -22,14 +22,25 @@
  *   swtpm), against `deno run` hello + grpc-js and the first hash-wasm
  *   Argon2id call in a fresh process (R12), N ≥ 5 starts each; unpinned.
  *   Writes bench/results/<timestamp>-unlock.json.
+ * - `transport` (bench/transport.ts): GetSecret and Sign Ed25519 at 1, 16
+ *   and 64 in flight on the agent (libnghttp2), the same services on the
+ *   grpc-js path it replaced (bench/grpcjs_broker.ts), the echo on each
+ *   transport; RSS of the whole agent idle, after 20k calls and after 50k
+ *   short connections (issue 10). Writes
+ *   bench/results/<timestamp>-transport.json.
+ * - `vault` (bench/vault.ts): Sign Ed25519 and GetSecret through an agent
+ *   whose catalog uses the vault backend against the double in
+ *   tests/fakes/vault, with the double's own HTTP round trip as the floor;
+ *   and AppRole token renewal and re-login under sustained load (issue 11).
+ *   Writes bench/results/<timestamp>-vault.json.
  *
- * Every transport run uses a fresh server (the agent through the launcher,
+ * Every transport run uses a fresh server (the agent through `basil agent`,
  * or the echo) and a separate client process; floor and agent alternate
  * within each round (A B A B A B over 3 rounds). 1 s warm-up + 3 s measured;
  * `--quick`: 1 round of 1 s + 1 s. Servers on cpu0 and clients on cpu1
  * unless `--no-pin`.
  *
- *   deno task bench [--suite all|getsecret|tier2|spiffe|unlock] [--quick] [--diag] [--rounds N]
+ *   deno task bench [--suite all|getsecret|tier2|spiffe|unlock|transport|vault] [--quick] [--diag] [--rounds N]
  *                   [--no-pin] [--out file]
  *
  * `--out` names the results file and needs a single suite.
@@ -41,11 +52,12 @@ import { hasTaskset } from "./common.ts";
 import { runGetSecret } from "./getsecret.ts";
 import { runSpiffe } from "./spiffe.ts";
 import { runTier2 } from "./tier2.ts";
+import { runTransport } from "./transport.ts";
 import { runUnlock } from "./unlock.ts";
+import { runVault } from "./vault.ts";
 
-const SUITES = ["all", "getsecret", "tier2", "spiffe", "unlock"];
-const USAGE =
-  "usage: deno task bench [--suite all|getsecret|tier2|spiffe|unlock] [--quick] [--diag] " +
+const SUITES = ["all", "getsecret", "tier2", "spiffe", "unlock", "transport", "vault"];
+const USAGE = `usage: deno task bench [--suite ${SUITES.join("|")}] [--quick] [--diag] ` +
   "[--rounds N] [--no-pin] [--out file]";
 
 const argv = [...Deno.args];
@@ -91,3 +103,5 @@ if (suite === "all" || suite === "getsecret") await runGetSecret(env, { diag });
 if (suite === "all" || suite === "tier2") await runTier2(env, { diag });
 if (suite === "all" || suite === "spiffe") await runSpiffe(env);
 if (suite === "all" || suite === "unlock") await runUnlock(env);
+if (suite === "all" || suite === "transport") await runTransport(env, { diag });
+if (suite === "all" || suite === "vault") await runVault(env, { diag });

@@ -9,6 +9,12 @@
  *   ECDSA P-256, AES-256-GCM), created by the agent's reconcile, and the
  *   Sign / Encrypt requests with the response size each one must have.
  *
+ * - Transport suite: the GetSecret value key and the Ed25519 signing key on
+ *   one keystore, for the agent and for the grpc-js path of
+ *   bench/grpcjs_broker.ts.
+ * - Vault suite: the same two keys on a backend of kind `vault` (KV v2 and
+ *   transit), with the same policy.
+ *
  * The in-process broker (real catalog, policy, keystore file, audit file)
  * times "C": what an operation does besides transport.
  * @module
@@ -26,6 +32,7 @@ import { EventBus } from "../lib/broker/events.ts";
 import { GenerationHolder } from "../lib/broker/state.ts";
 import { loadCatalog } from "../lib/catalog/load.ts";
 import { jsonLogger } from "../lib/core/log.ts";
+import type { Logger } from "../lib/core/log.ts";
 import { SecretBytes } from "../lib/core/secret.ts";
 import { readHostUnixNames } from "../lib/core/unix_names.ts";
 import { loadPolicy } from "../lib/policy/load.ts";
@@ -34,7 +41,8 @@ import { aeadService } from "../lib/service/aead_service.ts";
 import { secretService } from "../lib/service/secret_service.ts";
 import { signingService } from "../lib/service/signing_service.ts";
 import type { ServiceBinding } from "../lib/service/types.ts";
-import { encodePeer, toGrpcService } from "../lib/transport/grpc.ts";
+import { methodsOf } from "../lib/transport/grpc.ts";
+import type { GrpcCall } from "../lib/transport/grpc_call.ts";
 import {
   AeadAlgorithm,
   EncryptRequestSchema,
@@ -250,10 +258,91 @@ export function tier2Policy(uid: number): unknown {
   };
 }
 
+// ------------------------------------------------------------------ transport suite
+
+/** The Tier 2 operation the transport suite measures beside GetSecret. */
+export const ED25519_OP: Tier2Op = TIER2_OPS.find((op) => op.name === "sign-ed25519")!;
+
+/** Catalog JSON: the GetSecret value key and the Ed25519 signing key on one keystore at `db`. */
+export function transportCatalog(db: string): unknown {
+  const value = benchCatalog(db) as { keys: Record<string, unknown> };
+  const sig = tier2Catalog(db) as { keys: Record<string, unknown> };
+  return {
+    schemaVersion: 1,
+    backends: {
+      db: { kind: "keystore", addr: db, engines: ["transit", "kv2"], mintKeyTypes: ["ed25519"] },
+    },
+    keys: { ...value.keys, [ED25519_OP.keyId]: sig.keys[ED25519_OP.keyId] },
+  };
+}
+
+/** Policy JSON granting `uid` get on the value key and sign on the signing key. */
+export function transportPolicy(uid: number): unknown {
+  return {
+    schemaVersion: 2,
+    subjects: { bench: { anyOf: [{ kind: "unix", uid }] } },
+    rules: [
+      { id: "bench-get", subjects: ["bench"], action: ["op:get"], target: [BENCH_KEY] },
+      { id: "bench-sign", subjects: ["bench"], action: ["op:sign"], target: [ED25519_OP.keyId] },
+    ],
+  };
+}
+
+// ------------------------------------------------------------------ vault suite
+
+/** Where the vault suite keeps its value (KV v2 at `secret/`) and its signing key (transit). */
+export const KV_PATH = "secret/data/bench/value";
+export const TRANSIT_KEY = "bench-ed25519";
+
+/** Catalog JSON: the value in KV v2 and the Ed25519 key in transit, on the double at `addr`. */
+export function vaultCatalog(addr: string): unknown {
+  return {
+    schemaVersion: 1,
+    backends: {
+      bao: {
+        kind: "vault",
+        addr,
+        engines: ["transit", "kv2", "pki"],
+        capabilities: ["byok-import", "prehash-sign", "pki-crl", "jwt-auth", "approle-auth"],
+        mintKeyTypes: [
+          "ed25519",
+          "ed25519-nkey",
+          "rsa-2048",
+          "ecdsa-p256",
+          "ecdsa-p384",
+          "ecdsa-p521",
+        ],
+      },
+    },
+    keys: {
+      [BENCH_KEY]: {
+        class: "value",
+        backend: "bao",
+        engine: "kv2",
+        path: KV_PATH,
+        writable: false,
+        missing: "generate",
+        generate: { format: "ascii-printable", bytes: VALUE_BYTES },
+        description: "GetSecret benchmark value in KV v2 (32 bytes)",
+      },
+      [ED25519_OP.keyId]: {
+        class: "asymmetric",
+        keyType: "ed25519",
+        backend: "bao",
+        engine: "transit",
+        path: TRANSIT_KEY,
+        writable: false,
+        missing: "generate",
+        description: "Sign benchmark key in transit (Ed25519)",
+      },
+    },
+  };
+}
+
 // ------------------------------------------------------------------ in process
 
-/** A grpc-js unary handler called without the transport. */
-export type Adapter = (request: Buffer) => Promise<Buffer>;
+/** A unary method handler called without the transport: request bytes in, response bytes out. */
+export type Adapter = (request: Uint8Array) => Promise<Buffer>;
 
 /** The broker's core objects built in process, as lib/daemon.ts builds them. */
 export interface Core {
@@ -262,10 +351,51 @@ export interface Core {
   readonly audit: AuditSink;
   readonly peer: PeerIdentity;
   /**
-   * The grpc-js handler of `binding`'s `method`, as the transport calls it,
-   * with this peer and request metadata `md` (header → values).
+   * The transport's method of `binding`'s `method` (lib/transport/grpc.ts:
+   * decode, handler, encode, deferred cleanups), called as the transport
+   * calls it, with this peer and request metadata `md` (header → values),
+   * minus HTTP/2 and framing. Like the transport, it hands the method its
+   * own copy of the request and zeroes that copy once the method settled.
    */
   adapter(binding: ServiceBinding, method: string, md?: Record<string, string[]>): Adapter;
+}
+
+/**
+ * The transport's method `method` of `binding` called without HTTP/2, with
+ * `peer` and request metadata `md` (see {@linkcode Core.adapter}).
+ */
+export function methodAdapter(
+  binding: ServiceBinding,
+  method: string,
+  peer: PeerIdentity,
+  logger: Logger,
+  md: Record<string, string[]> = {},
+): Adapter {
+  const desc = binding.service.methods.find((m) => m.localName === method);
+  if (desc === undefined) throw new Error(`no method ${method} in ${binding.service.typeName}`);
+  const path = `/${binding.service.typeName}/${desc.name}`;
+  const served = methodsOf([binding], logger).get(path);
+  if (served === undefined || served.streaming) throw new Error(`no unary handler ${path}`);
+  const live = new AbortController().signal;
+  return async (request: Uint8Array) => {
+    const own = new Uint8Array(request); // a copy (Buffer#slice would be a view)
+    const call: GrpcCall = {
+      path,
+      request: own,
+      peer,
+      signal: live,
+      metadata: (k) => md[k] ?? [],
+      setHeader: () => {},
+      setTrailer: () => {},
+      send: () => Promise.reject(new Error("unary call")),
+    };
+    try {
+      const out = (await served.serve(call))!;
+      return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    } finally {
+      own.fill(0);
+    }
+  };
 }
 
 /** Builds catalog, policy, keystore (fresh DEK) and audit file in `dir`, as lib/daemon.ts does. */
@@ -296,28 +426,8 @@ export function buildCore(
     now: () => new Date(),
   };
   const peer: PeerIdentity = { uid, gid, pid: Deno.pid };
-  const peerString = encodePeer(peer);
-  const adapter = (
-    binding: ServiceBinding,
-    method: string,
-    md: Record<string, string[]> = {},
-  ): Adapter => {
-    const impl = toGrpcService(binding, logger).implementation[method] as unknown as (
-      call: unknown,
-      cb: (e: unknown, v?: Buffer) => void,
-    ) => void;
-    if (typeof impl !== "function") throw new Error(`no handler ${method}`);
-    return (request: Buffer) =>
-      new Promise<Buffer>((resolve, reject) => {
-        const call = {
-          request,
-          getPeer: () => peerString,
-          metadata: { get: (k: string) => md[k] ?? [] },
-          once: () => call,
-        };
-        impl(call, (e, v) => e ? reject(e) : resolve(v!));
-      });
-  };
+  const adapter = (binding: ServiceBinding, method: string, md?: Record<string, string[]>) =>
+    methodAdapter(binding, method, peer, logger, md);
   return { deps, backend, audit, peer, adapter };
 }
 
@@ -327,8 +437,8 @@ export interface InProcessBroker {
   readonly backend: KeystoreBackend;
   readonly audit: AuditSink;
   readonly peer: PeerIdentity;
-  /** The service's GetSecret as grpc-js calls it, minus the transport. */
-  readonly adapterGetSecret: (request: Buffer) => Promise<Buffer>;
+  /** The service's GetSecret as the transport calls it, minus HTTP/2. */
+  readonly adapterGetSecret: Adapter;
   close(): void;
 }
 
@@ -356,7 +466,7 @@ export interface InProcessTier2 {
   readonly deps: BrokerDeps;
   readonly backend: KeystoreBackend;
   readonly peer: PeerIdentity;
-  /** The grpc-js handler of an operation, minus the transport. */
+  /** The transport's method of an operation, minus HTTP/2. */
   adapter(op: Tier2Op): Adapter;
   close(): void;
 }
@@ -376,4 +486,12 @@ export async function inProcessTier2(dir: string): Promise<InProcessTier2> {
       core.audit.close();
     },
   };
+}
+
+/** The transport suite's broker in process: the value written, the Ed25519 key created. */
+export async function inProcessTransport(dir: string): Promise<Core> {
+  const core = buildCore(dir, transportCatalog, transportPolicy);
+  await core.backend.kv.write("bench/value", new Uint8Array(VALUE_BYTES).fill(0x41));
+  await core.backend.transit.create(ED25519_OP.path, ED25519_OP.keyType);
+  return core;
 }

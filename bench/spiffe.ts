@@ -28,8 +28,11 @@
  *   as E is everywhere else), `cold-client` is a fresh process as is (what
  *   a new workload sees). R5: first p50 ≤ 1.3 × (E_first.p50 + C_x509.p50),
  *   gated on the warm client.
- * - Rotation push: N (1, 100, 500) FetchX509SVID streams on one client
- *   connection; once each has its SVID, the client sends the trigger and
+ * - Rotation push: N (1, 100, 500) FetchX509SVID streams from one client
+ *   process, on as few connections as the agent's stream limit allows
+ *   (lib/transport/limits.ts: 100 concurrent streams per connection; the
+ *   trigger call needs a slot on the first one): 1, 2 and 6 connections,
+ *   the same for the echo; once each has its SVID, the client sends the trigger and
  *   times, from just before sending it, the arrival of the pushed message
  *   on every stream. Agent trigger: RotateSecret of the X.509 CA (exactly
  *   the call `basil rotate --key-id spiffe.x509_ca` makes, sent by the same
@@ -48,6 +51,7 @@
  * @module
  */
 
+import { sessionSettings } from "../lib/transport/limits.ts";
 import { ROOT } from "../tests/helpers/cli.ts";
 import { Fixture } from "../tests/helpers/fixture.ts";
 import type { BenchEnv, Server } from "./common.ts";
@@ -88,6 +92,15 @@ import {
 const GOAL = { r4: 1.5, r5: 1.3, r10: 0.5 } as const;
 const JWT_CONCS = [1, 16] as const;
 const STREAM_NS = [1, 100, 500] as const;
+/**
+ * Connections for `n` streams plus the trigger call: the agent's transport
+ * serves at most `maxConcurrentStreams` streams per connection (grpc-js
+ * queues any call beyond it, so a trigger sent on a full connection would
+ * never leave).
+ */
+function streamConnections(n: number): number {
+  return Math.ceil((n + 1) / sessionSettings(1).maxConcurrentStreams);
+}
 /** Group of the per-sample client uids (policy memberships; setpriv needs no /etc/group entry). */
 const WORKLOAD_GID = 61000;
 /** First per-sample uid; each sample takes the next one (at most MAX_UIDS in a run). */
@@ -213,7 +226,7 @@ export async function runSpiffe(env: BenchEnv): Promise<void> {
     s.path,
     hex(s.request),
     String(n),
-    "1",
+    String(streamConnections(n)),
     trigger,
     hex(rotReq),
     String(count),
@@ -576,7 +589,7 @@ export async function runSpiffe(env: BenchEnv): Promise<void> {
   const out: string[] = [];
   out.push("");
   out.push(
-    `SPIFFE Workload API (agent via launcher) vs bare grpc-js echo floors — unix socket, Deno ${Deno.version.deno}, ` +
+    `SPIFFE Workload API (agent via basil agent) vs bare grpc-js echo floors — unix socket, Deno ${Deno.version.deno}, ` +
       `fresh server per run; median (min–max) over ${env.rounds} interleaved round(s); ` +
       `${env.pinned ? "server cpu0, client cpu1" : "unpinned"}${env.quick ? "; --quick" : ""}`,
   );
@@ -640,7 +653,8 @@ export async function runSpiffe(env: BenchEnv): Promise<void> {
   out.push(
     `Rotation push (1 + ${triggers} triggers per run, 300 ms apart, the first reported apart; ` +
       `pushed message ${sizes.x509Push} B; ms from just before the trigger is sent; one client ` +
-      `connection):`,
+      `process, ${STREAM_NS.map((n) => `N=${n} on ${streamConnections(n)}`).join(", ")} ` +
+      `connection(s)):`,
   );
   out.push("");
   out.push(

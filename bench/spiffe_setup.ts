@@ -134,7 +134,7 @@ export interface InProcessSpiffe {
   readonly api: WorkloadApi;
   readonly x509: Issuer;
   readonly jwt: Issuer;
-  /** The FetchJWTSVID grpc-js handler minus the transport (header set). */
+  /** The FetchJWTSVID method of the transport minus HTTP/2 (header set). */
   readonly fetchJwt: Adapter;
   close(): void;
 }

@@ -295,7 +295,7 @@ export async function runTier2(env: BenchEnv, o: { diag: boolean }): Promise<voi
   const out: string[] = [];
   out.push("");
   out.push(
-    `Tier 2 (agent via launcher) vs bare grpc-js echo of the same wire sizes — unix socket, ` +
+    `Tier 2 (agent via basil agent) vs bare grpc-js echo of the same wire sizes — unix socket, ` +
       `Deno ${Deno.version.deno}, one connection, fresh server per run;`,
   );
   out.push(roundsLine(env));

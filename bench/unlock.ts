@@ -26,15 +26,16 @@
  *   hash-wasm Argon2id call with production costs (bench/argon2_first.ts,
  *   R12's unlock floor); one start of the agent per slot (order rotated
  *   each round): wall time from spawning `basil agent -c` (the launcher,
- *   which starts the sandboxed agent process) to its `"agent listening"`
+ *   which replaces itself with the sandboxed agent through execve) to its `"agent listening"`
  *   line (logged right after the bind; a connect is made to confirm), and
  *   from the agent's log timestamps the split spawn → "unlock slot opened"
  *   → "agent listening"; then unlock alone per slot in a fresh process
  *   (bench/unlock_inproc.ts, `unlockBundle` as the agent calls it), plus,
  *   informational, the age slot opened with an X25519 identity file.
- * - Attribution, per round: the agent process started alone with the
- *   launcher's exact command line (captured from /proc in the unmeasured
- *   pass, minus `--parent-pid`), the import of lib/daemon.ts's module graph
+ * - Attribution, per round: the agent started alone with the command line
+ *   and environment the launcher exec'ed it with (captured from
+ *   /proc/PID/cmdline and environ in the unmeasured pass, minus
+ *   `--parent-pid`), the import of lib/daemon.ts's module graph
  *   in a fresh process (bench/import_probe.ts), and the launcher up to its
  *   plan (`basil agent -c … --print-permissions`, spawn to exit).
  * - Unpinned (start-up uses several threads). N ≥ 5 rounds (2 with
@@ -50,11 +51,11 @@ import { generatePhrase } from "../lib/seal/bip39_phrase.ts";
 import { decodeBundle } from "../lib/seal/format.ts";
 import type { UnlockSettings } from "../lib/seal/unlock.ts";
 import { basil, basilCommand, ROOT } from "../tests/helpers/cli.ts";
-import { childPids, Fixture, readProc } from "../tests/helpers/fixture.ts";
+import { Fixture } from "../tests/helpers/fixture.ts";
 import { Swtpm } from "../tests/helpers/swtpm.ts";
 import { fakeKeyHex, fakeRecipient, newFakeYubikey } from "../tests/unit/seal/fake_age_plugin.ts";
-import type { BenchEnv } from "./common.ts";
-import { agg, fmt, fmtX, gatedSummary, lines, loadavg, writeResults } from "./common.ts";
+import type { BenchEnv, ProcExec } from "./common.ts";
+import { agg, fmt, fmtX, gatedSummary, lines, loadavg, procExec, writeResults } from "./common.ts";
 import type { Agg } from "./common.ts";
 import { median } from "./h.ts";
 
@@ -225,26 +226,31 @@ async function makeRig(kind: SlotKind, tpm: Swtpm | undefined): Promise<Rig> {
   }
 }
 
+/** The agent as the launcher exec'ed it: its command line and its whole environment. */
+type AgentExec = ProcExec;
+
 /**
- * Spawns `basil agent -c` (or, with `argv`, that command: the agent process
- * alone), times it to the `"agent listening"` line, confirms with a
- * connect, stops it. With `capture`, also returns the agent process's
- * command line (read from /proc), minus `--parent-pid`.
+ * Spawns `basil agent -c` (or, with `alone`, that command line and
+ * environment: the agent without the launcher), times it to the `"agent
+ * listening"` line, confirms with a connect, stops it. With `capture`, also
+ * returns what the launcher exec'ed (read from /proc), minus `--parent-pid`.
  */
 async function timedStart(
   rig: Rig,
   round: number,
-  o: { argv?: readonly string[]; capture?: boolean } = {},
-): Promise<StartSample & { agentArgv?: string[] }> {
+  o: { alone?: AgentExec; capture?: boolean } = {},
+): Promise<StartSample & { agentExec?: AgentExec }> {
   rig.before();
   const load = loadavg();
-  const [cmd, ...args] = o.argv ?? basilCommand(["agent", "-c", rig.f.config]);
+  const [cmd, ...args] = o.alone?.argv ?? basilCommand(["agent", "-c", rig.f.config]);
   const wall0 = performance.timeOrigin + performance.now();
   const t0 = performance.now();
   const child = new Deno.Command(cmd!, {
     args,
     cwd: ROOT,
-    env: { NO_COLOR: "1", ...rig.env },
+    ...(o.alone ? { clearEnv: true, env: { ...o.alone.env } } : {
+      env: { NO_COLOR: "1", ...rig.env },
+    }),
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -281,14 +287,14 @@ async function timedStart(
     const conn = await Deno.connect({ transport: "unix", path: rig.f.socket });
     const connectAt = performance.now();
     conn.close();
-    let agentArgv: string[] | undefined;
+    let agentExec: AgentExec | undefined;
     if (o.capture) {
-      const pid = childPids(child.pid)[0];
-      if (pid === undefined) throw new Error(`${rig.kind}: no agent process under the launcher`);
-      const argv = dec.decode(readProc(`/proc/${pid}/cmdline`)).split("\0").filter((a) => a !== "");
-      const i = argv.indexOf("--parent-pid");
-      if (i >= 0) argv.splice(i, 2);
-      agentArgv = argv;
+      // The launcher exec'ed the agent in place: same pid, the agent's argv and environment.
+      const { argv, env } = procExec(child.pid);
+      agentExec = {
+        argv: argv.filter((a, i) => a !== "--parent-pid" && argv[i - 1] !== "--parent-pid"),
+        env,
+      };
     }
     const drained = (async () => {
       for (;;) {
@@ -309,8 +315,8 @@ async function timedStart(
     return {
       kind: rig.kind,
       round,
-      via: o.argv ? "agent-alone" : "launcher",
-      ...(agentArgv ? { agentArgv } : {}),
+      via: o.alone ? "agent-alone" : "launcher",
+      ...(agentExec ? { agentExec } : {}),
       start_to_socket_ms: +(listenAt - t0).toFixed(2),
       connect_ms: +(connectAt - t0).toFixed(2),
       spawn_to_unlocked_ms: +(unlocked - wall0).toFixed(1),
@@ -498,11 +504,11 @@ export async function runUnlock(env: BenchEnv): Promise<void> {
 
     // Unmeasured pass: keystores created by reconcile, sidecars, Deno caches.
     await floorRound(0);
-    /** The agent process's own command line per slot, as the launcher starts it. */
-    const agentArgv = new Map<SlotKind, string[]>();
+    /** The agent's own command line and environment per slot, as the launcher execs it. */
+    const agentExec = new Map<SlotKind, AgentExec>();
     for (const rig of rigs) {
-      agentArgv.set(rig.kind, (await timedStart(rig, 0, { capture: true })).agentArgv!);
-      await timedStart(rig, 0, { argv: agentArgv.get(rig.kind)! });
+      agentExec.set(rig.kind, (await timedStart(rig, 0, { capture: true })).agentExec!);
+      await timedStart(rig, 0, { alone: agentExec.get(rig.kind)! });
     }
     await inprocRound(0);
     inproc.length = 0;
@@ -529,7 +535,7 @@ export async function runUnlock(env: BenchEnv): Promise<void> {
         }
       }
       for (const rig of order) {
-        const s = await timedStart(rig, round, { argv: agentArgv.get(rig.kind)! });
+        const s = await timedStart(rig, round, { alone: agentExec.get(rig.kind)! });
         starts.push(s);
         log(
           `round ${round} agent alone ${rig.kind.padEnd(10)} → socket ${s.start_to_socket_ms} ms ` +
@@ -718,8 +724,8 @@ export async function runUnlock(env: BenchEnv): Promise<void> {
   }
   out.push("");
   out.push(
-    "Where start-up goes (ms): the agent process started alone with the launcher's exact " +
-      "command line (read from /proc, minus --parent-pid), vs through the launcher:",
+    "Where start-up goes (ms): the agent started alone with the command line and environment " +
+      "the launcher exec'ed (read from /proc, minus --parent-pid), vs through the launcher:",
   );
   out.push("");
   out.push(

@@ -212,6 +212,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
       throw jwksListenError(cfg, e);
     }
     giveUpStartupPermissions(cfg);
+    collectStartupGarbage(libc);
     const sweep = startRetention(deps, cfg);
     const running = serve(cfg, server, { audit, backends, libc, logger, sweep, closeApi });
     // Only now, with the signal handlers installed, may a supervisor rely on SIGTERM.
@@ -429,6 +430,17 @@ function giveUpStartupPermissions(cfg: AgentConfig): void {
   for (const path of write) Deno.permissions.revokeSync({ name: "write", path });
   for (const path of read) Deno.permissions.revokeSync({ name: "read", path });
   Deno.permissions.revokeSync({ name: "run" });
+}
+
+/**
+ * Start-up leaves garbage the agent will not need again (the unlock's
+ * Argon2id memory, parsed inputs): collect it once and return the freed heap
+ * to the system, so the agent idles at its working size. A no-op without
+ * V8's `--expose-gc` (lib/sandbox/launch.ts passes it).
+ */
+function collectStartupGarbage(libc: Libc): void {
+  (globalThis as { gc?: () => void }).gc?.();
+  libc.trimHeap();
 }
 
 /** Exit status of an agent that stopped on an error outside any request (EX_SOFTWARE). */

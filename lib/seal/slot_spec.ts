@@ -26,16 +26,20 @@
  */
 
 import { InputError } from "../core/errors.ts";
-import { readSecretFile } from "../core/fs.ts";
 import type { SecretBytes } from "../core/secret.ts";
 import { generatePhrase } from "./bip39_phrase.ts";
 import type { SlotMethodName } from "./format.ts";
 import type { Kdf } from "./kdf.ts";
-import { AgeMethod, defaultPluginIdentity, parseAgeRecipient } from "./slots/age.ts";
+import {
+  AgeMethod,
+  DEFAULT_AGE_PLUGIN,
+  defaultPluginIdentity,
+  parseAgeRecipient,
+} from "./slots/age.ts";
 import { readAgeIdentityFile } from "./slots/age_identity.ts";
 import type { PluginOptions } from "./slots/age_plugin.ts";
 import { Bip39Method, readPhraseFile } from "./slots/bip39.ts";
-import { PassphraseMethod } from "./slots/passphrase.ts";
+import { PassphraseMethod, readPassphraseFile } from "./slots/passphrase.ts";
 import { loadTpmMethod, type TpmSettings } from "./slots/tpm_loader.ts";
 import type { SlotMethod, SlotSpec } from "./slots/types.ts";
 import { parseSpecFields, type SpecFields, specFieldsFromTable } from "./spec_fields.ts";
@@ -51,7 +55,8 @@ export const DEFAULT_LABELS: Readonly<Record<SlotMethodName, string>> = {
 };
 
 /** The plugin whose default identity `--open age-yubikey` and the agent use. */
-export const DEFAULT_AGE_PLUGIN = "yubikey";
+export { DEFAULT_AGE_PLUGIN } from "./slots/age.ts";
+export { readPassphraseFile, type ReadPassphraseOptions } from "./slots/passphrase.ts";
 
 /** A parsed `--slot` / `--open` value (no file read yet). */
 export type ParsedSlotSpec =
@@ -164,37 +169,6 @@ export function parseOpenSpec(text: string): ParsedSlotSpec {
     throw new InputError(TOKEN, "--open: bip39 requires file=PATH");
   }
   return spec;
-}
-
-/** Options for {@linkcode readPassphraseFile}. */
-export interface ReadPassphraseOptions {
-  /**
-   * Called with the permission bits of the opened file before it is read;
-   * may throw to refuse it. Without it the mode is not checked.
-   */
-  readonly onMode?: (mode: number) => void;
-}
-
-/**
- * Reads a passphrase file: bytes minus one trailing LF then one CR. Throws
- * `InputError` (`secret_file_unreadable`, `passphrase_empty`, or whatever
- * `onMode` throws) naming `what` and the path.
- */
-export function readPassphraseFile(
-  path: string,
-  what: string,
-  options: ReadPassphraseOptions = {},
-): SecretBytes {
-  const pass = readSecretFile(path, {
-    stripNewline: true,
-    what,
-    ...(options.onMode === undefined ? {} : { onMode: options.onMode }),
-  });
-  if (pass.length === 0) {
-    pass.wipe();
-    throw new InputError("passphrase_empty", `${what} ${path}: is empty`);
-  }
-  return pass;
 }
 
 /** Options for {@linkcode loadSlotMethod}. */

@@ -36,12 +36,9 @@ import { advanceEpoch, checkEpoch } from "./epoch.ts";
 import { decodeBundle, type DecodedBundle } from "./format.ts";
 import type { Kdf } from "./kdf.ts";
 import type { DepositMaterial } from "./payload.ts";
-import { DEFAULT_AGE_PLUGIN, readPassphraseFile } from "./slot_spec.ts";
-import { AgeMethod, defaultPluginIdentity } from "./slots/age.ts";
 import type { PluginOptions } from "./slots/age_plugin.ts";
-import { Bip39Method, readPhraseFile } from "./slots/bip39.ts";
-import { PassphraseMethod } from "./slots/passphrase.ts";
-import { loadTpmMethod, type TpmSettings } from "./slots/tpm_loader.ts";
+import { PassphraseMethod, readPassphraseFile } from "./slots/passphrase.ts";
+import type { TpmSettings } from "./slots/tpm_loader.ts";
 import type { SlotMethod } from "./slots/types.ts";
 
 /** The `[unlock]` settings. */
@@ -156,6 +153,8 @@ async function buildMethods(o: UnlockOptions, wipe: WipeList): Promise<SlotMetho
     if (u.bip39PhraseFile !== undefined) {
       const file = u.bip39PhraseFile;
       // Always wiped once read, even when the phrase turns out to be invalid.
+      // Loaded only when configured: the agent keeps no unused slot code resident.
+      const { Bip39Method, readPhraseFile } = await import("./slots/bip39.ts");
       let entropy;
       try {
         entropy = readPhraseFile(file, "bip39-phrase-file");
@@ -169,6 +168,9 @@ async function buildMethods(o: UnlockOptions, wipe: WipeList): Promise<SlotMetho
       methods.push(new Bip39Method(entropy, kdf));
     }
     if (u.ageYubikey) {
+      const { AgeMethod, DEFAULT_AGE_PLUGIN, defaultPluginIdentity } = await import(
+        "./slots/age.ts"
+      );
       methods.push(
         new AgeMethod({
           identities: [defaultPluginIdentity(DEFAULT_AGE_PLUGIN)],
@@ -177,6 +179,7 @@ async function buildMethods(o: UnlockOptions, wipe: WipeList): Promise<SlotMetho
       );
     }
     if (u.unlockTpm) {
+      const { loadTpmMethod } = await import("./slots/tpm_loader.ts");
       methods.push(await loadTpmMethod({ ...o.tpm, ...(u.tpmTcti ? { tcti: u.tpmTcti } : {}) }));
     }
   } catch (e) {

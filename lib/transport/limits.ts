@@ -25,8 +25,9 @@ export const ENGINE_LIMITS: H2EngineLimits = {
 /** The server's SETTINGS for one connection's message budget (`maxMessageBytes`). */
 export function sessionSettings(maxMessageBytes: number): H2SessionSettings {
   return {
-    // A CLI call uses one stream; SDKs multiplex a handful.
-    maxConcurrentStreams: 100,
+    // A CLI call uses one stream; an SDK or sidecar may hold hundreds of
+    // watch streams on one channel (a client past the cap waits, silently).
+    maxConcurrentStreams: 1000,
     // One whole request message (plus its 5-byte prefix) fits a stream's window.
     initialWindowSize: Math.min(2 ** 31 - 1, maxMessageBytes + 5),
     // Metadata is small; a 1 MiB header block is refused stream by stream.

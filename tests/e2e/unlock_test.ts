@@ -22,7 +22,7 @@
 
 import assert from "node:assert/strict";
 import { SecretBytes } from "../../lib/core/secret.ts";
-import { generatePhrase } from "../../lib/seal/bip39_phrase.ts";
+import { generatePhrase, phraseToEntropy } from "../../lib/seal/bip39_phrase.ts";
 import { createBundle, openBundle } from "../../lib/seal/bundle.ts";
 import { decodeBundle, encodeBundle } from "../../lib/seal/format.ts";
 import {
@@ -63,6 +63,23 @@ import { webCryptoAesGcmOpen } from "../helpers/webcrypto.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+
+/**
+ * A phrase of wordlist words whose checksum is wrong: two words of a valid
+ * phrase swapped, retried until the checksum (8 bits) no longer matches.
+ */
+function badChecksumPhrase(): string {
+  for (;;) {
+    const words = dec.decode(generatePhrase().phrase.expose()).split(" ");
+    [words[0], words[1]] = [words[1]!, words[0]!];
+    const text = words.join(" ");
+    try {
+      phraseToEntropy(new TextEncoder().encode(text), "probe").wipe();
+    } catch {
+      return text;
+    }
+  }
+}
 
 /** Replaces the fixture's bundle with one holding `slots` (fast Argon2) and the fixture's DEK. */
 async function sealWith(f: Fixture, slots: SlotSpec[]): Promise<Uint8Array> {
@@ -152,9 +169,7 @@ Deno.test("fail closed: wrong BIP39 phrase (the phrase file is wiped once read)"
       },
     );
     // An invalid phrase (bad checksum) is refused with a clear reason, and wiped too.
-    const words = dec.decode(generatePhrase().phrase.expose()).split(" ");
-    [words[0], words[1]] = [words[1]!, words[0]!];
-    Deno.writeTextFileSync(phrase, words.join(" "), { mode: 0o600 });
+    Deno.writeTextFileSync(phrase, badChecksumPhrase(), { mode: 0o600 });
     const line = await runAgentToExit(f);
     assert.equal(line.code, 1);
     assert.match(

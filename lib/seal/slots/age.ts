@@ -34,6 +34,9 @@ import {
   SlotOpenFailed,
 } from "./types.ts";
 
+/** The age plugin the agent and `--open age-yubikey` use by default (`age-plugin-yubikey`). */
+export const DEFAULT_AGE_PLUGIN = "yubikey";
+
 /** A classified recipient. */
 export type AgeRecipient =
   | { readonly kind: "x25519"; readonly text: string }

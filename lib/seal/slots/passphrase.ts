@@ -9,6 +9,7 @@
  */
 
 import { InputError } from "../../core/errors.ts";
+import { readSecretFile } from "../../core/fs.ts";
 import type { SecretBytes } from "../../core/secret.ts";
 import { KdfSlotMethod, type KdfSlotOptions } from "./kdf_slot.ts";
 
@@ -27,4 +28,35 @@ export class PassphraseMethod extends KdfSlotMethod {
     }
     super(passphrase, options);
   }
+}
+
+/** Options for {@linkcode readPassphraseFile}. */
+export interface ReadPassphraseOptions {
+  /**
+   * Called with the permission bits of the opened file before it is read;
+   * may throw to refuse it. Without it the mode is not checked.
+   */
+  readonly onMode?: (mode: number) => void;
+}
+
+/**
+ * Reads a passphrase file: bytes minus one trailing LF then one CR. Throws
+ * `InputError` (`secret_file_unreadable`, `passphrase_empty`, or whatever
+ * `onMode` throws) naming `what` and the path.
+ */
+export function readPassphraseFile(
+  path: string,
+  what: string,
+  options: ReadPassphraseOptions = {},
+): SecretBytes {
+  const pass = readSecretFile(path, {
+    stripNewline: true,
+    what,
+    ...(options.onMode === undefined ? {} : { onMode: options.onMode }),
+  });
+  if (pass.length === 0) {
+    pass.wipe();
+    throw new InputError("passphrase_empty", `${what} ${path}: is empty`);
+  }
+  return pass;
 }
