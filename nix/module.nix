@@ -246,14 +246,18 @@ let
 
   # --------------------------------------------------------- generated files
 
-  # The agent reads its config, catalog and policy once, at start; there is
-  # no hot reload (SIGHUP only reopens the audit log). A content change of
-  # any of them must therefore restart the agent: the TOML is ExecStart's
-  # argument, and all three files are the unit's restartTriggers (below).
-  # The TOML names the stable /etc paths rather than store paths so that
-  # operators can point `basil explain -c /etc/basil/basil-agent.toml` at the
-  # files the running agent loaded; switch-to-configuration updates /etc
-  # before it starts the restarted unit, so the agent reads the new files.
+  # The agent reads its config once, at start; SIGHUP hot-reloads the
+  # catalog and policy from the same paths (and reopens the audit log). So a
+  # catalog or policy content change reloads the unit (reloadTriggers, below:
+  # no restart, the unlock passphrase is not needed again), and a config
+  # change restarts it (restartTriggers). A reload that changes the
+  # catalog's routing shape (backends, key set, key paths, ...) is rejected
+  # by the agent, logged and audited; apply such a change with
+  # `systemctl restart basil-agent`.
+  # The TOML names the stable /etc paths rather than store paths so that the
+  # reload re-reads the new files and operators can point `basil explain -c
+  # /etc/basil/basil-agent.toml` at what the running agent loaded;
+  # switch-to-configuration updates /etc before it reloads or restarts units.
   catalogFile = pkgs.writeText "basil-catalog.json" (builtins.toJSON (basilLib.catalogDoc cfg.catalog));
   policyFile = pkgs.writeText "basil-policy.json" (builtins.toJSON (basilLib.policyDoc cfg.policy));
   agentToml = basilLib.toTOML (basilLib.agentConfig {
@@ -329,10 +333,10 @@ in
         wantedBy = [ "multi-user.target" ];
         after = [ "network-online.target" ];
         wants = [ "network-online.target" ];
-        # A catalog, policy or config content change restarts the agent, the
-        # only way it takes effect (the agent reads them only at start). Not
-        # reloadTriggers: SIGHUP does not re-read any of them.
-        restartTriggers = [ catalogFile policyFile tomlFile ];
+        # A catalog or policy content change reloads the agent (SIGHUP: hot
+        # reload); a config change restarts it (read only at start).
+        reloadTriggers = [ catalogFile policyFile ];
+        restartTriggers = [ tomlFile ];
         environment = {
           # Deno's transpile cache; the source tree itself is read-only.
           DENO_DIR = "/var/cache/basil";
@@ -346,8 +350,9 @@ in
           # The CLI derives the agent's Deno permissions from the config and
           # replaces itself (execve) with the agent (main.ts): MainPID is the agent.
           ExecStart = "${s.package}/bin/basil agent --config ${tomlFile}";
-          # `systemctl reload` (e.g. from logrotate's postrotate) only makes
-          # the agent reopen its audit log; it re-reads nothing else.
+          # `systemctl reload` (reloadTriggers, or logrotate's postrotate)
+          # makes the agent reopen its audit log and hot-reload the catalog
+          # and policy; `basil reload` does the same over the socket.
           ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
           # SIGTERM goes to the agent (MainPID); stragglers get SIGKILL after
           # the timeout.

@@ -3,8 +3,9 @@
  * secret (Readiness returns counts, never key names). Status needs a caller
  * that resolves to a subject. Explain needs an explicit `op:explain` grant on
  * `broker.explain` and evaluates the serving generation with the same PDP
- * that enforces. Reload is authorized (`op:reload` on `broker.reload`) and
- * then answers UNSUPPORTED: this build has no hot reload.
+ * that enforces. Reload needs `op:reload` on `broker.reload` and then runs
+ * the agent's {@linkcode Reloader} (reload.ts): a rejection is an answer
+ * (`applied: false` and the reason), not an error.
  * @module
  */
 
@@ -17,6 +18,7 @@ import { decide } from "../policy/pdp.ts";
 import { authorizeAdmin, recordDecision, requireSubject } from "./authorize.ts";
 import type { BrokerCall } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
+import type { ReloadResult } from "./reload.ts";
 
 /** Status: backend kind, version and protocol. */
 export function status(
@@ -119,8 +121,29 @@ export function explainLive(
   return explainJson(subject, op, key, decide(catalog, policy, actor, op, key));
 }
 
-/** Reload: authorized like any admin op, then UNSUPPORTED (no hot reload in this build). */
-export function reload(deps: BrokerDeps, call: BrokerCall): never {
-  authorizeAdmin(deps, call, "reload");
-  throw new BasilError("UNSUPPORTED", "reload is not available in this build", { op: "reload" });
+/**
+ * Reload (or with `check`, validate) the catalog and policy from disk, on
+ * behalf of an authorized caller (audited as actor `unix_uid`). An agent
+ * without a reloader answers the `no_reload_inputs` rejection.
+ */
+export async function reload(
+  deps: BrokerDeps,
+  call: BrokerCall,
+  check: boolean,
+): Promise<ReloadResult> {
+  const caller = authorizeAdmin(deps, call, "reload");
+  if (!deps.reloader) {
+    const gen = caller.gen.id;
+    return {
+      applied: false,
+      checked: false,
+      previousGeneration: gen,
+      newGeneration: gen,
+      keyCount: 0,
+      grantCount: 0,
+      rejection: { reason: "no_reload_inputs", message: "this agent cannot reload" },
+    };
+  }
+  const id = caller.peer === undefined ? "unknown" : String(caller.peer.uid);
+  return await deps.reloader.reload({ kind: "unix_uid", id }, check);
 }

@@ -23,12 +23,17 @@
  * (subject, op, key) tuple, which is all `explain` can ask about, cannot
  * say which RPC uses it. `explain` therefore answers `allow` for `mint` on
  * an issuer the subject may mint SVIDs from.
+ *
+ * Rate limits (lib/broker/rate_limit.ts) are charged here too, once per
+ * request, when its first decision for a resolved subject is recorded: an
+ * allowed request whose bucket is empty is refused with RATE_LIMITED after
+ * its decision was recorded, so its record says `rate_limited`.
  * @module
  */
 
 import type { Backend } from "../backends/backend.ts";
 import type { CatalogKey } from "../catalog/schema.ts";
-import { BasilError, invalidRequest, unauthorized } from "../core/errors.ts";
+import { BasilError, invalidRequest, rateLimited, unauthorized } from "../core/errors.ts";
 import { adminTarget, isKeyName, MAX_KEY_NAME_BYTES } from "../core/ops.ts";
 import type { AdminOp, KeyOp } from "../core/ops.ts";
 import { decide, isProtocolIssuer, resolveSubject } from "../policy/pdp.ts";
@@ -117,6 +122,23 @@ export function recordDecision(
   options: DecisionOptions = {},
 ): void {
   caller.call.record(pending(deps, caller, op, target, allow, reason, options));
+  chargeRate(deps, caller, op, allow);
+}
+
+/** Requests already charged against their subject's rate limits. */
+const charged = new WeakSet<BrokerCall>();
+
+/**
+ * Charges the request once against its subject's rate limits (see the module
+ * doc); throws RATE_LIMITED when an allowed request finds a bucket empty.
+ */
+function chargeRate(deps: BrokerDeps, caller: Caller, op: string, allow: boolean): void {
+  const limiter = deps.rateLimiter;
+  const r = caller.resolution;
+  if (!limiter || !r.ok || charged.has(caller.call)) return;
+  charged.add(caller.call);
+  const ok = limiter.take(caller.gen.policy.rateLimits, r.subject, op, deps.now().getTime());
+  if (!ok && allow) throw rateLimited(op);
 }
 
 /** The pending record of one decision. */
@@ -262,6 +284,7 @@ export function authorizeKeys(
     ),
   );
   const denied = decisions.find((d) => !d.allow);
+  chargeRate(deps, caller, op, denied === undefined);
   if (denied && !denied.allow) throw unauthorized(op, denied.reason);
   return keyNames.map((k) => authorizedOf(deps, caller, r.subject, op, k));
 }

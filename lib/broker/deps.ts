@@ -8,6 +8,8 @@ import type { AuditSink } from "../audit/sink.ts";
 import type { Backend } from "../backends/backend.ts";
 import type { Logger } from "../core/log.ts";
 import type { EventBus } from "./events.ts";
+import type { RateLimiter } from "./rate_limit.ts";
+import type { Reloader } from "./reload.ts";
 import type { GenerationHolder } from "./state.ts";
 
 /** Size caps, TTL caps and version windows from the agent config. */
@@ -32,4 +34,8 @@ export interface BrokerDeps {
   /** Host user name for a uid (audit presenter), if known. */
   readonly hostUserName: (uid: number) => string | undefined;
   readonly now: () => Date;
+  /** Hot reload (SIGHUP and the Reload RPC); without one, Reload answers `no_reload_inputs`. */
+  readonly reloader?: Reloader;
+  /** The policy's per-subject rate limits are enforced only with a limiter. */
+  readonly rateLimiter?: RateLimiter;
 }

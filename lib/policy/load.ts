@@ -17,6 +17,8 @@ import type { UnixNames } from "../core/unix_names.ts";
 import { formatPath, parseJsonText, parseOrThrow } from "../core/validate.ts";
 import { compileGlob } from "./glob.ts";
 import type { TargetGlob } from "./glob.ts";
+import { compileLimits, RateLimitsDoc } from "./rate_limits.ts";
+import type { RateLimits, SubjectLimits } from "./rate_limits.ts";
 import type { ActionTerm, Policy, Principal, Rule, Subject } from "./schema.ts";
 
 const TOKEN = "policy_invalid";
@@ -68,6 +70,7 @@ const PolicyDoc = z.strictObject({
     }).optional(),
     memberships: z.record(IdKey, z.array(Id)).optional(),
   }).optional(),
+  rateLimits: RateLimitsDoc.optional(),
 });
 
 /** Options for {@linkcode loadPolicy}. */
@@ -196,6 +199,8 @@ export function loadPolicy(text: string, file: string, options: LoadPolicyOption
     rules.push({ id: r.id, subjects: r.subjects, actions, targets, comment: r.comment });
   });
 
+  const rateLimits = compileRateLimits(doc.rateLimits, subjects, err);
+
   return {
     schemaVersion: 2,
     subjects,
@@ -206,6 +211,33 @@ export function loadPolicy(text: string, file: string, options: LoadPolicyOption
     groupNames,
     memberships,
     grantCount,
+    ...(rateLimits ? { rateLimits } : {}),
+  };
+}
+
+/** Compiles `rateLimits`; every subject it names must be declared. */
+function compileRateLimits(
+  doc: z.infer<typeof RateLimitsDoc> | undefined,
+  subjects: ReadonlyMap<string, Subject>,
+  err: Err,
+): RateLimits | undefined {
+  if (!doc) return undefined;
+  const one = (d: Parameters<typeof compileLimits>[0], f: string): SubjectLimits => {
+    const l = compileLimits(d);
+    if (typeof l === "string") {
+      throw err(`${f}.${l}`, '"perSecond" and "burst" must be given together');
+    }
+    return l;
+  };
+  const bySubject = new Map<string, SubjectLimits>();
+  for (const [name, d] of Object.entries(doc.subjects ?? {})) {
+    const f = formatPath(["rateLimits", "subjects", name]);
+    if (!subjects.has(name)) throw err(f, `unknown subject "${name}"`);
+    bySubject.set(name, one(d, f));
+  }
+  return {
+    default: doc.default ? one(doc.default, "rateLimits.default") : undefined,
+    subjects: bySubject,
   };
 }
 

@@ -6,6 +6,7 @@
 
 import type { Op } from "../core/ops.ts";
 import type { TargetGlob } from "./glob.ts";
+import type { RateLimits } from "./rate_limits.ts";
 
 /** One principal inside a subject's matcher. */
 export type Principal =
@@ -54,4 +55,6 @@ export interface Policy {
   readonly memberships: ReadonlyMap<number, readonly number[]>;
   /** Number of (rule, subject, op, target) allow-grants. */
   readonly grantCount: number;
+  /** Per-subject request rate limits (extension), when the policy sets any. */
+  readonly rateLimits?: RateLimits;
 }

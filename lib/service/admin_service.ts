@@ -1,7 +1,7 @@
 /**
- * basil.broker.v1.AdminService: Status, Health, Readiness, Explain, Watch
- * and Revoke. Reload is authorized, then answers UNIMPLEMENTED until hot
- * reload lands. Watch's request is checked after the watcher is authorized.
+ * basil.broker.v1.AdminService: Status, Health, Readiness, Explain, Watch,
+ * Reload and Revoke. A rejected Reload is an OK answer with `applied: false`
+ * and the rejection. Watch's request is checked after the watcher is authorized.
  * @module
  */
 
@@ -115,8 +115,17 @@ export function adminService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding
           send({ kind: WIRE_KIND[e.kind], at: timestampFromDate(e.at), detail: eventDetail(e) }),
       );
     },
-    reload(_req, ctx) {
-      return Promise.try(() => reload(deps, ctx.call));
+    async reload(req, ctx) {
+      const r = await reload(deps, ctx.call, req.check);
+      return {
+        applied: r.applied,
+        checked: r.checked,
+        previousGeneration: BigInt(r.previousGeneration),
+        newGeneration: BigInt(r.newGeneration),
+        keyCount: r.keyCount,
+        grantCount: r.grantCount,
+        rejection: r.rejection,
+      };
     },
     async revoke(req, ctx) {
       const caller = authorizeRevoke(deps, ctx.call, req.trustDomain, req.jti);

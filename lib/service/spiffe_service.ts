@@ -12,6 +12,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { BasilError } from "../core/errors.ts";
 import type { BrokerDeps } from "../broker/deps.ts";
+import type { Generation } from "../broker/state.ts";
 import type { WorkloadApi } from "../spiffe/workload.ts";
 import type { ServedSvid } from "../spiffe/svid_source.ts";
 import { SpiffeWorkloadAPI } from "../wire/spiffe/workload_pb.ts";
@@ -97,9 +98,11 @@ export function spiffeService(deps: BrokerDeps, api: WorkloadApi): ServiceBindin
     },
     async fetchX509Bundles(_req, ctx, send) {
       requireHeader(ctx);
-      api.authorizeBundles(ctx.call, "x509");
+      let pinned: Generation | undefined = api.authorizeBundles(ctx.call, "x509");
       await pushOnChange(deps, ctx, (k) => k === "bundle_changed", async () => {
-        const bundles = await api.x509Bundles();
+        const gen = pinned;
+        pinned = undefined;
+        const bundles = await api.x509Bundles(gen);
         if (bundles.size === 0) {
           throw new BasilError("FAILED_PRECONDITION", "no X.509 trust bundle is configured");
         }
@@ -113,9 +116,11 @@ export function spiffeService(deps: BrokerDeps, api: WorkloadApi): ServiceBindin
     },
     async fetchJWTBundles(_req, ctx, send) {
       requireHeader(ctx);
-      api.authorizeBundles(ctx.call, "jwt");
+      let pinned: Generation | undefined = api.authorizeBundles(ctx.call, "jwt");
       await pushOnChange(deps, ctx, (k) => k === "bundle_changed", async () => {
-        const bundles = await api.jwtBundles();
+        const gen = pinned;
+        pinned = undefined;
+        const bundles = await api.jwtBundles(gen);
         await send({ bundles: Object.fromEntries(bundles) });
       });
     },

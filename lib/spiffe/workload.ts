@@ -162,13 +162,16 @@ export class WorkloadApi {
    * Authorizes a bundle stream: the caller must resolve to a subject
    * (recorded as `fetch_x509_bundles` on `spiffe.x509_bundles`, or
    * `fetch_jwt_bundles` on `spiffe.jwt_bundles`). Bundles are public data,
-   * but who reads them is still attested and audited.
+   * but who reads them is still attested and audited. Returns the
+   * generation the decision pinned: the stream's first push uses it, later
+   * pushes (after BundleChanged) the one then serving.
    */
-  authorizeBundles(call: BrokerCall, kind: "x509" | "jwt"): void {
+  authorizeBundles(call: BrokerCall, kind: "x509" | "jwt"): Generation {
     const op = `fetch_${kind}_bundles`;
     const target = `spiffe.${kind}_bundles`;
     const caller = requireSubject(this.deps, call, op, target);
     recordDecision(this.deps, caller, op, target, true, `subject:${caller.subject}`);
+    return caller.gen;
   }
 
   /** X.509 bundles of the serving generation. */
