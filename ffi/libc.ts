@@ -2,7 +2,9 @@
  * The libc calls the agent makes that Deno lacks: `getsockopt(SOL_SOCKET,
  * SO_PEERCRED)` for the kernel-attested identity of a unix-socket peer,
  * `prctl(PR_SET_PDEATHSIG)`, `malloc_trim` (returning freed heap to the
- * system) and `umask`. Only `buffer` and integer parameters are used, so a scoped
+ * system), `umask`, and an unbound unix datagram socket with `sendto` for
+ * the journal's native protocol (Deno has no unix datagram client without
+ * `--unstable-net`, and its `unixpacket` needs a bound local path). Only `buffer` and integer parameters are used, so a scoped
  * `--allow-ffi=<libc path>` is enough, and every call keeps working after
  * the ffi permission is revoked. Symbols loaded here stay callable for the
  * agent's life, so none of them can start a program or open a file
@@ -23,6 +25,15 @@ const SYMBOLS = {
   malloc_trim: { parameters: ["usize"], result: "i32" },
   /** mode_t umask(mode_t mask) */
   umask: { parameters: ["u32"], result: "u32" },
+  /** int socket(int domain, int type, int protocol) */
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  /** ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to, socklen_t tolen) */
+  sendto: {
+    parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],
+    result: "isize",
+  },
+  /** int close(int fd) */
+  close: { parameters: ["i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const PR_SET_PDEATHSIG = 1;
@@ -30,6 +41,14 @@ const SIGTERM = 15;
 
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
+
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+/** `sizeof(sun_path)`. */
+const SUN_PATH = 108;
 
 /** Peer credentials as reported by the kernel (`struct ucred`). */
 export interface Ucred {
@@ -86,6 +105,41 @@ export class Libc {
     if (!this.#lib) throw new TypeError("Cannot use libc after close");
     if (this.#lib.symbols.prctl(PR_SET_PDEATHSIG, BigInt(SIGTERM), 0n, 0n, 0n) !== 0) return false;
     return this.#lib.symbols.getppid() === expectedParent;
+  }
+
+  /** A new unbound unix datagram socket (close-on-exec), or -1. */
+  datagramSocket(): number {
+    if (!this.#lib) throw new TypeError("Cannot use libc after close");
+    return this.#lib.symbols.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  }
+
+  /**
+   * Sends one datagram to the unix socket at `path` without blocking;
+   * returns whether the kernel took all of it.
+   */
+  sendDatagram(fd: number, data: Uint8Array, path: string): boolean {
+    if (!this.#lib) throw new TypeError("Cannot use libc after close");
+    const p = new TextEncoder().encode(path);
+    if (p.length >= SUN_PATH || p.includes(0)) return false;
+    // struct sockaddr_un { sa_family_t sun_family; char sun_path[108]; }
+    const addr = new Uint8Array(2 + p.length + 1);
+    new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
+    addr.set(p, 2);
+    const n = this.#lib.symbols.sendto(
+      fd,
+      data,
+      BigInt(data.length),
+      MSG_DONTWAIT | MSG_NOSIGNAL,
+      addr,
+      addr.length,
+    );
+    return Number(n) === data.length;
+  }
+
+  /** Closes a descriptor this class opened ({@linkcode Libc.datagramSocket}). */
+  closeFd(fd: number): void {
+    if (!this.#lib) throw new TypeError("Cannot use libc after close");
+    this.#lib.symbols.close(fd);
   }
 
   /** Closes the library. Safe to call twice. */

@@ -12,7 +12,8 @@
  * Any failure prints one line and exits non-zero; a failure after the bind
  * also stops the server and removes the socket. SIGTERM,
  * SIGINT and SIGQUIT shut down cleanly and remove the socket; SIGHUP reopens
- * the audit log. This is the only module that builds concrete objects.
+ * the audit log and then hot-reloads the catalog and policy (lib/broker/reload.ts).
+ * This is the only module that builds concrete objects.
  * @module
  */
 
@@ -29,6 +30,11 @@ import { buildBackends } from "./backends/registry.ts";
 import type { BrokerDeps } from "./broker/deps.ts";
 import { sweepRetention } from "./broker/retention.ts";
 import { GenerationHolder } from "./broker/state.ts";
+import { RateLimiter } from "./broker/rate_limit.ts";
+import { Reloader } from "./broker/reload.ts";
+import type { ReloadEffects } from "./broker/reload.ts";
+import type { Catalog } from "./catalog/schema.ts";
+import { issuersOf } from "./spiffe/issuers.ts";
 import { EventBus } from "./broker/events.ts";
 import { loadRevocations, RevocationList, revocationStoreKey } from "./spiffe/revocation.ts";
 import { WorkloadApi } from "./spiffe/workload.ts";
@@ -36,10 +42,12 @@ import { spiffeService } from "./service/spiffe_service.ts";
 import { loadCatalog } from "./catalog/load.ts";
 import { loadAgentConfig } from "./config/load.ts";
 import type { AgentConfig, ConfigOverrides } from "./config/schema.ts";
-import { fieldError, InputError } from "./core/errors.ts";
+import { BasilError, fieldError, InputError } from "./core/errors.ts";
 import { describeFsError, readTextInput } from "./core/fs.ts";
-import { jsonLogger } from "./core/log.ts";
 import type { Logger } from "./core/log.ts";
+import { openLogging } from "./logging/logger.ts";
+import { agentMetrics, setSubjectLabels } from "./metrics/agent.ts";
+import { startMetricsServer } from "./metrics/server.ts";
 import { readHostUnixNames } from "./core/unix_names.ts";
 import { VERSION } from "./core/version.ts";
 import { loadPolicy } from "./policy/load.ts";
@@ -103,10 +111,13 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
     ? undefined
     : { path: args.configFile, text: readTextInput(args.configFile, "config") };
   const cfg = loadAgentConfig({ file, overrides: args.overrides, cwd: args.cwd });
-  const logger: Logger = jsonLogger({
-    minLevel: cfg.logging.level,
-    write: cfg.logging.stderr ? stderrLine : () => {},
+  const logging = openLogging({
+    config: cfg.logging,
+    label: configLabel(cfg),
+    stderr: stderrLine,
+    datagrams: libc,
   });
+  const logger: Logger = logging.logger;
   const { catalog, warnings } = loadCatalog(readTextInput(cfg.catalog, "catalog"), cfg.catalog);
   for (const w of warnings) logger.log("warn", "catalog warning", { detail: w });
   const policy = loadPolicy(readTextInput(cfg.policy, "policy"), cfg.policy, { names });
@@ -123,6 +134,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
   // busy JWKS port must fail the start with nothing consumed.
   const jwksTls = cfg.jwks.enable ? readJwksTls(cfg) : undefined;
   if (cfg.jwks.enable) checkJwksListen(cfg, jwksTls);
+  if (cfg.metrics?.enable) checkMetricsListen(cfg);
   let audit: AuditSink | undefined;
   let server: BrokerServer | undefined;
   let backends: Map<string, Backend> | undefined;
@@ -142,7 +154,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
     try {
       audit = cfg.auditLog === undefined
         ? stderrAuditSink(logger)
-        : openAuditFile(cfg.auditLog, logger);
+        : openAuditFile(cfg.auditLog, logger, { fsync: cfg.auditFsync });
       backends = await buildBackends(catalog, creds, logger, cfg);
     } finally {
       wipeCreds(creds);
@@ -158,11 +170,13 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
     const revocations = new RevocationList();
     const store = revocationStoreKey(catalog);
     await loadRevocations(store, store ? backends.get(store.backend) : undefined, revocations);
+    const state = new GenerationHolder({ id: 1, catalog, policy });
+    const events = new EventBus();
     const deps: BrokerDeps = {
-      state: new GenerationHolder({ id: 1, catalog, policy }),
+      state,
       backends,
       audit,
-      events: new EventBus(),
+      events,
       logger,
       limits: {
         maxPayloadSize: cfg.maxPayloadSize,
@@ -172,19 +186,35 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
       },
       hostUserName: (uid) => names.userOf(uid),
       now: () => new Date(),
+      reloader: new Reloader({
+        state,
+        inputs: { catalog: cfg.catalog, policy: cfg.policy },
+        audit,
+        events,
+        logger,
+        now: () => new Date(),
+        names: readHostUnixNames,
+        effects: reloadEffects(backends, revocations),
+      }),
+      rateLimiter: new RateLimiter(),
     };
+    agentMetrics.generation.collect(() => deps.state.current().id);
+    agentMetrics.auditFailures.collect(() => deps.audit.failures);
+    setSubjectLabels(cfg.metrics?.subjectLabels ?? false);
     const api = new WorkloadApi(deps, cfg.svidTtlSecs, revocations);
     const rotations = deps.events.subscribe((e) => e.kind === "key_rotated");
     (async () => {
       for await (const e of rotations) if (e.kind === "key_rotated") api.source.reissue(e.keyId);
     })();
     let jwks: { stop(): Promise<void> } | undefined;
+    let metrics: { stop(): Promise<void> } | undefined;
     // From here on, every exit (a failure below, or the stop) closes these.
     closeApi = () => {
       rotations.close();
       api.close();
       // Not awaited: an idle or slow JWKS client must not hold up the shutdown.
       void jwks?.stop();
+      void metrics?.stop();
     };
     server = await BrokerServer.start({
       socket: cfg.socket,
@@ -211,10 +241,19 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
     } catch (e) {
       throw jwksListenError(cfg, e);
     }
+    if (cfg.metrics?.enable) {
+      const m = cfg.metrics;
+      try {
+        metrics = startMetricsServer({ ...m.listen, registry: agentMetrics.registry, logger });
+      } catch (e) {
+        throw metricsListenError(cfg, e);
+      }
+    }
     giveUpStartupPermissions(cfg);
     collectStartupGarbage(libc);
     const sweep = startRetention(deps, cfg);
-    const running = serve(cfg, server, { audit, backends, libc, logger, sweep, closeApi });
+    const reload = () => deps.reloader!.reload({ kind: "signal", id: "SIGHUP" });
+    const running = serve(cfg, server, { audit, backends, libc, logger, sweep, closeApi, reload });
     // Only now, with the signal handlers installed, may a supervisor rely on SIGTERM.
     logger.log("info", "agent listening", { socket: cfg.socket, version: VERSION, pid: Deno.pid });
     return running;
@@ -238,6 +277,8 @@ function serve(
     logger: Logger;
     sweep: (() => void) | undefined;
     closeApi: () => void;
+    /** Hot reload on SIGHUP; it logs and audits its own result. */
+    reload: () => Promise<unknown>;
   },
 ): RunningAgent {
   let resolveDone!: () => void;
@@ -246,6 +287,11 @@ function serve(
   const onHup = () => {
     parts.audit.reopen();
     parts.logger.log("info", "SIGHUP: audit log reopened");
+    parts.reload().catch((e) => {
+      parts.logger.log("error", "SIGHUP: reload failed", {
+        error: e instanceof BasilError ? e.detail ?? e.code : describeFsError(e),
+      });
+    });
   };
   const stop = () => {
     stopping ??= (async () => {
@@ -269,6 +315,32 @@ function serve(
   for (const s of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) Deno.addSignalListener(s, onStop);
   Deno.addSignalListener("SIGHUP", onHup);
   return { config: cfg, done, stop };
+}
+
+/**
+ * What a reload does beyond the broker: SPIFFE bundle publishers (to
+ * announce BundleChanged) and the JWT revocation store (re-read into the
+ * live list, which only ever grows).
+ */
+function reloadEffects(
+  backends: ReadonlyMap<string, Backend>,
+  revocations: RevocationList,
+): ReloadEffects {
+  return {
+    bundlePublishers(catalog: Catalog) {
+      const out = new Map<string, string>();
+      for (const kind of ["x509", "jwt"] as const) {
+        for (const i of issuersOf(catalog, kind)) {
+          out.set(`${kind}:${i.key.name}:${i.issuerId}`, i.trustDomain);
+        }
+      }
+      return out;
+    },
+    async refreshRevocations(catalog: Catalog) {
+      const store = revocationStoreKey(catalog);
+      await loadRevocations(store, store ? backends.get(store.backend) : undefined, revocations);
+    },
+  };
 }
 
 /** The JWKS endpoint's TLS certificate and key (PEM), when `[jwks.tls]` is enabled. */
@@ -375,6 +447,35 @@ function jwksListenError(cfg: AgentConfig, e: unknown): unknown {
     label,
     "jwks.listen",
     `${host}:${port}: cannot listen (${e instanceof Error ? e.name : "error"})`,
+  );
+}
+
+/** Proves the metrics address can be listened on before anything is unlocked. */
+function checkMetricsListen(cfg: AgentConfig): void {
+  const { host, port } = cfg.metrics!.listen;
+  try {
+    Deno.listen({ hostname: host, port }).close();
+  } catch (e) {
+    throw metricsListenError(cfg, e);
+  }
+}
+
+/** A metrics listen failure as one line naming `metrics.listen`. */
+function metricsListenError(cfg: AgentConfig, e: unknown): unknown {
+  if (e instanceof Deno.errors.NotCapable) return e;
+  const { host, port } = cfg.metrics!.listen;
+  const why = e instanceof Deno.errors.AddrInUse
+    ? "address already in use"
+    : e instanceof Deno.errors.AddrNotAvailable
+    ? "address not available on this host"
+    : e instanceof Deno.errors.PermissionDenied
+    ? "permission denied"
+    : `cannot listen (${e instanceof Error ? e.name : "error"})`;
+  return fieldError(
+    "config_invalid",
+    configLabel(cfg),
+    "metrics.listen",
+    `${host}:${port}: ${why}`,
   );
 }
 

@@ -2,7 +2,7 @@
  * Architecture test: imports inside lib/ only point down the layers, and no
  * module imports itself back through a cycle. Layers, lowest first:
  *
- *   0 core, wire, ffi   1 config, catalog   2 crypto, policy   3 seal
+ *   0 core, wire, ffi   1 config, catalog, metrics   2 crypto, policy, logging   3 seal
  *   4 backends, audit   5 broker   6 spiffe, nats   7 service   8 transport
  *   9 sandbox   10 daemon.ts   11 cli
  *
@@ -17,8 +17,10 @@ const LAYERS: Record<string, number> = {
   ffi: 0,
   config: 1,
   catalog: 1,
+  metrics: 1,
   crypto: 2,
   policy: 2,
+  logging: 2,
   seal: 3,
   backends: 4,
   audit: 4,

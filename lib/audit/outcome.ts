@@ -31,6 +31,7 @@ const BY_CODE: Readonly<Record<BasilErrorCode, Outcome>> = {
   INVOCATION_DISABLED: "failed_precondition",
   FAILED_PRECONDITION: "failed_precondition",
   DATA_LOSS: "internal_error",
+  RATE_LIMITED: "rate_limited",
 };
 
 /** How a request's input errors are recorded: `validation_failed` for a credential validation. */

@@ -26,7 +26,9 @@
  *   revocation store, no trust bundle);
  * - `internal_error`: anything else, including key material missing from
  *   the backend and a refusal because the audit sink was failing;
- * - `cancelled`: the client went away before the result was delivered.
+ * - `cancelled`: the client went away before the result was delivered;
+ * - `rate_limited`: the subject's rate limit (policy `rateLimits`) was
+ *   exhausted, so the allowed operation was not run.
  */
 export const FAILURE_CLASSES = [
   "decrypt_failed",
@@ -39,6 +41,7 @@ export const FAILURE_CLASSES = [
   "failed_precondition",
   "internal_error",
   "cancelled",
+  "rate_limited",
 ] as const;
 
 /** The failure class of an allowed operation that failed. */

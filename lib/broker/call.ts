@@ -17,9 +17,10 @@
  * - a denial's record always says `deny`.
  *
  * Fail closed:
- * - an allowed result is delivered only after its record was written; when
- *   the write fails the caller gets INTERNAL instead (for a stream: before
- *   its first message);
+ * - an allowed result is delivered only after its record was written (and,
+ *   under `audit-fsync = "always"`, synced: lib/audit/durability.ts); when
+ *   the write or sync fails the caller gets INTERNAL instead (for a stream:
+ *   before its first message);
  * - a side-effecting operation ({@linkcode SIDE_EFFECT_OPS}) does not start
  *   while the audit sink is known to be failing (its last write failed): it
  *   is refused with INTERNAL, and that refusal's own record, if it can be
@@ -38,6 +39,7 @@ import type { AuthzEvent, Outcome } from "../audit/record.ts";
 import type { AuditSink } from "../audit/sink.ts";
 import { BasilError } from "../core/errors.ts";
 import { WRITE_OPS } from "../core/ops.ts";
+import { agentMetrics, countDecision } from "../metrics/agent.ts";
 import type { PeerIdentity } from "../policy/pdp.ts";
 import type { BrokerDeps } from "./deps.ts";
 
@@ -117,7 +119,10 @@ class Call implements BrokerCall {
 
   established(): void {
     if (!this.streaming) throw new TypeError("Only a stream settles before it ends");
-    if (!this.#settled) this.succeed();
+    if (this.#settled) return;
+    this.succeed();
+    // A live stream has released nothing yet: its record's sync is not awaited.
+    void this.deps.audit.flush?.();
   }
 
   /** Settles as `allow`; throws INTERNAL when an allowed decision's record was not written. */
@@ -125,9 +130,36 @@ class Call implements BrokerCall {
     if (!this.settle(() => "allow")) throw auditUnwritten(this.#decisions[0]?.op);
   }
 
+  /**
+   * Settles as `allow` and waits until the records are durable per the
+   * sink's `audit-fsync` policy; throws INTERNAL when they were not written
+   * or not synced (the result is then withheld).
+   */
+  async succeedDurably(): Promise<void> {
+    this.succeed();
+    if (!this.#decisions.some((d) => d.allow)) return;
+    const sink = this.deps.audit;
+    if (!sink.flush || (await sink.flush())) return;
+    failingSinks.add(sink);
+    throw auditUnwritten(this.#decisions[0]?.op);
+  }
+
   /** Settles a request that failed with `e` (or ended, a stream, after the client left). */
   fail(e: unknown, clientGone: boolean): void {
     this.settle((d) => failureOutcome(e, clientGone, d.invalidAs ?? "invalid_request"));
+  }
+
+  /** Metrics of one settled decision (never key names; subjects only when configured). */
+  #count(d: PendingDecision, outcome: Outcome, written: boolean): void {
+    if (written) agentMetrics.auditRecords.inc();
+    countDecision(d.op, outcome, d.subject);
+    if (!d.allow) return;
+    const backend = this.deps.state.current().catalog.keys.get(d.targetId)?.backend;
+    if (backend === undefined) return;
+    if (outcome === "backend_unavailable") agentMetrics.backendUp.set({ backend }, 0);
+    else if (outcome === "allow" || outcome === "backend_error") {
+      agentMetrics.backendUp.set({ backend }, 1);
+    }
   }
 
   /**
@@ -141,6 +173,7 @@ class Call implements BrokerCall {
     for (const d of this.#decisions) {
       const outcome = d.allow ? outcomeOf(d) : "deny";
       const ok = writeTo(this.deps.audit, toAuthzRecord({ ...d, outcome }, d.at));
+      this.#count(d, outcome, ok);
       if (ok || !d.allow) continue;
       written = false;
       if (outcome === "allow" && SIDE_EFFECT_OPS.has(d.op)) {
@@ -175,7 +208,7 @@ export async function runCall<T>(
     call.fail(e, signal.aborted);
     throw e;
   }
-  call.succeed();
+  await call.succeedDurably();
   return result;
 }
 
@@ -199,7 +232,7 @@ export async function runStream<M>(
   const settlingSend = async (msg: M) => {
     if (!call.settled) {
       if (signal.aborted) throw new DOMException("stream cancelled", "AbortError");
-      call.succeed();
+      await call.succeedDurably();
     }
     await send(msg);
   };
@@ -211,5 +244,5 @@ export async function runStream<M>(
   }
   if (call.settled) return;
   if (signal.aborted) call.settle(() => "cancelled");
-  else call.succeed();
+  else await call.succeedDurably();
 }

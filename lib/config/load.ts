@@ -10,6 +10,7 @@ import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import { fieldError, InputError } from "../core/errors.ts";
 import { parseOrThrow } from "../core/validate.ts";
+import { DEFAULT_METRICS_LISTEN, parseLogging, parseMetrics } from "./observability.ts";
 import { DEFAULT_MAX_CERT_TTL_SECS, DEFAULT_MAX_SIZE, DEFAULT_SOCKET } from "./schema.ts";
 import type { AgentConfig, ConfigOverrides } from "./schema.ts";
 
@@ -47,6 +48,8 @@ const Doc = z.strictObject({
   "retain-versions": z.number().int().min(1).max(0xffffffff).optional(),
   "retention-sweep-secs": U64.optional(),
   "audit-log": z.string().min(1).optional(),
+  // Extension: when an audit line is fsynced (lib/audit/durability.ts).
+  "audit-fsync": z.enum(["always", "batch", "never"]).optional(),
   "no-reconcile": z.boolean().optional(),
   unlock: z.strictObject({
     "age-yubikey": z.boolean().optional(),
@@ -80,15 +83,30 @@ const Doc = z.strictObject({
       "key-file": z.string().optional(),
     }).optional(),
   }).optional(),
+  // Extension: the opt-in Prometheus endpoint (lib/metrics/server.ts).
+  metrics: z.strictObject({
+    enable: z.boolean().optional(),
+    listen: z.string().optional(),
+    "allow-non-loopback": z.boolean().optional(),
+    "subject-labels": z.boolean().optional(),
+  }).optional(),
   logging: z.strictObject({
     stdout: z.strictObject({ enable: z.boolean().optional() }).optional(),
-    journald: z.strictObject({ enable: z.boolean().optional() }).optional(),
+    journald: z.strictObject({
+      enable: z.boolean().optional(),
+      // Extension: the journal's native socket (a journald namespace's, say).
+      socket: z.string().min(1).optional(),
+    }).optional(),
     file: z.strictObject({
       enable: z.boolean().optional(),
-      dir: z.string().optional(),
-      path: z.string().optional(),
+      dir: z.string().min(1).optional(),
+      path: z.string().min(1).optional(),
       prefix: z.string().optional(),
       rotation: z.enum(["none", "hourly", "daily", "weekly"]).optional(),
+      // Extensions: rotate at this size too, and keep this many rotated files.
+      "max-size": z.number().int().min(4096).max(Number.MAX_SAFE_INTEGER).optional(),
+      keep: z.number().int().min(1).max(1000).optional(),
+      mode: z.enum(["0600", "0640"]).optional(),
     }).optional(),
     opentelemetry: z.strictObject({
       enable: z.boolean().optional(),
@@ -141,9 +159,13 @@ export function parseSocketMode(v: string | number, file: string): number {
   return mode;
 }
 
-function parseListen(v: string, file: string): { host: string; port: number } {
-  const bad = () =>
-    fieldError(TOKEN, file, "jwks.listen", 'must be "ip:port", e.g. "127.0.0.1:8201"');
+function parseListen(
+  v: string,
+  file: string,
+  field = "jwks.listen",
+  example = "127.0.0.1:8201",
+): { host: string; port: number } {
+  const bad = () => fieldError(TOKEN, file, field, `must be "ip:port", e.g. "${example}"`);
   const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(v);
   if (!m) throw bad();
   const port = Number(m[3]);
@@ -285,23 +307,12 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
   };
   const fileAbs = (v: string | undefined) => v === undefined ? undefined : absolute(v, fileBase);
 
-  const logging = doc.logging ?? {};
-  if (logging.opentelemetry?.enable) {
-    throw fieldError(
-      TOKEN,
-      label,
-      "logging.opentelemetry.enable",
-      "OTLP export is not in this build",
-    );
-  }
-  if (logging.file?.enable) {
-    throw fieldError(
-      TOKEN,
-      label,
-      "logging.file.enable",
-      "file logging is not in this build; log to stderr (journald captures it)",
-    );
-  }
+  const logging = parseLogging(doc.logging ?? {}, label, (p) => absolute(p, fileBase));
+  const metrics = parseMetrics(
+    doc.metrics ?? {},
+    label,
+    (v, field) => parseListen(v, label, field, DEFAULT_METRICS_LISTEN),
+  );
   const jwks = doc.jwks ?? {};
   const listen = parseListen(jwks.listen ?? "127.0.0.1:8201", label);
   if (doc.invocation?.enable) {
@@ -381,6 +392,7 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
     retainVersions,
     retentionSweepSecs: doc["retention-sweep-secs"] ?? 3600,
     auditLog: fileAbs(doc["audit-log"]),
+    auditFsync: doc["audit-fsync"] ?? "always",
     noReconcile: doc["no-reconcile"] ?? false,
     unlock: {
       ageYubikey: unlock["age-yubikey"] ?? false,
@@ -401,9 +413,7 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
         keyFile: fileAbs(jwks.tls?.["key-file"]),
       },
     },
-    logging: {
-      stderr: logging.stdout?.enable ?? true,
-      level: logging.level ?? "info",
-    },
+    logging,
+    metrics,
   };
 }

@@ -40,6 +40,36 @@ export interface LoggingConfig {
   /** Human/JSON log lines on stderr (the contract's `stdout` sink). */
   readonly stderr: boolean;
   readonly level: "debug" | "info" | "warn" | "error";
+  /** Native journald entries (lib/logging/journald.ts), when its socket exists. */
+  readonly journald?: {
+    readonly enable: boolean;
+    /** `enable = true` was written out: a missing socket is then an error. */
+    readonly explicit: boolean;
+    readonly socket: string;
+  };
+  /** `[logging.file]` when enabled (lib/logging/file.ts). */
+  readonly file?: LogFileConfig;
+}
+
+/** `[logging.file]`: JSON lines in `dir`, rotated by time and/or size. */
+export interface LogFileConfig {
+  readonly dir: string;
+  readonly prefix: string;
+  readonly rotation: "none" | "hourly" | "daily" | "weekly";
+  /** Rotate when the current file would pass this many bytes (extension). */
+  readonly maxSize: number | undefined;
+  /** Rotated files kept (extension, default 7); older ones are removed. */
+  readonly keep: number;
+  /** File mode, 0600 (default) or 0640 (extension). */
+  readonly mode: number;
+}
+
+/** `[metrics]` (extension): the opt-in Prometheus endpoint. */
+export interface MetricsConfig {
+  readonly enable: boolean;
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Count decisions by subject too (`subject-labels`). */
+  readonly subjectLabels: boolean;
 }
 
 /** The effective agent configuration, every path absolute. */
@@ -71,10 +101,14 @@ export interface AgentConfig {
   readonly retainVersions: number | undefined;
   readonly retentionSweepSecs: number;
   readonly auditLog: string | undefined;
+  /** `audit-fsync` (extension): when an audit line is fsynced (lib/audit/durability.ts). */
+  readonly auditFsync: "always" | "batch" | "never";
   readonly noReconcile: boolean;
   readonly unlock: UnlockConfig;
   readonly jwks: JwksConfig;
   readonly logging: LoggingConfig;
+  /** Optional so configs built by hand (tests, tools) need not name it; absent = disabled. */
+  readonly metrics?: MetricsConfig;
 }
 
 /** Values that may override the file (contract §1: flags beat env beat file). */

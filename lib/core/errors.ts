@@ -28,7 +28,8 @@ export type BasilErrorCode =
   | "NO_REVOCATION_STORE"
   | "INVOCATION_DISABLED"
   | "FAILED_PRECONDITION"
-  | "DATA_LOSS";
+  | "DATA_LOSS"
+  | "RATE_LIMITED";
 
 /** Fixed caller-facing messages for the codes whose text must never vary. */
 export const FIXED_MESSAGES: Readonly<Partial<Record<BasilErrorCode, string>>> = {
@@ -110,6 +111,11 @@ export function payloadTooLarge(field: string, limit: number, op?: string): Basi
     `${field} exceeds the ${limit}-byte limit`,
     { op },
   );
+}
+
+/** A subject's request rate limit is exhausted (policy `rateLimits`). */
+export function rateLimited(op: string): BasilError {
+  return new BasilError("RATE_LIMITED", "rate limit exceeded", { op });
 }
 
 /**

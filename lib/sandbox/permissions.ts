@@ -7,8 +7,9 @@
  * What the sandbox guarantees once the agent serves (README "Sandbox"): it
  * cannot read a file outside its read list (config, catalog, policy, the
  * keystore, /etc/passwd and /etc/group), write outside its write list
- * (socket, keystore, audit log), connect anywhere but its own socket and
- * the JWKS listener, run any program but the age plugin, read any
+ * (socket, keystore, audit log, the `[logging.file]` directory), connect
+ * anywhere but its own socket, the JWKS listener and the metrics listener
+ * (only with `[metrics] enable`), run any program but the age plugin, read any
  * environment variable, or load a native library: ffi is revoked at start
  * (main.ts) and the start-up-only files ({@linkcode startupOnly}) right after
  * the socket is bound.
@@ -79,6 +80,7 @@ export function agentPermissions(
     ...wipedFiles,
     ...keystoreFiles,
     cfg.auditLog,
+    cfg.logging.file?.dir,
   ]);
   // Everything writable is readable too (rename and SQLite need both).
   const read = uniq([
@@ -96,6 +98,9 @@ export function agentPermissions(
     ...keystoreFiles,
     cfg.auditLog,
     cfg.socket,
+    // Only to see whether the journal socket exists: entries go through
+    // libc sendto (ffi/libc.ts), outside Deno's net permission.
+    cfg.logging.journald?.enable ? cfg.logging.journald.socket : undefined,
     "/etc/passwd",
     "/etc/group",
   ]);
@@ -106,6 +111,9 @@ export function agentPermissions(
       `unix:${cfg.socket}`,
       ...vaultHosts(cfg, catalog),
       ...(cfg.jwks.enable ? [`${hostForFlag(cfg.jwks.listen.host)}:${cfg.jwks.listen.port}`] : []),
+      ...(cfg.metrics?.enable
+        ? [`${hostForFlag(cfg.metrics.listen.host)}:${cfg.metrics.listen.port}`]
+        : []),
     ],
     ffi: uniq([libs.libc, libs.nghttp2, ...(libs.tss2 ?? [])]),
     env: [],

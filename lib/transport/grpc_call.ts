@@ -19,12 +19,17 @@
  *   unless it was made for it.
  * - The request message is zeroed once the method has settled, and
  *   response messages once the socket has taken them.
+ * - Each call is counted when it ends (`basil_grpc_requests_total` and the
+ *   latency histogram, by the service and method the server knows, else
+ *   `unknown`); an oversize or malformed request message is reported as
+ *   abuse (`CallEnvironment.onAbuse`).
  * @module
  */
 
 import type { Ucred } from "../../ffi/libc.ts";
 import { H2_ERROR } from "../../ffi/nghttp2.ts";
-import type { ServerStream, StreamHandler } from "./h2_connection.ts";
+import { agentMetrics, methodLabels } from "../metrics/agent.ts";
+import type { H2Abuse, ServerStream, StreamHandler } from "./h2_connection.ts";
 import {
   frameMessage,
   GRPC_STATUS,
@@ -78,7 +83,13 @@ export interface CallEnvironment {
   readonly maxMessageBytes: number;
   /** Calls running right now (the server's set). */
   readonly active: Set<ActiveCall>;
+  /** Hears of requests refused for their shape (oversize, malformed): counted as abuse. */
+  readonly onAbuse?: (a: H2Abuse) => void;
 }
+
+const STATUS_NAME: ReadonlyMap<number, string> = new Map(
+  Object.entries(GRPC_STATUS).map(([name, code]) => [code, name]),
+);
 
 const RESERVED_HEADER = /^(:|grpc-status$|grpc-message$|grpc-status-details-bin$|content-type$)/;
 
@@ -107,6 +118,9 @@ class Call implements StreamHandler, ActiveCall {
   #sentHeaders = false;
   #finished = false;
   #dispatched = false;
+  /** The status the call ended with, for the metrics. */
+  #code = "CANCELLED";
+  readonly #started = performance.now();
 
   constructor(
     stream: ServerStream,
@@ -116,6 +130,7 @@ class Call implements StreamHandler, ActiveCall {
     this.#stream = stream;
     this.#headers = headers;
     this.#env = env;
+    agentMetrics.streamsOpen.add({}, 1);
   }
 
   get streaming(): boolean {
@@ -164,13 +179,18 @@ class Call implements StreamHandler, ActiveCall {
       this.#trailers.push(["grpc-accept-encoding", "identity"]);
       this.#fail(GRPC_STATUS.UNIMPLEMENTED, "compressed messages are not supported");
     } else if (fault === "too_large") {
+      this.#env.onAbuse?.({ kind: "limit", detail: "request message too large" });
       this.#fail(
         GRPC_STATUS.RESOURCE_EXHAUSTED,
         `request message larger than ${this.#env.maxMessageBytes} bytes`,
       );
     } else if (fault === "extra_message") {
+      this.#env.onAbuse?.({ kind: "protocol", detail: "more than one request message" });
       this.#fail(GRPC_STATUS.INTERNAL, "more than one request message");
-    } else this.#fail(GRPC_STATUS.INTERNAL, "malformed message prefix");
+    } else {
+      this.#env.onAbuse?.({ kind: "protocol", detail: "malformed message prefix" });
+      this.#fail(GRPC_STATUS.INTERNAL, "malformed message prefix");
+    }
     return false; // nghttp2 resets the stream after the status is queued
   }
 
@@ -278,6 +298,7 @@ class Call implements StreamHandler, ActiveCall {
     if (this.#finished) return;
     this.#sendHeaders();
     this.#stream.end([...statusTrailers(GRPC_STATUS.OK, ""), ...this.#trailers]);
+    this.#code = "OK";
     this.#finish();
   }
 
@@ -294,11 +315,13 @@ class Call implements StreamHandler, ActiveCall {
         ...trailers,
       ]);
     }
+    this.#code = STATUS_NAME.get(code) ?? "UNKNOWN";
     this.#finish();
   }
 
   #http(status: number): void {
     this.#stream.respondOnly([[":status", String(status)]]);
+    this.#code = `HTTP_${status}`;
     this.#finish();
   }
 
@@ -309,9 +332,20 @@ class Call implements StreamHandler, ActiveCall {
   }
 
   #finish(): void {
+    if (!this.#finished) this.#count();
     this.#finished = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#env.active.delete(this);
+  }
+
+  /** Counts the ended call; a path the server does not serve is `unknown`. */
+  #count(): void {
+    agentMetrics.streamsOpen.add({}, -1);
+    const labels = this.#env.methods.has(this.#path)
+      ? methodLabels(this.#path)
+      : { service: "unknown", method: "unknown" };
+    agentMetrics.requests.inc({ ...labels, code: this.#code });
+    agentMetrics.latency.observe(labels, (performance.now() - this.#started) / 1000);
   }
 }

@@ -8,7 +8,9 @@
  * Once a second the server enforces every connection's time limits, and
  * returns freed heap memory to the system (malloc_trim) when connections
  * closed since the last time. Abuse (protocol errors, floods, timeouts,
- * refused connections) is counted and logged at most once per interval.
+ * refused connections, oversize or malformed messages) is counted in the
+ * metrics (`basil_abuse_total`) and logged at a bounded rate per reason
+ * (lib/logging/bounded.ts), with a "suppressed K" line for the rest.
  * @module
  */
 
@@ -16,6 +18,8 @@ import net from "node:net";
 import type { Ucred } from "../../ffi/libc.ts";
 import type { Nghttp2 } from "../../ffi/nghttp2.ts";
 import type { Logger } from "../core/log.ts";
+import { BoundedLog } from "../logging/bounded.ts";
+import { abuseReason, agentMetrics } from "../metrics/agent.ts";
 import type { ServiceBinding } from "../service/types.ts";
 import { methodsOf } from "./grpc.ts";
 import { openGrpcStream } from "./grpc_call.ts";
@@ -52,10 +56,11 @@ export interface ServerOptions {
   /** Overrides of the per-connection limits (tests). */
   readonly limits?: Partial<H2Limits>;
   readonly maxConnections?: number;
+  /** Rate of abuse log lines per reason (default 5 a minute; tests). */
+  readonly abuseLog?: { readonly burst?: number; readonly windowMs?: number };
 }
 
 const TICK_MS = 1000;
-const ABUSE_LOG_MS = 10_000;
 
 /** A running server. */
 export class BrokerServer {
@@ -65,11 +70,10 @@ export class BrokerServer {
   readonly #limits: H2Limits;
   readonly #connections = new Set<H2Connection>();
   readonly #active = new Set<ActiveCall>();
-  readonly #abuse = new Map<string, number>();
+  readonly #abuseLog: BoundedLog;
   readonly #tick: ReturnType<typeof setInterval>;
   #closedSinceTrim = 0;
   #onEmpty: (() => void) | undefined;
-  #lastAbuseLog = 0;
   #ino: number | null = null;
   #stopped = false;
 
@@ -77,6 +81,13 @@ export class BrokerServer {
     this.#o = o;
     this.#methods = new Map([...methodsOf(o.services, o.logger), ...(o.methods ?? [])]);
     this.#limits = { ...connectionLimits(o.maxReceiveBytes), ...o.limits };
+    this.#abuseLog = new BoundedLog({
+      logger: o.logger,
+      level: "warn",
+      message: "refused or misbehaving connection",
+      ...o.abuseLog,
+      onSuppressed: () => agentMetrics.abuseLogSuppressed.inc(),
+    });
     this.#net = net.createServer({ pauseOnConnect: false }, (socket) => this.#accept(socket));
     this.#tick = setInterval(() => this.#onTick(), TICK_MS);
   }
@@ -132,6 +143,7 @@ export class BrokerServer {
       peer,
       maxMessageBytes: this.#o.maxReceiveBytes,
       active: this.#active,
+      onAbuse: (a) => this.#count(a),
     };
     const conn: H2Connection = new H2Connection({
       socket,
@@ -140,12 +152,17 @@ export class BrokerServer {
       factory: (stream, headers) => openGrpcStream(stream, headers, env),
       onAbuse: (a) => this.#count(a),
       onClosed: () => {
+        if (this.#connections.has(conn)) agentMetrics.connectionsOpen.add({}, -1);
         this.#connections.delete(conn);
         this.#closedSinceTrim++;
         if (this.#connections.size === 0) this.#onEmpty?.();
       },
     });
-    if (!conn.closed) this.#connections.add(conn);
+    if (!conn.closed) {
+      this.#connections.add(conn);
+      agentMetrics.connectionsOpen.add({}, 1);
+      agentMetrics.connections.inc();
+    }
   }
 
   #count(a: H2Abuse): void {
@@ -155,8 +172,9 @@ export class BrokerServer {
       });
       return;
     }
-    const key = `${a.kind}: ${a.detail}`;
-    this.#abuse.set(key, (this.#abuse.get(key) ?? 0) + 1);
+    const reason = abuseReason(a.detail);
+    agentMetrics.abuse.inc({ kind: a.kind, reason });
+    this.#abuseLog.report(`${a.kind}: ${reason}`);
   }
 
   #onTick(): void {
@@ -166,13 +184,7 @@ export class BrokerServer {
       this.#closedSinceTrim = 0;
       this.#o.trimMemory();
     }
-    if (this.#abuse.size > 0 && now - this.#lastAbuseLog >= ABUSE_LOG_MS) {
-      this.#lastAbuseLog = now;
-      this.#o.logger.log("warn", "refused or misbehaving connections", {
-        counts: JSON.stringify(Object.fromEntries(this.#abuse)),
-      });
-      this.#abuse.clear();
-    }
+    this.#abuseLog.summarize();
   }
 
   /**

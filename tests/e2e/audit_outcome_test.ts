@@ -620,12 +620,11 @@ const TABLE: Record<string, Record<string, Row>> = {
       deny: denied(() => ({})),
     },
     Reload: {
-      success: { na: "this build has no hot reload" },
+      success: {
+        na: "an applied reload also writes its basil.audit.reload line: tests/e2e/reload_test.ts",
+      },
       failure: {
-        agent: "S",
-        request: () => ({}),
-        code: "UNIMPLEMENTED",
-        records: failed("unsupported"),
+        na: "a rejected reload is an OK answer (applied=false, audited): tests/e2e/reload_test.ts",
       },
       deny: denied(() => ({})),
     },

@@ -22,6 +22,7 @@ import { PYTHON, pythonStubs } from "../helpers/python.ts";
 import { ROOT } from "../helpers/cli.ts";
 import { echoMethods } from "../../bench/h2_echo.ts";
 import { findLibrary, LIBC_CANDIDATES, LIBNGHTTP2_CANDIDATES } from "../../ffi/_dlopen.ts";
+import { Libc } from "../../ffi/libc.ts";
 import { Nghttp2 } from "../../ffi/nghttp2.ts";
 import { nullLogger } from "../../lib/core/log.ts";
 import { ENGINE_LIMITS } from "../../lib/transport/limits.ts";
@@ -301,7 +302,12 @@ Deno.test("a connection whose peer credentials cannot be read is closed before a
     { nghttp2: findLibrary(LIBNGHTTP2_CANDIDATES)!, libc },
     ENGINE_LIMITS,
   );
-  const umask = Deno.umask(); // the bind tightens this process's umask (as it does the agent's)
+  // The bind tightens this process's umask (as it does the agent's); libc's
+  // umask, as the agent uses, since Deno 2.9.6 gates Deno.umask behind --allow-sys.
+  const libcUmask = new Libc(libc);
+  const setUmask = (m: number) => libcUmask.umask(m);
+  const umask = setUmask(0o022);
+  setUmask(umask);
   try {
     for (
       const readPeer of [() => undefined, () => {
@@ -318,6 +324,7 @@ Deno.test("a connection whose peer credentials cannot be read is closed before a
         readPeer,
         logger: nullLogger,
         maxReceiveBytes: 1024,
+        umask: setUmask,
       });
       const c = new RawH2(socket);
       await c.connected();
@@ -328,7 +335,8 @@ Deno.test("a connection whose peer credentials cannot be read is closed before a
       await server.stop();
     }
   } finally {
-    Deno.umask(umask);
+    setUmask(umask);
+    libcUmask.close();
     Deno.removeSync(dir, { recursive: true });
   }
 });

@@ -28,6 +28,7 @@ const CODES = {
   INVOCATION_DISABLED: true,
   FAILED_PRECONDITION: true,
   DATA_LOSS: true,
+  RATE_LIMITED: true,
 } satisfies Record<BasilErrorCode, true>;
 
 Deno.test("every error code maps to a failure class or deny", () => {
