@@ -25,7 +25,9 @@ pkgs=(
   golang-go golang-google-grpc-dev golang-goprotobuf-dev golang-github-nats-io-jwt-dev
   golang-github-nats-io-nkeys-dev protobuf-compiler
   nix-bin util-linux passwd
-  systemd # systemd-analyze, for tests/e2e/packaging_test.ts
+  systemd # systemd-analyze (tests/e2e/packaging_test.ts) and systemd-journald (logging_test.ts)
+  prometheus # promtool and a real scraper, for tests/e2e/metrics_test.ts
+  groff-base man-db zsh fish # the man page and the completions (tests/e2e/completions_test.ts)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -16,13 +16,33 @@ export interface Io {
   readStdin(): Promise<Uint8Array>;
 }
 
+/**
+ * Stdout was closed by its reader (`basil list | head -1`): not a failure of
+ * the command, so the run ends quietly with its own exit code.
+ */
+export class StdoutClosed extends Error {
+  constructor() {
+    super("stdout closed");
+    this.name = "StdoutClosed";
+  }
+}
+
+function writeStdout(bytes: Uint8Array): void {
+  try {
+    writeAll(Deno.stdout, bytes);
+  } catch (e) {
+    if (e instanceof Deno.errors.BrokenPipe) throw new StdoutClosed();
+    throw e;
+  }
+}
+
 /** Io on the process's stdio. */
 export const processIo: Io = {
   out(text) {
-    writeAll(Deno.stdout, new TextEncoder().encode(text));
+    writeStdout(new TextEncoder().encode(text));
   },
   outBytes(bytes) {
-    writeAll(Deno.stdout, bytes);
+    writeStdout(bytes);
   },
   err(text) {
     writeAll(Deno.stderr, new TextEncoder().encode(text));

@@ -14,7 +14,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { fromBase64, fromHex } from "../../lib/core/encoding.ts";
 import { GetSecretRequestSchema } from "../../lib/wire/basil/broker/v1/broker_pb.ts";
 import { generateKeyPairSync } from "node:crypto";
-import { basil, ROOT } from "../helpers/cli.ts";
+import { basil, basilCommand, ROOT } from "../helpers/cli.ts";
 import { appPolicy, Fixture } from "../helpers/fixture.ts";
 import { rawUnary } from "../helpers/rawgrpc.ts";
 
@@ -490,6 +490,29 @@ Deno.test("INIT_CWD: a stray value is ignored outside the project root, honoured
   } finally {
     f.cleanup();
     Deno.removeSync(stray, { recursive: true });
+  }
+});
+
+Deno.test("a closed stdout ends the CLI quietly: list | true, list | head -1", async () => {
+  const f = await Fixture.create();
+  const a = await f.start();
+  try {
+    const cmd = basilCommand(["--socket", f.socket, "list"]).map((x) => `'${x}'`).join(" ");
+    // `true` exits at once, so every write of the CLI meets a closed pipe (EPIPE).
+    for (const reader of ["true", "head -1"]) {
+      const o = await new Deno.Command("bash", {
+        args: ["-c", `set -o pipefail; ${cmd} | ${reader}`],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const err = new TextDecoder().decode(o.stderr);
+      assert.equal(err, "", `${reader}: ${err}`);
+      assert.equal(o.code, 0, reader);
+    }
+  } finally {
+    await a.stop();
+    f.cleanup();
   }
 });
 

@@ -590,7 +590,7 @@ Deno.test({
       String(sc.ExecStart),
       /^\/nix\/store\/\w+-basil-[^/]+\/bin\/basil agent --config \/nix\/store\/\w+-basil-agent\.toml$/,
     );
-    // Reload = SIGHUP = reopen the audit log (logrotate); nothing else.
+    // Reload = SIGHUP = reopen the audit log and hot-reload catalog and policy.
     assert.equal(sc.ExecReload, "/usr/bin/kill -HUP $MAINPID");
     assert.equal(sc.User, "basil");
     assert.equal(sc.Group, "basil");
@@ -613,7 +613,7 @@ Deno.test({
 
 /** What the module tells switch-to-configuration about content changes. */
 interface Triggers {
-  hasReload: boolean;
+  reload: { path: string; text: string | null }[];
   restart: { path: string; text: string | null }[];
   etc: Record<string, string>;
   files: ModuleResult["files"];
@@ -626,7 +626,7 @@ function evalTriggers(modules: readonly string[]): Promise<Triggers> {
   return nixEval(
     `let r = import ${evalNix} { modules = ${modulesExpr(modules)}; }; ` +
       `s = r.config.systemd.services.basil-agent; in {
-        hasReload = s ? reloadTriggers;
+        reload = map (t: { path = "\${t}"; text = t.text or null; }) (s.reloadTriggers or [ ]);
         restart = map (t: { path = "\${t}"; text = t.text or null; }) (s.restartTriggers or [ ]);
         etc = r.etcSources;
         inherit (r) files unit;
@@ -636,30 +636,36 @@ function evalTriggers(modules: readonly string[]): Promise<Triggers> {
 }
 
 /**
- * Why a module's triggers would leave a running agent on stale files: the
- * agent reads config, catalog and policy only at start (SIGHUP only reopens
- * the audit log), so each must restart the unit when its content changes.
+ * Why a module's triggers would leave a running agent on stale files, or
+ * restart it needlessly: SIGHUP hot-reloads the catalog and policy, so a
+ * content change of either must reload the unit (reloadTriggers, rendered as
+ * X-Reload-Triggers) rather than restart it; the config is read only at
+ * start, so its change must restart the unit.
  */
 function triggerProblems(t: Triggers): string[] {
   const problems: string[] = [];
-  if (t.hasReload) problems.push("reloadTriggers is set, but SIGHUP re-reads nothing");
-  if (/X-Reload-Triggers/.test(t.unit)) problems.push("the unit has X-Reload-Triggers");
-  const paths = t.restart.map((x) => x.path);
-  const texts = t.restart.map((x) => x.text);
+  if (t.reload.length > 0 && !/X-Reload-Triggers/.test(t.unit)) {
+    problems.push("the unit lacks X-Reload-Triggers");
+  }
+  const lists = { reloadTriggers: t.reload, restartTriggers: t.restart };
   for (
-    const [file, text] of [
-      ["catalog.json", t.files.catalog],
-      ["policy.json", t.files.policy],
-      ["basil-agent.toml", t.files.toml],
+    const [file, text, want] of [
+      ["catalog.json", t.files.catalog, "reloadTriggers"],
+      ["policy.json", t.files.policy, "reloadTriggers"],
+      ["basil-agent.toml", t.files.toml, "restartTriggers"],
     ] as const
   ) {
     const etc = t.etc[`basil/${file}`];
-    if (etc === undefined || !paths.includes(etc)) {
-      problems.push(`restartTriggers lacks /etc/basil/${file}'s store file`);
+    const other = want === "reloadTriggers" ? "restartTriggers" : "reloadTriggers";
+    if (etc === undefined || !lists[want].map((x) => x.path).includes(etc)) {
+      problems.push(`${want} lacks /etc/basil/${file}'s store file`);
     }
     // The stub's store paths hash only the name: compare contents too.
-    if (text === null || !texts.includes(text)) {
-      problems.push(`restartTriggers lacks ${file}'s content`);
+    if (text === null || !lists[want].map((x) => x.text).includes(text)) {
+      problems.push(`${want} lacks ${file}'s content`);
+    }
+    if (etc !== undefined && lists[other].map((x) => x.path).includes(etc)) {
+      problems.push(`${other} has /etc/basil/${file}'s store file`);
     }
   }
   // The TOML the agent is started with is the one that triggers restarts.
@@ -671,45 +677,56 @@ function triggerProblems(t: Triggers): string[] {
 }
 
 Deno.test({
-  name: "module: catalog, policy and config changes restart the agent (restartTriggers, no reload)",
+  name:
+    "module: catalog and policy changes reload the agent (reloadTriggers), config changes restart it",
   ...needs("nix-instantiate"),
   fn: async () => {
     for (const mods of [[EXAMPLE], [MINIMAL, MODULE], [MODULE, FULL]]) {
       const t = await evalTriggers(mods);
       assert.deepEqual(triggerProblems(t), [], mods.join(" "));
-      assert.equal(t.restart.length, 3);
+      assert.equal(t.reload.length, 2);
+      assert.equal(t.restart.length, 1);
     }
-    // A catalog change is a different restart trigger (and so a different
-    // unit), not the same unit with new files behind /etc.
+    // A catalog change is a different reload trigger (and so a reload of the
+    // unit), not the same unit with new files behind /etc and no signal.
     const before = await evalTriggers([EXAMPLE]);
     const after = await evalTriggers([
       EXAMPLE,
       `{ services.basil.catalog.keys."app.extra" = { class = "value"; backend = "bao"; engine = "kv2"; path = "secret/data/extra"; writable = false; }; }`,
     ]);
-    assert.notDeepEqual(after.restart.map((x) => x.text), before.restart.map((x) => x.text));
+    assert.notDeepEqual(after.reload.map((x) => x.text), before.reload.map((x) => x.text));
+    assert.deepEqual(after.restart.map((x) => x.text), before.restart.map((x) => x.text));
     assert.match(after.files.catalog ?? "", /app\.extra/);
     assert.deepEqual(triggerProblems(after), []);
 
-    // Negative twins: hot-reload triggers, or no restart triggers, are caught.
-    const reload = await evalTriggers([
+    // Negative twins: no reload triggers, no restart triggers, or the old
+    // restart-on-everything wiring, are caught.
+    const noReload = await evalTriggers([
       EXAMPLE,
-      `{ systemd.services.basil-agent.reloadTriggers = [ "/etc/basil/catalog.json" ]; }`,
+      `{ lib, ... }: { systemd.services.basil-agent.reloadTriggers = lib.mkForce [ ]; }`,
     ]);
-    assert.deepEqual(triggerProblems(reload), [
-      "reloadTriggers is set, but SIGHUP re-reads nothing",
-      "the unit has X-Reload-Triggers",
+    assert.deepEqual(triggerProblems(noReload), [
+      "reloadTriggers lacks /etc/basil/catalog.json's store file",
+      "reloadTriggers lacks catalog.json's content",
+      "reloadTriggers lacks /etc/basil/policy.json's store file",
+      "reloadTriggers lacks policy.json's content",
     ]);
     const none = await evalTriggers([
       EXAMPLE,
       `{ lib, ... }: { systemd.services.basil-agent.restartTriggers = lib.mkForce [ ]; }`,
     ]);
     assert.deepEqual(triggerProblems(none), [
-      "restartTriggers lacks /etc/basil/catalog.json's store file",
-      "restartTriggers lacks catalog.json's content",
-      "restartTriggers lacks /etc/basil/policy.json's store file",
-      "restartTriggers lacks policy.json's content",
       "restartTriggers lacks /etc/basil/basil-agent.toml's store file",
       "restartTriggers lacks basil-agent.toml's content",
+    ]);
+    const restartAll = await evalTriggers([
+      EXAMPLE,
+      `{ config, ... }: { systemd.services.basil-agent.restartTriggers = map
+        (f: config.environment.etc."basil/\${f}".source) [ "catalog.json" "policy.json" ]; }`,
+    ]);
+    assert.deepEqual(triggerProblems(restartAll), [
+      "restartTriggers has /etc/basil/catalog.json's store file",
+      "restartTriggers has /etc/basil/policy.json's store file",
     ]);
   },
 });
@@ -1258,12 +1275,14 @@ Deno.test({
     const compileTask = tasks.compile!;
     assert.deepEqual(permissionDrift(basilTask, compileTask), []);
     // The same flags, in the same order, plus the binary's build options.
-    const m = /^deno compile (.+) --include main\.ts --output dist\/basil cli\.ts$/.exec(
-      compileTask,
-    );
+    // lib/cli/commands/ is loaded by computed specifiers (lib/cli/program.ts),
+    // which deno compile cannot see.
+    const m =
+      /^deno compile (.+) --include main\.ts --include lib\/cli\/commands\/ --output dist\/basil cli\.ts$/
+        .exec(compileTask);
     assert.ok(
       m,
-      `compile task is not \`deno compile <flags> --include main.ts ...\`: ${compileTask}`,
+      `compile task is not \`deno compile <flags> --include main.ts --include lib/cli/commands/ ...\`: ${compileTask}`,
     );
     assert.deepEqual(m[1]!.split(/\s+/), BASIL_FLAGS);
     assert.ok(BASIL_FLAGS.includes("--no-prompt"));
@@ -1340,7 +1359,10 @@ Deno.test({
       assert.equal(bare.code, 0, bare.stderr);
       assert.equal(bare.apt.length, 3, bare.apt.join("\n"));
       assert.deepEqual(bare.apt.slice(0, 2), [UPDATE, `${INSTALL} nodejs npm`]);
-      assert.match(bare.apt[2]!, new RegExp(`^${INSTALL} swtpm .* systemd$`));
+      assert.match(
+        bare.apt[2]!,
+        new RegExp(`^${INSTALL} swtpm .* systemd prometheus groff-base man-db zsh fish$`),
+      );
       assert.doesNotMatch(bare.apt[2]!, / npm\b/);
 
       // Negative twin: apt "succeeds" but npm is still missing: a failure.
