@@ -1394,7 +1394,7 @@ Deno.test({
         );
         await Deno.writeTextFile(
           `${root}/tools/deno`,
-          `#!/bin/sh\n[ "$1" = --version ] && { echo "deno 2.9.3"; exit 0; }\n` +
+          `#!/bin/sh\n[ "$1" = --version ] && { echo "deno 2.9.6"; exit 0; }\n` +
             `printf '%s\\n' ${JSON.stringify(testOutput)}\nexit ${testExit}\n`,
           { mode: 0o755 },
         );

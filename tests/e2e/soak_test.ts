@@ -1,9 +1,11 @@
 /**
  * Disconnect-storm soak (issue 14): the agent must not crash when clients
- * drop connections. Deno 2.9.4–2.9.6 abort the whole process in nghttp2
- * (`free(): invalid pointer`, a `closed_next` assertion) when a JS client
- * closes an HTTP/2 connection that carried a few hundred calls, almost only
- * when it is the *first* connection to close on a fresh server. So:
+ * drop connections. Deno 2.9.4–2.9.6's `node:http2` server aborted the whole
+ * process in nghttp2 (`free(): invalid pointer`, a `closed_next` assertion)
+ * when a JS client closed an HTTP/2 connection that carried a few hundred
+ * calls, almost only when it was the *first* connection to close on a fresh
+ * server. The agent no longer serves through `node:http2`, and this test
+ * keeps any transport honest against that pattern:
  *
  * 1. a fresh agent; its first connection ever is one grpc-js channel in a
  *    separate process that makes 600 sequential GetSecret calls and closes
@@ -293,7 +295,7 @@ async function heavyFirstClose(f: Fixture, mode: "heavy" | "heavy-h2"): Promise<
 }
 
 Deno.test("fresh agents survive a heavy first connection closing", async () => {
-  // On Deno 2.9.6 a heavy first close killed 21 of 26 fresh agents here (53
+  // On Deno 2.9.6 with the node:http2 server a heavy first close killed 21 of 26 fresh agents (53
   // of 55 fresh servers in performance.md), so a few fresh agents make a miss
   // unlikely; the storm test below adds one more.
   const f = await Fixture.create();
