@@ -58,7 +58,7 @@ import { aeadService } from "./service/aead_service.ts";
 import { mintingService } from "./service/minting_service.ts";
 import { signingService } from "./service/signing_service.ts";
 import { secretService } from "./service/secret_service.ts";
-import { startupOnly } from "./sandbox/permissions.ts";
+import { hasOnePassword, startupOnly } from "./sandbox/permissions.ts";
 import { startJwksServer } from "./transport/jwks_http.ts";
 import { BrokerServer, checkBindable } from "./transport/server.ts";
 import { jwtJwks } from "./spiffe/bundles.ts";
@@ -249,7 +249,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
         throw metricsListenError(cfg, e);
       }
     }
-    giveUpStartupPermissions(cfg);
+    giveUpStartupPermissions(cfg, hasOnePassword(catalog));
     collectStartupGarbage(libc);
     const sweep = startRetention(deps, cfg);
     const reload = () => deps.reloader!.reload({ kind: "signal", id: "SIGHUP" });
@@ -526,11 +526,13 @@ function resolveGroup(
  * files, bundle, epoch sidecar, config, JWKS TLS files) nor to run a
  * program (the age plugin): those grants are revoked for good.
  */
-function giveUpStartupPermissions(cfg: AgentConfig): void {
-  const { read, write } = startupOnly(cfg);
+function giveUpStartupPermissions(cfg: AgentConfig, keepOp: boolean): void {
+  const { read, write, run } = startupOnly(cfg);
   for (const path of write) Deno.permissions.revokeSync({ name: "write", path });
   for (const path of read) Deno.permissions.revokeSync({ name: "read", path });
-  Deno.permissions.revokeSync({ name: "run" });
+  // A 1Password backend runs `op` per request: keep exactly that grant, drop the rest.
+  if (!keepOp) Deno.permissions.revokeSync({ name: "run" });
+  else for (const command of run) Deno.permissions.revokeSync({ name: "run", command });
 }
 
 /**

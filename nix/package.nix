@@ -27,12 +27,12 @@ let
   basilLib = import ./lib.nix;
   root = ../.;
 
-  # Computed with Deno 2.9.3: `deno install --frozen --entrypoint cli.ts
+  # Computed with Deno 2.9.6: `deno install --frozen --entrypoint cli.ts
   # main.ts` with an empty DENO_DIR, then `nix-hash --type sha256 --base32
-  # node_modules` (two independent installs gave the same hash), as SRI.
+  # node_modules` as SRI.
   recordedDeps = {
-    lockSha256 = "55f6b73172d1a44e56e99526da4954c497f40effa175112a063af9338b1aa071";
-    hash = "sha256-lSIg21e6GKKSz8BcRSfB0DJN/IUx+gDlH7pVmYKsH+4=";
+    lockSha256 = "d514bcf598547bc3eb5ac7b416190319dbe15f082b3e91f95e09a36fac1ff2d8";
+    hash = "sha256-Ciy3JhxDdnyrsJk78yKFinGpVAC7lPVSM3drCbq7Xlo=";
   };
   effectiveDepsHash =
     if depsHash != null then depsHash

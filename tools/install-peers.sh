@@ -29,6 +29,18 @@ pkgs=(
   prometheus # promtool and a real scraper, for tests/e2e/metrics_test.ts
   groff-base man-db zsh fish # the man page and the completions (tests/e2e/completions_test.ts)
 )
+# moto_server, the real AWS KMS peer (tests/helpers/moto.ts), is not a Debian package: it lives
+# in the machine's pyenv Python. Install the pinned moto there only when it is missing.
+moto_py=${BASIL_MOTO_PYTHON:-/root/.pyenv/versions/3.11.7/bin/python3}
+if [ -x "$moto_py" ]; then
+  if ! "$moto_py" -m pip show moto 2>/dev/null | grep -qx "Version: 5.2.1" ||
+    [ ! -x "$(dirname "$moto_py")/moto_server" ]; then
+    echo "peers: installing moto[server]==5.2.1 into $moto_py"
+    "$moto_py" -m pip install --quiet "moto[server]==5.2.1" >/dev/null
+  fi
+else
+  echo "peers: no pyenv Python at $moto_py; the aws-kms tests need moto_server (set BASIL_MOTO_PYTHON)"
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

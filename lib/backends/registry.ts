@@ -10,6 +10,9 @@
  * it must be the catalog `addr` or the config `vault-addr` (the agent's
  * sandbox only lets it reach those hosts). A CA file (`vault-ca-file`) is
  * read here, once.
+ *
+ * A `keystore` backend is the embedded SQLite keystore with a
+ * `DbKeystoreDek` credential, or 1Password with a `OnePassword` one.
  * @module
  */
 
@@ -20,6 +23,7 @@ import type { Logger } from "../core/log.ts";
 import type { BackendCred } from "../seal/creds.ts";
 import type { Backend } from "./backend.ts";
 import { openKeystoreBackend } from "./keystore/mod.ts";
+import { openOnePasswordBackend } from "./onepassword/mod.ts";
 import { openVaultBackend, parseVaultAddr, type VaultCred } from "./vault/mod.ts";
 
 /** The config a vault backend needs (an `AgentConfig` has all of it). */
@@ -70,6 +74,25 @@ export async function buildBackends(
           b.name,
           openKeystoreBackend({ name: b.name, dbPath: b.addr, dek: cred.dek, logger }),
         );
+        continue;
+      }
+      if (b.kind === "keystore" && cred.type === "OnePassword") {
+        // `op` by name: the sandbox lets the agent run exactly the path the launcher resolved.
+        built.set(b.name, openOnePasswordBackend({ name: b.name, cred }));
+        continue;
+      }
+      if (b.kind === "aws-kms" && cred.type === "AwsKms") {
+        // Loaded only when used: the AWS SDK is large and reads its
+        // environment as it loads (the sandbox allows that only here).
+        const { openAwsKmsBackend } = await import("./aws_kms/mod.ts");
+        built.set(b.name, openAwsKmsBackend({ name: b.name, addr: b.addr, cred, logger }));
+        continue;
+      }
+      if (b.kind === "gcp-kms" && cred.type === "GcpKms") {
+        // Loaded only when used, like the AWS SDK.
+        const { openGcpKmsBackend } = await import("./gcp_kms/mod.ts");
+        const keys = catalog.keys.values();
+        built.set(b.name, openGcpKmsBackend({ name: b.name, addr: b.addr, cred, keys, logger }));
         continue;
       }
       if (b.kind === "vault" && isVaultCred(cred)) {

@@ -14,7 +14,7 @@ import type { AgentConfig } from "../config/schema.ts";
 import type { Catalog } from "../catalog/schema.ts";
 import { InputError } from "../core/errors.ts";
 import { findTss2Dir, tss2FfiPaths } from "../seal/slots/tpm.ts";
-import { agentPermissions, toDenoFlags } from "./permissions.ts";
+import { agentPermissions, hasOnePassword, toDenoFlags } from "./permissions.ts";
 import type { AgentPermissions } from "./permissions.ts";
 
 /** Where the project's files are, relative to this module. */
@@ -137,11 +137,22 @@ export function planAgentLaunch(
   }
   // The TPM slot loads libtss2 by exact path; a host without it fails that slot closed.
   const tss2Dir = cfg.unlock.unlockTpm ? options.tss2Dir ?? findTss2Dir({ libc }) : undefined;
+  const getEnv = safeGetter(options.getEnv ?? ((n) => Deno.env.get(n)));
+  let op: string | undefined;
+  if (hasOnePassword(catalog)) {
+    op = findOnPath("op", getEnv("PATH"));
+    if (op === undefined) {
+      throw new InputError(
+        "op_not_found",
+        "a 1Password backend needs the 1Password CLI: no executable `op` on PATH",
+      );
+    }
+  }
   const perms = agentPermissions(cfg, catalog, {
     libc,
     nghttp2,
     ...(tss2Dir === undefined ? {} : { tss2: tss2FfiPaths({ libDir: tss2Dir, libc }) }),
-  });
+  }, op === undefined ? {} : { op });
   const args = [
     "run",
     "--quiet",
@@ -179,6 +190,25 @@ export function planAgentLaunch(
     env: agentEnvironment(perms, options.getEnv ?? ((n) => Deno.env.get(n))),
     libc,
   };
+}
+
+/**
+ * The first executable file `name` in the `PATH` directories, as found
+ * (Deno resolves the agent's `op` the same way on the same PATH, and grants
+ * match that path); undefined when there is none.
+ */
+export function findOnPath(name: string, path: string | undefined): string | undefined {
+  for (const dir of (path ?? "").split(":")) {
+    if (!dir.startsWith("/")) continue;
+    const candidate = `${dir.replace(/\/+$/, "")}/${name}`;
+    try {
+      const st = Deno.statSync(candidate);
+      if (st.isFile && st.mode !== null && (st.mode & 0o111) !== 0) return candidate;
+    } catch {
+      // absent or unreadable: keep looking
+    }
+  }
+  return undefined;
 }
 
 /** Where the agent's stdout and stderr go. */

@@ -9,8 +9,11 @@
  * keystore, /etc/passwd and /etc/group), write outside its write list
  * (socket, keystore, audit log, the `[logging.file]` directory), connect
  * anywhere but its own socket, the JWKS listener and the metrics listener
- * (only with `[metrics] enable`), run any program but the age plugin, read any
- * environment variable, or load a native library: ffi is revoked at start
+ * (only with `[metrics] enable`), run any program but the age plugin (at
+ * start only) and, with a 1Password backend, the `op` the launcher resolved
+ * on PATH (kept after start: every 1Password read runs it), read any
+ * environment variable but, with an aws-kms backend, those the AWS SDK's
+ * credential chain reads (backends/aws_kms/access.ts), or load a native library: ffi is revoked at start
  * (main.ts) and the start-up-only files ({@linkcode startupOnly}) right after
  * the socket is bound.
  *
@@ -24,6 +27,15 @@
  * @module
  */
 
+import {
+  AWS_SDK_ENV,
+  awsFiles,
+  awsNetHosts,
+  type EnvReader,
+  parseAwsKmsAddr,
+  processEnv,
+} from "../backends/aws_kms/access.ts";
+import { gcpAccess } from "../backends/gcp_kms/access.ts";
 import type { Catalog } from "../catalog/schema.ts";
 import type { AgentConfig } from "../config/schema.ts";
 
@@ -43,8 +55,25 @@ export interface AgentPermissions {
   /** The libraries main.ts opens before it revokes ffi (the flag itself is process-wide, see above). */
   readonly ffi: readonly string[];
   readonly env: readonly string[];
-  /** Programs the agent may run (only the age plugin, when configured). */
+  /** Programs the agent may run (the age plugin when configured, `op` with a 1Password backend). */
   readonly run: readonly string[];
+}
+
+/** Programs the launcher resolved to absolute paths for the agent. */
+export interface ResolvedPrograms {
+  /** The 1Password CLI, found as `op` on the launcher's PATH. */
+  readonly op?: string;
+}
+
+/**
+ * Whether the catalog has a 1Password backend: a `keystore` backend whose
+ * `addr` is a `onepassword://` or `onepassword+token://` URI (the bundle
+ * credential that says so is only unlocked inside the agent).
+ */
+export function hasOnePassword(catalog: Catalog): boolean {
+  return [...catalog.backends.values()].some((b) =>
+    b.kind === "keystore" && /^onepassword(\+token)?:\/\//.test(b.addr)
+  );
 }
 
 const SQLITE_COMPANIONS = ["", "-wal", "-shm", "-journal"];
@@ -58,7 +87,11 @@ export function agentPermissions(
   cfg: AgentConfig,
   catalog: Catalog,
   libs: NativeLibs,
+  programs: ResolvedPrograms = {},
+  getEnv: EnvReader = processEnv,
 ): AgentPermissions {
+  const aws = awsAccess(catalog, getEnv);
+  const gcp = gcpAccess(catalog, getEnv);
   const keystoreFiles: string[] = [];
   for (const b of catalog.backends.values()) {
     if (b.kind !== "keystore" || !b.addr.startsWith("/")) continue;
@@ -103,6 +136,8 @@ export function agentPermissions(
     cfg.logging.journald?.enable ? cfg.logging.journald.socket : undefined,
     "/etc/passwd",
     "/etc/group",
+    ...aws.read,
+    ...gcp.read,
   ]);
   return {
     read,
@@ -110,14 +145,38 @@ export function agentPermissions(
     net: [
       `unix:${cfg.socket}`,
       ...vaultHosts(cfg, catalog),
+      ...aws.net,
+      ...gcp.net,
       ...(cfg.jwks.enable ? [`${hostForFlag(cfg.jwks.listen.host)}:${cfg.jwks.listen.port}`] : []),
       ...(cfg.metrics?.enable
         ? [`${hostForFlag(cfg.metrics.listen.host)}:${cfg.metrics.listen.port}`]
         : []),
     ],
     ffi: uniq([libs.libc, libs.nghttp2, ...(libs.tss2 ?? [])]),
-    env: [],
-    run: cfg.unlock.ageYubikey ? ["age-plugin-yubikey"] : [],
+    env: [...aws.env, ...gcp.env],
+    run: uniq([
+      cfg.unlock.ageYubikey ? "age-plugin-yubikey" : undefined,
+      hasOnePassword(catalog) ? programs.op : undefined,
+    ]),
+  };
+}
+
+/**
+ * What aws-kms backends need (backends/aws_kms/access.ts): the variables the
+ * AWS SDK's default chain reads, the shared config/credentials and
+ * web-identity files, and the KMS endpoint, STS (web identity only) and IMDS
+ * (only without static or web-identity credentials) hosts.
+ */
+function awsAccess(
+  catalog: Catalog,
+  env: EnvReader,
+): { read: string[]; net: string[]; env: string[] } {
+  const backends = [...catalog.backends.values()].filter((b) => b.kind === "aws-kms");
+  if (backends.length === 0) return { read: [], net: [], env: [] };
+  return {
+    read: awsFiles(env),
+    net: uniq(backends.flatMap((b) => awsNetHosts(parseAwsKmsAddr(b.addr), env))),
+    env: [...AWS_SDK_ENV],
   };
 }
 
@@ -179,7 +238,9 @@ export function toDenoFlags(p: AgentPermissions): string[] {
  * its epoch sidecar, the config and JWKS TLS files): it revokes them once
  * the socket is bound. Hot reload re-reads only the catalog and policy.
  */
-export function startupOnly(cfg: AgentConfig): { read: string[]; write: string[] } {
+export function startupOnly(
+  cfg: AgentConfig,
+): { read: string[]; write: string[]; run: string[] } {
   const epoch = `${cfg.bundle}.epoch`;
   const keep = new Set([cfg.catalog, cfg.policy, cfg.socket, cfg.auditLog]);
   const drop = (xs: readonly (string | undefined)[]) => uniq(xs).filter((x) => !keep.has(x));
@@ -201,5 +262,6 @@ export function startupOnly(cfg: AgentConfig): { read: string[]; write: string[]
       cfg.unlock.passphraseNoWipe ? undefined : cfg.unlock.passphraseFile,
       cfg.unlock.bip39PhraseFile,
     ]),
+    run: cfg.unlock.ageYubikey ? ["age-plugin-yubikey"] : [],
   };
 }

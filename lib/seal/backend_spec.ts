@@ -5,7 +5,8 @@
  * Invariants:
  * - Types: `openbao`/`vault` (exactly one of `token-file` |
  *   `role-id`+`secret-id-file` | `spiffe-key-file`+`spiffe-id`, optional
- *   http(s) `addr`), `1password`, `aws-kms`, `gcp-kms`, `db-keystore`
+ *   http(s) `addr`), `1password` (`provider-uri` or, to keep a token out of
+ *   argv, `provider-uri-file`), `aws-kms`, `gcp-kms`, `db-keystore`
  *   (`path`/`cipher` accepted, not sealed). Unknown, duplicate and empty
  *   fields are rejected (`InputError` token `backend_spec_invalid`).
  * - Credential files must be owner-only (0600; 0400 also passes); one
@@ -87,13 +88,30 @@ function planCred(type: string, f: SpecFields): () => BackendCred {
     case "vault":
       return planVault(f);
     case "1password": {
-      const cred: BackendCred = {
-        type: "OnePassword",
-        provider_uri: f.require("provider-uri", "type 1password"),
-        project: f.require("project", "type 1password"),
-        profile: f.require("profile", "type 1password"),
+      // `provider-uri-file` keeps a `onepassword+token://TOKEN@vault` URI out
+      // of argv; `provider-uri` is upstream's inline form.
+      const inline = f.take("provider-uri");
+      const uriFile = f.take("provider-uri-file");
+      if ((inline === undefined) === (uriFile === undefined)) {
+        throw new InputError(
+          TOKEN,
+          "type 1password requires exactly one of provider-uri or provider-uri-file",
+        );
+      }
+      const project = f.require("project", "type 1password");
+      const profile = f.require("profile", "type 1password");
+      return () => {
+        let provider_uri = inline;
+        if (provider_uri === undefined) {
+          const secret = readTextCred(uriFile!, "provider-uri-file");
+          try {
+            provider_uri = new TextDecoder().decode(secret.expose());
+          } finally {
+            secret.wipe();
+          }
+        }
+        return { type: "OnePassword", provider_uri, project, profile };
       };
-      return () => cred;
     }
     case "aws-kms": {
       const region = f.require("region", "type aws-kms");

@@ -20,6 +20,10 @@ import { generateSigningKey, verifyMessage } from "../../lib/crypto/signing.ts";
 export interface ContractCapabilities {
   /** KV paths are built by this (vault: `secret/data/<x>`). */
   readonly kvPath?: (name: string) => string;
+  /** Only the latest kv version is readable (older ones read as absent). */
+  readonly kvLatestOnly?: boolean;
+  /** KV values are UTF-8 text only (a non-UTF-8 write is INVALID_REQUEST). */
+  readonly kvTextOnly?: boolean;
   /** Transit signing key types it holds. */
   readonly signing: readonly KeyType[];
   /** Transit AEAD key types it holds. */
@@ -68,12 +72,23 @@ export function backendContract(
     assert.equal(await b.kv!.read(path), undefined);
     assert.equal(await b.kv!.latestVersion(path), undefined);
     assert.equal(await b.kv!.write(path, new TextEncoder().encode("one")), 1);
-    assert.equal(await b.kv!.write(path, new Uint8Array([0, 255, 10])), 2);
+    const second = caps.kvTextOnly
+      ? new TextEncoder().encode("two ✓\n")
+      : new Uint8Array([0, 255, 10]);
+    if (caps.kvTextOnly) {
+      await assert.rejects(
+        b.kv!.write(path, new Uint8Array([0, 255, 10])),
+        (e) => e instanceof BasilError && e.code === "INVALID_REQUEST",
+      );
+      assert.equal(await b.kv!.latestVersion(path), 1, "a refused write stores nothing");
+    }
+    assert.equal(await b.kv!.write(path, second), 2);
     const latest = await b.kv!.read(path);
-    assert.deepEqual([...latest!.value.expose()], [0, 255, 10]);
+    assert.deepEqual([...latest!.value.expose()], [...second]);
     assert.equal(latest!.version, 2);
     const first = await b.kv!.read(path, 1);
-    assert.equal(new TextDecoder().decode(first!.value.expose()), "one");
+    if (caps.kvLatestOnly) assert.equal(first, undefined, "older versions are not readable");
+    else assert.equal(new TextDecoder().decode(first!.value.expose()), "one");
     assert.equal(await b.kv!.read(path, 7), undefined);
     assert.equal(await b.kv!.latestVersion(path), 2);
   }, caps.kvPath === undefined);

@@ -146,18 +146,18 @@ Deno.test("doctor: broken inputs are fatal and the dependent checks say not run"
     assert.equal(c.by.get("catalog_policy")!.status, "fatal");
     assert.match(c.by.get("capability")!.detail, /^not run: /);
 
-    // A build feature this binary lacks.
+    // A build feature this binary lacks (OTLP logging).
+    const otlp = `${f.dir}/otlp.toml`;
     Deno.writeTextFileSync(
-      f.catalog,
-      JSON.stringify({
-        schemaVersion: 1,
-        backends: { kms: { kind: "aws-kms", addr: "", engines: ["transit"] } },
-        keys: {},
-      }),
+      otlp,
+      Deno.readTextFileSync(f.config) + "[logging.opentelemetry]\nenable = true\n",
     );
-    const k = await doctor(f);
-    assert.equal(k.by.get("feature_compatibility")!.status, "fatal");
-    assert.match(k.by.get("feature_compatibility")!.detail, /aws-kms/);
+    const k = await basil(["doctor", "-c", otlp, "--json"]);
+    assert.equal(k.code, 1);
+    const kdoc = JSON.parse(k.stdout) as Doc;
+    const kby = new Map(kdoc.checks.map((x) => [x.name, x]));
+    assert.equal(kby.get("feature_compatibility")!.status, "fatal");
+    assert.match(kby.get("feature_compatibility")!.detail, /otlp/);
 
     const bad = `${f.dir}/bad.toml`;
     Deno.writeTextFileSync(bad, Deno.readTextFileSync(f.config) + "[invocation]\nenable = true\n");

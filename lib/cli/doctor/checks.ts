@@ -11,6 +11,8 @@
 
 import { parse as parseToml } from "smol-toml";
 import { checkCapabilities } from "../../backends/capability.ts";
+import { AWS_KMS_KEY_TYPES } from "../../backends/aws_kms/types.ts";
+import { GCP_KEY_TYPES } from "../../backends/gcp_kms/names.ts";
 import type { Catalog } from "../../catalog/schema.ts";
 import type { AgentConfig } from "../../config/schema.ts";
 import { formatMode } from "../../core/fs.ts";
@@ -27,6 +29,8 @@ export const BUILT_FEATURES: ReadonlySet<string> = new Set([
   "unlock-age-yubikey",
   "unlock-tpm",
   "keystore-backend",
+  "aws-kms",
+  "gcp-kms",
   "http",
   "http-tls",
 ]);
@@ -92,11 +96,48 @@ export function checkFeatures(
   );
 }
 
+/**
+ * What a backend kind can really provide: declared engines and
+ * `mintKeyTypes` beyond it are gaps (the declaration would promise keys the
+ * backend refuses at run time).
+ */
+const KIND_PROVIDES: Partial<
+  Record<string, { engines: readonly string[]; mint: readonly string[] }>
+> = {
+  "aws-kms": {
+    engines: ["transit"],
+    mint: AWS_KMS_KEY_TYPES.filter((t) => t !== "aes-256-gcm"),
+  },
+  "gcp-kms": {
+    engines: ["transit"],
+    mint: GCP_KEY_TYPES.filter((t) => t !== "aes-256-gcm"),
+  },
+};
+
+/** Declarations a backend's kind cannot honour, one line each. */
+export function kindDeclarationGaps(catalog: Catalog): string[] {
+  const gaps: string[] = [];
+  for (const b of catalog.backends.values()) {
+    const p = KIND_PROVIDES[b.kind];
+    if (p === undefined) continue;
+    for (const e of b.engines) {
+      if (!p.engines.includes(e)) {
+        gaps.push(`backend ${b.name}: ${b.kind} provides no engine "${e}"`);
+      }
+    }
+    for (const t of b.mintKeyTypes) {
+      if (!p.mint.includes(t)) gaps.push(`backend ${b.name}: ${b.kind} cannot mint "${t}" keys`);
+    }
+  }
+  return gaps;
+}
+
 /** `capability`. */
 export function checkCapability(cfg: AgentConfig, catalog: Catalog): CheckResult {
   const name = "capability";
   if (cfg.capabilityPolicy === "off") return row.ok(name, "skipped (capability-policy = off)");
   const r = checkCapabilities(catalog, cfg.capabilityPolicy);
+  r.fatal.push(...kindDeclarationGaps(catalog));
   if (r.fatal.length > 0) {
     return row.fatal(
       name,

@@ -92,6 +92,11 @@ Deno.test("backend spec: 1password, aws-kms, gcp-kms, db-keystore", async () => 
     project: "p",
     profile: "prod",
   });
+  const uriFile = writeFile(dir, "op-uri", "onepassword+token://tok@V\n", 0o600);
+  const opFile = parseBackendSpec(
+    `id=op,type=1password,provider-uri-file=${uriFile},project=p,profile=prod`,
+  );
+  assert.equal((opFile.cred as { provider_uri: string }).provider_uri, "onepassword+token://tok@V");
   assert.deepEqual(parseBackendSpec("id=a,type=aws-kms,region=us-east-1").cred, {
     type: "AwsKms",
     region: "us-east-1",
@@ -215,7 +220,12 @@ Deno.test("backend spec: unknown, duplicate and empty fields are refused before 
   fails(
     "id=o,type=1password,project=p,profile=q",
     "backend_spec_invalid",
-    /requires field "provider-uri"/,
+    /requires exactly one of provider-uri or provider-uri-file/,
+  );
+  fails(
+    `id=o,type=1password,provider-uri=onepassword://V,provider-uri-file=${open},project=p,profile=q`,
+    "backend_spec_invalid",
+    /requires exactly one of provider-uri or provider-uri-file/,
   );
   fails(
     "id=g,type=gcp-kms,project=p,location=l",
