@@ -33,6 +33,11 @@
  *   tests/fakes/vault, with the double's own HTTP round trip as the floor;
  *   and AppRole token renewal and re-login under sustained load (issue 11).
  *   Writes bench/results/<timestamp>-vault.json.
+ * - `nats` (bench/nats.ts): MintNatsUser and a sealed Invoke round trip on
+ *   the socket (one kept-open connection per server) vs the echo floor and
+ *   the same work in process, and the NATS bridge's added latency over a
+ *   direct NATS request-reply (issue 14); unpinned, 1 in flight. Writes
+ *   bench/results/<timestamp>-nats.json.
  *
  * Every transport run uses a fresh server (the agent through `basil agent`,
  * or the echo) and a separate client process; floor and agent alternate
@@ -40,7 +45,7 @@
  * `--quick`: 1 round of 1 s + 1 s. Servers on cpu0 and clients on cpu1
  * unless `--no-pin`.
  *
- *   deno task bench [--suite all|getsecret|tier2|spiffe|unlock|transport|vault] [--quick] [--diag] [--rounds N]
+ *   deno task bench [--suite all|getsecret|tier2|spiffe|unlock|transport|vault|nats] [--quick] [--diag] [--rounds N]
  *                   [--no-pin] [--out file]
  *
  * `--out` names the results file and needs a single suite.
@@ -50,13 +55,14 @@
 import type { BenchEnv } from "./common.ts";
 import { hasTaskset } from "./common.ts";
 import { runGetSecret } from "./getsecret.ts";
+import { runNats } from "./nats.ts";
 import { runSpiffe } from "./spiffe.ts";
 import { runTier2 } from "./tier2.ts";
 import { runTransport } from "./transport.ts";
 import { runUnlock } from "./unlock.ts";
 import { runVault } from "./vault.ts";
 
-const SUITES = ["all", "getsecret", "tier2", "spiffe", "unlock", "transport", "vault"];
+const SUITES = ["all", "getsecret", "tier2", "spiffe", "unlock", "transport", "vault", "nats"];
 const USAGE = `usage: deno task bench [--suite ${SUITES.join("|")}] [--quick] [--diag] ` +
   "[--rounds N] [--no-pin] [--out file]";
 
@@ -105,3 +111,4 @@ if (suite === "all" || suite === "spiffe") await runSpiffe(env);
 if (suite === "all" || suite === "unlock") await runUnlock(env);
 if (suite === "all" || suite === "transport") await runTransport(env, { diag });
 if (suite === "all" || suite === "vault") await runVault(env, { diag });
+if (suite === "all" || suite === "nats") await runNats(env);

@@ -55,7 +55,11 @@ import { wipeCreds } from "./seal/creds.ts";
 import { unlockBundle } from "./seal/unlock.ts";
 import { adminService } from "./service/admin_service.ts";
 import { aeadService } from "./service/aead_service.ts";
+import { invocationService } from "./service/invocation_service.ts";
+import { Invoker } from "./broker/invoke.ts";
+import { checkInvocationBindings } from "./broker/invoke_bindings.ts";
 import { mintingService } from "./service/minting_service.ts";
+import { natsService } from "./service/nats_service.ts";
 import { signingService } from "./service/signing_service.ts";
 import { secretService } from "./service/secret_service.ts";
 import { hasOnePassword, startupOnly } from "./sandbox/permissions.ts";
@@ -121,6 +125,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
   const { catalog, warnings } = loadCatalog(readTextInput(cfg.catalog, "catalog"), cfg.catalog);
   for (const w of warnings) logger.log("warn", "catalog warning", { detail: w });
   const policy = loadPolicy(readTextInput(cfg.policy, "policy"), cfg.policy, { names });
+  checkInvocationBindings(catalog, cfg.invocation);
   const caps = checkCapabilities(catalog, cfg.capabilityPolicy);
   for (const w of caps.warnings) logger.log("warn", "capability warning", { detail: w });
   if (caps.fatal.length > 0) {
@@ -226,6 +231,8 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
         signingService(deps),
         aeadService(deps),
         mintingService(deps),
+        natsService(deps),
+        invocationService(deps, cfg.invocation?.enable ? new Invoker(cfg.invocation) : undefined),
         spiffeService(deps, api),
       ],
       engine: args.native.h2,

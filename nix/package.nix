@@ -31,8 +31,8 @@ let
   # main.ts` with an empty DENO_DIR, then `nix-hash --type sha256 --base32
   # node_modules` as SRI.
   recordedDeps = {
-    lockSha256 = "d514bcf598547bc3eb5ac7b416190319dbe15f082b3e91f95e09a36fac1ff2d8";
-    hash = "sha256-Ciy3JhxDdnyrsJk78yKFinGpVAC7lPVSM3drCbq7Xlo=";
+    lockSha256 = "a0704e62eaf56bbc429d87d670244a0ffbc99bbe9bb317dc0045c60c3557c9b4";
+    hash = "sha256-oB27qpJrmP2cdN8tgBGrOJX8yEjDZwjG+ImItEIdX70=";
   };
   effectiveDepsHash =
     if depsHash != null then depsHash

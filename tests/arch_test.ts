@@ -2,9 +2,9 @@
  * Architecture test: imports inside lib/ only point down the layers, and no
  * module imports itself back through a cycle. Layers, lowest first:
  *
- *   0 core, wire, ffi   1 config, catalog, metrics   2 crypto, policy, logging   3 seal
+ *   0 core, wire, ffi   1 config, catalog, metrics   2 crypto, policy, logging   3 seal, cose
  *   4 backends, audit   5 broker   6 spiffe, nats   7 service   8 transport
- *   9 sandbox   10 daemon.ts   11 cli
+ *   9 sandbox   10 daemon.ts   10 nats_bridge   11 cli
  *
  * A module may import from its own folder or from a lower layer.
  */
@@ -22,6 +22,7 @@ const LAYERS: Record<string, number> = {
   policy: 2,
   logging: 2,
   seal: 3,
+  cose: 3,
   backends: 4,
   audit: 4,
   broker: 5,
@@ -31,6 +32,8 @@ const LAYERS: Record<string, number> = {
   transport: 8,
   sandbox: 9,
   "daemon.ts": 10,
+  // The NATS bridge is a separate process the CLI runs: wire + core only.
+  nats_bridge: 10,
   cli: 11,
 };
 

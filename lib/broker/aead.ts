@@ -1,8 +1,8 @@
 /**
  * AeadService operations: Encrypt/Decrypt on symmetric keys with
  * broker-owned nonces, and WrapEnvelope/UnwrapEnvelope (X25519 → HKDF-SHA256
- * → ChaCha20-Poly1305) on sealing keys. UnsealCose is authorized, then
- * UNSUPPORTED.
+ * → ChaCha20-Poly1305) on sealing keys, and UnsealCose (COSE_Encrypt to an
+ * X25519 sealing key, lib/cose).
  *
  * No oracle: once the caller is authorized, every decrypt or unwrap failure
  * (tampered nonce, ciphertext, tag or AAD; unknown, pruned or out-of-grace
@@ -19,6 +19,7 @@ import {
   KEY_NOT_FOUND_MESSAGE,
 } from "../core/errors.ts";
 import { openX25519, sealX25519 } from "../crypto/x25519_seal.ts";
+import { CoseError, openEncrypt, parseEncrypt } from "../cose/cose.ts";
 import { authorizeKey } from "./authorize.ts";
 import type { BrokerCall } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
@@ -168,13 +169,40 @@ export async function unwrapEnvelope(
 }
 
 /**
- * UnsealCose: authorized (`decrypt` on a sealing key) like UnwrapEnvelope,
- * then UNSUPPORTED: this build does not open COSE_Encrypt messages.
+ * UnsealCose: opens a tagged COSE_Encrypt (one ECDH-ES+HKDF-256 X25519
+ * recipient, A256GCM or ChaCha20-Poly1305, lib/cose) with a sealing key,
+ * authorized as `decrypt`. The private half is read for this one operation
+ * and wiped. Once authorized, every failure (malformed, non-canonical,
+ * wrong recipient kid, tag, AAD) is the same DECRYPT_FAILED.
  */
-export function unsealCose(deps: BrokerDeps, call: BrokerCall, keyId: string): never {
+export async function unsealCose(
+  deps: BrokerDeps,
+  call: BrokerCall,
+  keyId: string,
+  coseEncrypt: Uint8Array,
+  externalAad: Uint8Array | undefined,
+): Promise<Uint8Array> {
+  cap("cose_encrypt", coseEncrypt, deps.limits.maxEncryptSize, "unseal_cose");
+  cap("external_aad", externalAad, deps.limits.maxEncryptSize, "unseal_cose");
   const a = authorizeKey(deps, call, "decrypt", keyId);
   requireClass(a.key, ["sealing"], "unseal_cose");
-  throw new BasilError("UNSUPPORTED", "UnsealCose is not available in this build", {
-    op: "unseal_cose",
-  });
+  if (a.key.keyType !== "x25519") throw decryptFailed("unseal_cose", "not an x25519 key");
+  let parsed;
+  try {
+    parsed = parseEncrypt(coseEncrypt);
+  } catch (e) {
+    throw decryptFailed("unseal_cose", e instanceof CoseError ? e.reason : "undecodable");
+  }
+  if (new TextDecoder().decode(parsed.recipientKeyId) !== keyId) {
+    throw decryptFailed("unseal_cose", "recipient kid is not this key");
+  }
+  const priv = await a.backend.kv?.read(a.key.path).catch(() => undefined);
+  try {
+    if (!priv) throw decryptFailed("unseal_cose", "no private key");
+    return openEncrypt(parsed, priv.value.expose(), externalAad);
+  } catch {
+    throw decryptFailed("unseal_cose");
+  } finally {
+    priv?.value.wipe();
+  }
 }

@@ -26,6 +26,7 @@ export const CLI_ENV = [
   "BASIL_CATALOG",
   "BASIL_POLICY",
   "BASIL_BUNDLE",
+  "BASIL_NATS_BRIDGE_CONFIG",
   "BASIL_LIBC",
   "BASIL_LIBNGHTTP2",
   "BASIL_TSS2_DIR",
@@ -89,6 +90,11 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
       (await load<typeof import("./commands/mint.ts")>("mint")).registerMintCommands,
   },
   {
+    commands: ["mint-nats-user", "sign-nats-jwt", "issue-nats-creds"],
+    load: async () =>
+      (await load<typeof import("./commands/nats.ts")>("nats")).registerNatsCommands,
+  },
+  {
     commands: ["revoke"],
     load: async () =>
       (await load<typeof import("./commands/revoke.ts")>("revoke")).registerRevokeCommand,
@@ -130,6 +136,12 @@ export const COMMAND_MODULES: readonly CommandModule[] = [
     commands: ["audit"],
     load: async () =>
       (await load<typeof import("./commands/audit.ts")>("audit")).registerAuditCommands,
+  },
+  {
+    commands: ["nats-bridge"],
+    load: async () =>
+      (await load<typeof import("./commands/nats_bridge.ts")>("nats_bridge"))
+        .registerNatsBridgeCommand,
   },
   {
     commands: ["demo"],

@@ -12,7 +12,7 @@ import { fieldError, InputError } from "../core/errors.ts";
 import { parseOrThrow } from "../core/validate.ts";
 import { DEFAULT_METRICS_LISTEN, parseLogging, parseMetrics } from "./observability.ts";
 import { DEFAULT_MAX_CERT_TTL_SECS, DEFAULT_MAX_SIZE, DEFAULT_SOCKET } from "./schema.ts";
-import type { AgentConfig, ConfigOverrides } from "./schema.ts";
+import type { AgentConfig, ConfigOverrides, InvocationConfig } from "./schema.ts";
 
 const TOKEN = "config_invalid";
 
@@ -315,9 +315,7 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
   );
   const jwks = doc.jwks ?? {};
   const listen = parseListen(jwks.listen ?? "127.0.0.1:8201", label);
-  if (doc.invocation?.enable) {
-    throw fieldError(TOKEN, label, "invocation.enable", "sealed invocation is not in this build");
-  }
+  const invocation = parseInvocation(doc.invocation ?? {}, doc["broker-identity"], label);
   const brokerId = doc["broker-identity"]?.id;
   if (brokerId !== undefined && !isBrokerId(brokerId)) {
     throw fieldError(
@@ -415,5 +413,60 @@ export function loadAgentConfig(options: LoadConfigOptions): AgentConfig {
     },
     logging,
     metrics,
+    invocation,
+  };
+}
+
+/**
+ * `[invocation]` and `[broker-identity]` (contract §1): audiences trimmed,
+ * sorted, deduped, each a `basil://` URI; enabling needs at least one
+ * audience, a broker identity and a request-encryption key (the catalog
+ * bindings are checked at startup, lib/broker/invoke_bindings.ts).
+ */
+function parseInvocation(
+  inv: {
+    enable?: boolean;
+    audience?: string[];
+    "request-encryption-key-id"?: string;
+    "max-ttl-secs"?: number;
+    "clock-skew-secs"?: number;
+    "replay-cache-capacity"?: number;
+  },
+  identity: { id: string; "response-signing-key-id": string } | undefined,
+  label: string,
+): InvocationConfig {
+  const audiences = [...new Set((inv.audience ?? []).map((a) => a.trim()))].sort();
+  audiences.forEach((a, i) => {
+    if (!a.startsWith("basil://") || !canParseUrl(a)) {
+      throw fieldError(TOKEN, label, `invocation.audience[${i}]`, 'must be a "basil://" URI');
+    }
+  });
+  const enable = inv.enable ?? false;
+  const requestKey = inv["request-encryption-key-id"];
+  if (enable) {
+    if (audiences.length === 0) {
+      throw fieldError(TOKEN, label, "invocation.audience", "at least one audience is required");
+    }
+    if (!identity) {
+      throw fieldError(TOKEN, label, "broker-identity", "required when [invocation] is enabled");
+    }
+    if (!requestKey) {
+      throw fieldError(
+        TOKEN,
+        label,
+        "invocation.request-encryption-key-id",
+        "required when [invocation] is enabled",
+      );
+    }
+  }
+  return {
+    enable,
+    audiences,
+    requestEncryptionKeyId: requestKey,
+    maxTtlSecs: inv["max-ttl-secs"] ?? 60,
+    clockSkewSecs: inv["clock-skew-secs"] ?? 30,
+    replayCacheCapacity: inv["replay-cache-capacity"] ?? 4096,
+    brokerId: identity?.id,
+    responseSigningKeyId: identity?.["response-signing-key-id"],
   };
 }

@@ -72,6 +72,21 @@ export interface MetricsConfig {
   readonly subjectLabels: boolean;
 }
 
+/** `[invocation]` plus `[broker-identity]` (contract §1). */
+export interface InvocationConfig {
+  readonly enable: boolean;
+  /** `basil://` URIs, trimmed, sorted, deduped. */
+  readonly audiences: readonly string[];
+  readonly requestEncryptionKeyId: string | undefined;
+  readonly maxTtlSecs: number;
+  readonly clockSkewSecs: number;
+  readonly replayCacheCapacity: number;
+  /** `[broker-identity] id`. */
+  readonly brokerId: string | undefined;
+  /** `[broker-identity] response-signing-key-id`. */
+  readonly responseSigningKeyId: string | undefined;
+}
+
 /** The effective agent configuration, every path absolute. */
 export interface AgentConfig {
   /** Absolute path of the TOML file, when one was read. */
@@ -109,6 +124,8 @@ export interface AgentConfig {
   readonly logging: LoggingConfig;
   /** Optional so configs built by hand (tests, tools) need not name it; absent = disabled. */
   readonly metrics?: MetricsConfig;
+  /** Sealed invocations; optional so hand-built configs need not name it (absent = disabled). */
+  readonly invocation?: InvocationConfig;
 }
 
 /** Values that may override the file (contract §1: flags beat env beat file). */

@@ -114,10 +114,11 @@ export function aeadService(deps: BrokerDeps): ServiceBinding {
       ctx.defer(() => plaintext.fill(0));
       return { plaintext };
     },
-    unsealCose(req, ctx) {
-      return Promise.try(() =>
-        unsealCose(deps, ctx.call, requireField(req.keyId, "key_id", "unseal_cose"))
-      );
+    async unsealCose(req, ctx) {
+      const id = requireField(req.keyId, "key_id", "unseal_cose");
+      const plaintext = await unsealCose(deps, ctx.call, id, req.coseEncrypt, req.externalAad);
+      ctx.defer(() => plaintext.fill(0));
+      return { plaintext };
     },
   });
 }

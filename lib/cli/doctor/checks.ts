@@ -13,6 +13,7 @@ import { parse as parseToml } from "smol-toml";
 import { checkCapabilities } from "../../backends/capability.ts";
 import { AWS_KMS_KEY_TYPES } from "../../backends/aws_kms/types.ts";
 import { GCP_KEY_TYPES } from "../../backends/gcp_kms/names.ts";
+import { checkInvocationBindings } from "../../broker/invoke_bindings.ts";
 import type { Catalog } from "../../catalog/schema.ts";
 import type { AgentConfig } from "../../config/schema.ts";
 import { formatMode } from "../../core/fs.ts";
@@ -31,6 +32,7 @@ export const BUILT_FEATURES: ReadonlySet<string> = new Set([
   "keystore-backend",
   "aws-kms",
   "gcp-kms",
+  "sealed-invocation",
   "http",
   "http-tls",
 ]);
@@ -155,15 +157,21 @@ export function checkCapability(cfg: AgentConfig, catalog: Catalog): CheckResult
 export function checkInvocation(
   raw: Record<string, unknown>,
   catalog: Catalog,
+  cfg: AgentConfig,
 ): CheckResult {
   const name = "invocation_bindings";
-  const inv = (raw.invocation ?? {}) as Record<string, unknown>;
-  if (inv.enable === true) {
-    return row.fatal(
-      name,
-      "[invocation] enable = true, but sealed invocation is not in this build",
-      "set [invocation] enable = false",
-    );
+  if (cfg.invocation?.enable) {
+    // The agent's own start-up check (lib/broker/invoke_bindings.ts).
+    try {
+      checkInvocationBindings(catalog, cfg.invocation);
+    } catch (e) {
+      return row.fatal(
+        name,
+        why(e),
+        "label the keys [invocation] and [broker-identity] name as the contract requires",
+      );
+    }
+    return row.ok(name, "sealed invocation enabled; its catalog bindings are valid");
   }
   const id = raw["broker-identity"] as Record<string, unknown> | undefined;
   const keyId = id?.["response-signing-key-id"];

@@ -77,7 +77,7 @@ export async function runDoctor(o: DoctorOptions, ctx: CliContext): Promise<Chec
   const noCatalog = cfg === undefined ? "the config did not load" : "the catalog did not load";
   if (cfg !== undefined && catalog !== undefined) {
     rows.push(checkCapability(cfg, catalog));
-    rows.push(checkInvocation(raw ?? {}, catalog));
+    rows.push(checkInvocation(raw ?? {}, catalog, cfg));
   } else {
     rows.push(notRun("capability", noCatalog), notRun("invocation_bindings", noCatalog));
   }

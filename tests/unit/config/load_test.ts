@@ -30,6 +30,16 @@ Deno.test("defaults: the seeds' socket, 0600, contract defaults everywhere else"
     maxPayloadSize: 1048576,
     maxCertTtlSecs: 86400,
     graceVersions: 1,
+    invocation: {
+      audiences: [],
+      brokerId: undefined,
+      clockSkewSecs: 30,
+      enable: false,
+      maxTtlSecs: 60,
+      replayCacheCapacity: 4096,
+      requestEncryptionKeyId: undefined,
+      responseSigningKeyId: undefined,
+    },
     retainVersions: undefined,
     retentionSweepSecs: 3600,
     auditLog: undefined,
@@ -302,7 +312,6 @@ Deno.test("socket paths longer than 107 bytes are rejected, from file or overrid
 Deno.test("features not in this build fail instead of being ignored", () => {
   const cases: [string, string][] = [
     ["[logging.opentelemetry]\nenable = true", "logging.opentelemetry.enable"],
-    ["[invocation]\nenable = true", "invocation.enable"],
   ];
   for (const [extra, field] of cases) {
     assertConfigError(() => load(`${INPUTS}${extra}\n`), field, /not in this build/);
@@ -310,6 +319,33 @@ Deno.test("features not in this build fail instead of being ignored", () => {
   for (const extra of ["[jwks]\nenable = false", "[invocation]\nenable = false"]) {
     load(`${INPUTS}${extra}\n`);
   }
+});
+
+Deno.test("[invocation] enabled needs an audience, a broker identity and a request key", () => {
+  assertConfigError(
+    () => load(`${INPUTS}[invocation]\nenable = true\n`),
+    "invocation.audience",
+    /at least one audience/,
+  );
+  const aud =
+    `[invocation]\nenable = true\naudience = [" basil://b/x ", "basil://a/y", "basil://a/y"]\n`;
+  assertConfigError(() => load(`${INPUTS}${aud}`), "broker-identity", /required/);
+  const id =
+    `[broker-identity]\nid = "basil://host/broker"\nresponse-signing-key-id = "broker.sign"\n`;
+  assertConfigError(
+    () => load(`${INPUTS}${id}${aud}`),
+    "invocation.request-encryption-key-id",
+    /required/,
+  );
+  const cfg = load(`${INPUTS}${id}${aud}request-encryption-key-id = "broker.req"\n`);
+  assert.deepEqual(cfg.invocation?.audiences, ["basil://a/y", "basil://b/x"]);
+  assert.equal(cfg.invocation?.maxTtlSecs, 60);
+  assert.equal(cfg.invocation?.responseSigningKeyId, "broker.sign");
+  assertConfigError(
+    () => load(`${INPUTS}[invocation]\naudience = ["https://x/y"]\n`),
+    "invocation.audience[0]",
+    /basil:/,
+  );
 });
 
 Deno.test("retain-versions below grace-versions + 1 is rejected, naming both keys", () => {
