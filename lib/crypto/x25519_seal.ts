@@ -168,24 +168,43 @@ function deriveKey(
   ephPub: Uint8Array,
   recipientPub: Uint8Array,
 ): Uint8Array | undefined {
-  let shared: Uint8Array | undefined;
+  const shared = x25519SharedSecret(privateKey, peerPub);
+  if (shared === undefined) return undefined;
   try {
-    const publicKey = createPublicKey({
-      key: bufferView(rawPublicToSpki("x25519", peerPub)),
-      format: "der",
-      type: "spki",
-    });
-    shared = diffieHellman({ privateKey: privateObject(privateKey), publicKey });
-  } catch {
-    return undefined;
-  }
-  try {
-    if (isAllZero(shared)) return undefined;
     const info = concat(INFO_LABEL, ephPub, recipientPub);
     return new Uint8Array(hkdfSync("sha256", shared, EMPTY, info, KEY_BYTES));
   } finally {
     shared.fill(0);
   }
+}
+
+/**
+ * The raw X25519 shared secret of a raw private key and a raw public key
+ * (native, through node:crypto); undefined when the public key is unusable
+ * or the secret is all zero (a low-order point). The caller wipes it.
+ */
+export function x25519SharedSecret(
+  privateKey: Uint8Array,
+  publicKey: Uint8Array,
+): Uint8Array | undefined {
+  let shared: Uint8Array;
+  try {
+    const peer = createPublicKey({
+      key: bufferView(rawPublicToSpki("x25519", publicKey)),
+      format: "der",
+      type: "spki",
+    });
+    shared = new Uint8Array(
+      diffieHellman({ privateKey: privateObject(privateKey), publicKey: peer }),
+    );
+  } catch {
+    return undefined;
+  }
+  if (isAllZero(shared)) {
+    shared.fill(0);
+    return undefined;
+  }
+  return shared;
 }
 
 /** Constant-time all-zero test. */
