@@ -39,6 +39,7 @@ import { EventBus } from "./broker/events.ts";
 import { loadRevocations, RevocationList, revocationStoreKey } from "./spiffe/revocation.ts";
 import { WorkloadApi } from "./spiffe/workload.ts";
 import { spiffeService } from "./service/spiffe_service.ts";
+import { sdsService } from "./service/sds_service.ts";
 import { loadCatalog } from "./catalog/load.ts";
 import { loadAgentConfig } from "./config/load.ts";
 import type { AgentConfig, ConfigOverrides } from "./config/schema.ts";
@@ -234,6 +235,7 @@ export async function startAgent(args: AgentArgs): Promise<RunningAgent> {
         natsService(deps),
         invocationService(deps, cfg.invocation?.enable ? new Invoker(cfg.invocation) : undefined),
         spiffeService(deps, api),
+        sdsService(deps, api),
       ],
       engine: args.native.h2,
       readPeer: (fd) => libc.peerCredentials(fd),

@@ -31,8 +31,8 @@ let
   # main.ts` with an empty DENO_DIR, then `nix-hash --type sha256 --base32
   # node_modules` as SRI.
   recordedDeps = {
-    lockSha256 = "a0704e62eaf56bbc429d87d670244a0ffbc99bbe9bb317dc0045c60c3557c9b4";
-    hash = "sha256-oB27qpJrmP2cdN8tgBGrOJX8yEjDZwjG+ImItEIdX70=";
+    lockSha256 = "f9aef0e19a4b72f2f2a4f41bd4f090875b1224f937ef0bbc1031d184125e1081";
+    hash = "sha256-G2Wu8Htbd8+a6a/iYEwTm5UoSoqcaHmxTQ/D8s4LIMU=";
   };
   effectiveDepsHash =
     if depsHash != null then depsHash

@@ -1,7 +1,7 @@
 /**
  * AeadService operations: Encrypt/Decrypt on symmetric keys with
  * broker-owned nonces, and WrapEnvelope/UnwrapEnvelope (X25519 → HKDF-SHA256
- * → ChaCha20-Poly1305) on sealing keys, and UnsealCose (COSE_Encrypt to an
+ * → ChaCha20-Poly1305) on sealing keys (ML-KEM keys go to pqc.ts), and UnsealCose (COSE_Encrypt to an
  * X25519 sealing key, lib/cose).
  *
  * No oracle: once the caller is authorized, every decrypt or unwrap failure
@@ -21,6 +21,7 @@ import {
 import { openX25519, sealX25519 } from "../crypto/x25519_seal.ts";
 import { CoseError, openEncrypt, parseEncrypt } from "../cose/cose.ts";
 import { authorizeKey } from "./authorize.ts";
+import { isMlKem, pqcUnwrap, pqcWrap } from "./pqc.ts";
 import type { BrokerCall } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
 import { cap, graceWindow, infoOf, keyTypeOf, requireClass, transitOf } from "./keys.ts";
@@ -99,26 +100,42 @@ function isBackendFailure(e: unknown): boolean {
     (e.code === "BACKEND_UNAVAILABLE" || e.code === "BACKEND_ERROR");
 }
 
-/** A KEM envelope (X25519 sealed box). */
+/** A KEM envelope (X25519 sealed box, or ML-KEM when `kem` names it). */
 export interface KemBox {
+  /** The ML-KEM key type that sealed it; absent for X25519. */
+  readonly kem?: string;
   readonly version: number;
   readonly encapsulatedKey: Uint8Array;
   readonly nonce: Uint8Array;
   readonly ciphertext: Uint8Array;
 }
 
-/** WrapEnvelope: seals to the latest public key of a sealing key. */
+/**
+ * WrapEnvelope: seals to the latest public key of a sealing key. `kem`, when
+ * given, must name the key's type (the request's kem_algorithm).
+ */
 export async function wrapEnvelope(
   deps: BrokerDeps,
   call: BrokerCall,
   keyId: string,
   plaintext: Uint8Array,
   aad: Uint8Array | undefined,
+  kem?: string,
 ): Promise<KemBox> {
   cap("plaintext", plaintext, deps.limits.maxEncryptSize, "wrap_envelope");
   cap("aad", aad, deps.limits.maxEncryptSize, "wrap_envelope");
   const a = authorizeKey(deps, call, "encrypt", keyId);
   requireClass(a.key, ["sealing"], "wrap_envelope");
+  if (kem !== undefined && kem !== a.key.keyType) {
+    throw invalidRequest(
+      `kem_algorithm ${kem} does not match the key's ${a.key.keyType}`,
+      "wrap_envelope",
+    );
+  }
+  if (isMlKem(a.key.keyType)) {
+    const kt = a.key.keyType;
+    return { kem: kt, ...(await pqcWrap(deps, call, a, kt, plaintext, aad)) };
+  }
   if (a.key.keyType !== "x25519") {
     throw new BasilError("UNSUPPORTED_ALGORITHM", `${a.key.keyType} wrapping is not supported`, {
       op: "wrap_envelope",
@@ -146,6 +163,10 @@ export async function unwrapEnvelope(
   cap("aad", aad, deps.limits.maxEncryptSize, "unwrap_envelope");
   const a = authorizeKey(deps, call, "decrypt", keyId);
   requireClass(a.key, ["sealing"], "unwrap_envelope");
+  if (isMlKem(a.key.keyType)) {
+    const kt = a.key.keyType;
+    return await pqcUnwrap(deps, call, a, kt, box, aad, box.kem === kt);
+  }
   if (a.key.keyType !== "x25519" || !box.x25519) {
     throw decryptFailed("unwrap_envelope", "not an x25519 envelope");
   }

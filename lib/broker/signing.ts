@@ -21,6 +21,15 @@ import type { KeyType } from "../core/ops.ts";
 import { signMessage, verifyMessage } from "../crypto/signing.ts";
 import { x25519Generate, x25519PublicKey } from "../crypto/x25519_seal.ts";
 import { authorizeKey, authorizeKeys } from "./authorize.ts";
+import {
+  isMlDsa,
+  isMlKem,
+  pqcNewKey,
+  pqcPublicKeyOf,
+  pqcRequireCustody,
+  pqcSign,
+  pqcVerify,
+} from "./pqc.ts";
 import type { BrokerCall } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
 import {
@@ -61,6 +70,7 @@ export async function newKey(
   requireClass(a.key, ["asymmetric", "symmetric", "sealing"], "new_key");
   const kt = keyTypeOf(a.key, "new_key");
   checkRequestedType(requested, kt, "new_key");
+  if (isMlDsa(kt) || isMlKem(kt)) return { keyId, publicKey: await pqcNewKey(deps, call, a, kt) };
   if (a.key.class === "sealing") return await newSealingKey(a.backend, a.key, keyId);
   const backendDecl = a.gen.catalog.backends.get(a.key.backend);
   if (a.key.class === "asymmetric" && !backendDecl?.mintKeyTypes.includes(kt)) {
@@ -247,6 +257,7 @@ export async function sign(
   const a = authorizeKey(deps, call, "sign", keyId);
   requireClass(a.key, ["asymmetric"], "sign");
   const kt = keyTypeOf(a.key, "sign");
+  if (isMlDsa(kt)) return await pqcSign(deps, call, a, kt, message);
   if (a.key.engine === "kv2") {
     // Materialize-to-use: the Ed25519 seed is read for this one operation, then wiped.
     const got = await a.backend.kv?.read(a.key.path);
@@ -277,6 +288,7 @@ export async function verify(
   const a = authorizeKey(deps, call, "verify", keyId);
   requireClass(a.key, ["asymmetric", "public"], "verify");
   const kt = keyTypeOf(a.key, "verify");
+  if (isMlDsa(kt)) return await pqcVerify(deps, call, a, kt, message, signature);
   if (a.key.class === "public" || a.key.engine === "kv2") {
     const path = a.key.class === "public" ? a.key.path : a.key.publicPath!;
     const got = await a.backend.kv?.read(path);
@@ -324,6 +336,13 @@ export async function getPublicKey(
   const a = authorizeKey(deps, call, "get_public_key", keyId);
   requireClass(a.key, ["asymmetric", "public", "sealing"], "get_public_key");
   if (version === 0) throw invalidRequest("version must be at least 1", "get_public_key");
+  if (a.key.class === "asymmetric" && isMlDsa(a.key.keyType)) {
+    const got = await pqcPublicKeyOf(deps, call, a, a.key.keyType, version);
+    return { keyType: a.key.keyType, ...got };
+  }
+  if (a.key.class === "sealing" && isMlKem(a.key.keyType)) {
+    pqcRequireCustody(deps, call, a, "get_public_key");
+  }
   if (a.key.class !== "asymmetric" || a.key.engine === "kv2") {
     const path = a.key.class === "public" ? a.key.path : a.key.publicPath!;
     const got = await a.backend.kv?.read(path, version);

@@ -1,5 +1,5 @@
 /**
- * basil.broker.v1.AeadService: Encrypt/Decrypt and X25519
+ * basil.broker.v1.AeadService: Encrypt/Decrypt and X25519 or ML-KEM
  * WrapEnvelope/UnwrapEnvelope. The API takes no nonce: the broker owns it.
  * Request plaintexts are wiped when the handler ends, early rejections
  * included; response plaintexts once the response is serialized.
@@ -18,20 +18,28 @@ import { requireField, requireKnown } from "./wire_args.ts";
 const ENV_ALGS = EnvelopeAlgorithm as unknown as Record<string, string | number>;
 const KEM_ALGS = KemAlgorithm as unknown as Record<string, string | number>;
 
+/** KEM wire values and the key types they name. */
+const KEM_NAMES: ReadonlyMap<KemAlgorithm, string> = new Map([
+  [KemAlgorithm.X25519, "x25519"],
+  [KemAlgorithm.ML_KEM_512, "ml-kem-512"],
+  [KemAlgorithm.ML_KEM_768, "ml-kem-768"],
+  [KemAlgorithm.ML_KEM_1024, "ml-kem-1024"],
+]);
+
+function kemToWire(name: string | undefined): KemAlgorithm {
+  for (const [wire, n] of KEM_NAMES) if (n === (name ?? "x25519")) return wire;
+  throw new BasilError("INTERNAL", undefined, { detail: `no wire KEM for ${name}` });
+}
+
 /**
  * WrapEnvelope's algorithm fields: undeclared or UNSPECIFIED values are
- * INVALID_ARGUMENT naming the field; a declared KEM other than X25519 is
- * UNSUPPORTED_ALGORITHM.
+ * INVALID_ARGUMENT naming the field. The broker checks that the KEM is the
+ * key's type (X25519 or ML-KEM).
  */
 function checkWrapAlgorithms(kem: KemAlgorithm, envelope: EnvelopeAlgorithm): void {
   requireKnown(KEM_ALGS, kem, "kem_algorithm", "wrap_envelope");
   if (kem === KemAlgorithm.UNSPECIFIED) {
     throw invalidRequest("kem_algorithm is required", "wrap_envelope");
-  }
-  if (kem !== KemAlgorithm.X25519) {
-    throw new BasilError("UNSUPPORTED_ALGORITHM", "only X25519 wrapping is supported", {
-      op: "wrap_envelope",
-    });
   }
   requireKnown(ENV_ALGS, envelope, "envelope_algorithm", "wrap_envelope");
   if (envelope === EnvelopeAlgorithm.UNSPECIFIED) {
@@ -84,11 +92,12 @@ export function aeadService(deps: BrokerDeps): ServiceBinding {
       try {
         const id = requireField(req.keyId, "key_id", "wrap_envelope");
         checkWrapAlgorithms(req.kemAlgorithm, req.envelopeAlgorithm);
-        const box = await wrapEnvelope(deps, ctx.call, id, req.plaintext, req.aad);
+        const kem = KEM_NAMES.get(req.kemAlgorithm)!;
+        const box = await wrapEnvelope(deps, ctx.call, id, req.plaintext, req.aad, kem);
         return {
           envelope: {
-            kemAlgorithm: KemAlgorithm.X25519,
-            // Echoed as the contract says; the X25519 box is always ChaCha20-Poly1305.
+            kemAlgorithm: kemToWire(box.kem),
+            // Echoed as the contract says; the boxes are always ChaCha20-Poly1305.
             envelopeAlgorithm: req.envelopeAlgorithm,
             keyVersion: box.version,
             encapsulatedKey: box.encapsulatedKey,
@@ -110,6 +119,7 @@ export function aeadService(deps: BrokerDeps): ServiceBinding {
         nonce: e.nonce,
         ciphertext: e.ciphertext,
         x25519: e.kemAlgorithm === KemAlgorithm.X25519,
+        kem: e.kemAlgorithm === KemAlgorithm.X25519 ? undefined : KEM_NAMES.get(e.kemAlgorithm),
       }, req.aad);
       ctx.defer(() => plaintext.fill(0));
       return { plaintext };

@@ -252,7 +252,11 @@ Deno.test("explain, the live RPC outcome and the audit record agree (random poli
   const names = readHostUnixNames();
   let checked = 0;
   let allows = 0;
-  for (let round = 0; round < 8; round++) {
+  // Eight rounds, and up to eight more while either side has too few cases
+  // to mean anything (a random seed may grant little: seed 863534 gave 18
+  // allows in eight rounds).
+  const enough = () => allows >= 20 && checked - allows >= 20;
+  for (let round = 0; round < 16 && (round < 8 || !enough()); round++) {
     const seed = base + round;
     const r = prng(seed);
     const catalogJson = randomCatalog(r);
@@ -307,5 +311,5 @@ Deno.test("explain, the live RPC outcome and the audit record agree (random poli
     }
   }
   assert.ok(checked >= 200, `checked ${checked} requests`);
-  assert.ok(allows >= 20 && checked - allows >= 20, `seed ${base}: ${allows} allows of ${checked}`);
+  assert.ok(enough(), `seed ${base}: ${allows} allows of ${checked}`);
 });

@@ -64,7 +64,6 @@ Deno.test("WrapEnvelope: every early rejection wipes the plaintext; an unknown K
           /^kem_algorithm is required/,
         ],
         [{ kemAlgorithm: 99 as KemAlgorithm }, "INVALID_REQUEST", /^kem_algorithm has an unknown/],
-        [{ kemAlgorithm: KemAlgorithm.ML_KEM_768 }, "UNSUPPORTED_ALGORITHM", /X25519/],
         [{ envelopeAlgorithm: 99 as EnvelopeAlgorithm }, "INVALID_REQUEST", /^envelope_algorithm/],
         [{ envelopeAlgorithm: EnvelopeAlgorithm.UNSPECIFIED }, "INVALID_REQUEST", /required/],
       ];
