@@ -119,8 +119,14 @@ export function sdsService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding {
           owed = true;
           return;
         }
-        queue = queue.then(() => sendNow()).catch(() => {});
+        queue = queue.then(() => sendNow()).catch((e) => {
+          // A push that cannot be built or sent ends the stream (Envoy reconnects)
+          // instead of leaving it open with no more updates.
+          pushFailed ??= e;
+          events.close();
+        });
       };
+      let pushFailed: unknown;
       const events = deps.events.subscribe((e) => e.kind === "bundle_changed");
       const svids = await SvidSet.open(api, grant.resources, push).catch((e) => {
         events.close();
@@ -140,6 +146,11 @@ export function sdsService(deps: BrokerDeps, api: WorkloadApi): ServiceBinding {
         events.close();
         svids.close();
         await queue;
+      }
+      if (pushFailed !== undefined && !ctx.signal.aborted) {
+        throw new BasilError("INTERNAL", undefined, {
+          detail: `sds push failed: ${pushFailed instanceof Error ? pushFailed.name : "error"}`,
+        });
       }
     },
   }, { plainErrors: true });
