@@ -31,8 +31,8 @@ let
   # main.ts` with an empty DENO_DIR, then `nix-hash --type sha256 --base32
   # node_modules` as SRI.
   recordedDeps = {
-    lockSha256 = "f9aef0e19a4b72f2f2a4f41bd4f090875b1224f937ef0bbc1031d184125e1081";
-    hash = "sha256-G2Wu8Htbd8+a6a/iYEwTm5UoSoqcaHmxTQ/D8s4LIMU=";
+    lockSha256 = "f1ed70c81c9588565b2e9f084688b0047a521e04e5a9322fcb5d89cb577d873d";
+    hash = "sha256-iQ7zDt5zTTcHM+fEUp1TxQodMzNoNRdgl4q+EqfxmZQ=";
   };
   effectiveDepsHash =
     if depsHash != null then depsHash
