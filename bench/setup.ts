@@ -42,6 +42,7 @@ import { secretService } from "../lib/service/secret_service.ts";
 import { signingService } from "../lib/service/signing_service.ts";
 import type { ServiceBinding } from "../lib/service/types.ts";
 import { methodsOf } from "../lib/transport/grpc.ts";
+import { NO_MESSAGES } from "../lib/transport/grpc_call.ts";
 import type { GrpcCall } from "../lib/transport/grpc_call.ts";
 import {
   AeadAlgorithm,
@@ -382,6 +383,7 @@ export function methodAdapter(
     const call: GrpcCall = {
       path,
       request: own,
+      messages: NO_MESSAGES,
       peer,
       signal: live,
       metadata: (k) => md[k] ?? [],

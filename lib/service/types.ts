@@ -8,7 +8,7 @@
  * transport provides ({@linkcode CallContext}); {@linkcode bindBrokerService}
  * wraps every handler of a broker-facing service so it runs inside one
  * audited request (lib/broker/call.ts: `runCall` for unary methods,
- * `runStream` for server streams) and receives that request's
+ * `runStream` for server and bidirectional streams) and receives that request's
  * {@linkcode BrokerContext.call}, the handle every broker operation takes.
  * The request's audit records are written there, once, from the handler's
  * final result: a service cannot forget them.
@@ -54,6 +54,20 @@ export type Handler<M, C = CallContext> = M extends
       ctx: C,
       send: (msg: MessageInitShape<O>) => Promise<void>,
     ) => Promise<void>
+  : M extends {
+    methodKind: "bidi_streaming";
+    input: infer I extends DescMessage;
+    output: infer O extends DescMessage;
+  } ? (
+      req: MessageShape<I>,
+      ctx: C,
+      send: (msg: MessageInitShape<O>) => Promise<void>,
+      /**
+       * The client's later messages, ending when it half-closes. A message's
+       * bytes fields are valid until the next one is asked for.
+       */
+      requests: AsyncIterable<MessageShape<I>>,
+    ) => Promise<void>
   : never;
 
 /** Handlers for every method of a service, keyed by the method's local name. */
@@ -94,6 +108,7 @@ type StreamFn = (
   req: unknown,
   ctx: BrokerContext,
   send: (msg: unknown) => Promise<void>,
+  requests?: AsyncIterable<unknown>,
 ) => Promise<void>;
 
 /** The transport's context plus `call`. */
@@ -123,14 +138,19 @@ export function bindBrokerService<S extends DescService>(
   for (const method of service.methods) {
     const h = given[method.localName];
     if (typeof h !== "function") continue; // the transport refuses a binding with a gap
-    wrapped[method.localName] = method.methodKind === "server_streaming"
-      ? (req: unknown, ctx: CallContext, send: (msg: unknown) => Promise<void>) =>
+    wrapped[method.localName] = method.methodKind !== "unary"
+      ? (
+        req: unknown,
+        ctx: CallContext,
+        send: (msg: unknown) => Promise<void>,
+        requests?: AsyncIterable<unknown>,
+      ) =>
         runStream(
           deps,
           ctx.peer,
           ctx.signal,
           send,
-          (call, settlingSend) => (h as StreamFn)(req, withCall(ctx, call), settlingSend),
+          (call, settlingSend) => (h as StreamFn)(req, withCall(ctx, call), settlingSend, requests),
         )
       : (req: unknown, ctx: CallContext) =>
         runCall(deps, ctx.peer, ctx.signal, (call) => (h as UnaryFn)(req, withCall(ctx, call)));

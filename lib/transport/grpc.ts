@@ -40,6 +40,12 @@ type StreamFn = (
   ctx: CallContext,
   send: (msg: unknown) => Promise<void>,
 ) => Promise<void>;
+type BidiFn = (
+  req: unknown,
+  ctx: CallContext,
+  send: (msg: unknown) => Promise<void>,
+  requests: AsyncIterable<unknown>,
+) => Promise<void>;
 type Fail = (e: unknown) => StatusError;
 
 /** The methods of every binding, by path (`/package.Service/Method`). */
@@ -71,9 +77,11 @@ export function methodsOf(
         out.set(path, unary(method, handler as UnaryFn, op, fail));
       } else if (method.methodKind === "server_streaming") {
         out.set(path, streaming(method, handler as StreamFn, op, fail));
+      } else if (method.methodKind === "bidi_streaming") {
+        out.set(path, bidi(method, handler as BidiFn, op, fail));
       } else {
         throw new TypeError(
-          `Cannot bind ${method.name}: only unary and server streaming are served`,
+          `Cannot bind ${method.name}: client streaming is not served`,
         );
       }
     }
@@ -129,19 +137,58 @@ function unary(method: DescMethod, handler: UnaryFn, op: string, fail: Fail): Gr
   };
 }
 
+/** Encodes and sends one response of a stream, then runs the cleanups it deferred. */
+function sender(
+  method: DescMethod,
+  call: GrpcCall,
+  cleanups: (() => void)[],
+): (msg: unknown) => Promise<void> {
+  return async (msg) => {
+    if (call.signal.aborted) throw new DOMException("stream cancelled", "AbortError");
+    const bytes = encode(method, msg);
+    runCleanups(cleanups);
+    await call.send(bytes);
+  };
+}
+
 function streaming(method: DescMethod, handler: StreamFn, op: string, fail: Fail): GrpcMethod {
   return {
     streaming: true,
     async serve(call) {
       const { ctx, cleanups } = contextOf(call);
-      const send = async (msg: unknown) => {
-        if (call.signal.aborted) throw new DOMException("stream cancelled", "AbortError");
-        const bytes = encode(method, msg);
-        runCleanups(cleanups);
-        await call.send(bytes);
-      };
       try {
-        await handler(decode(method, call.request, op), ctx, send);
+        await handler(decode(method, call.request, op), ctx, sender(method, call, cleanups));
+      } catch (e) {
+        throw fail(e);
+      } finally {
+        runCleanups(cleanups);
+      }
+    },
+  };
+}
+
+/** The later requests of a bidirectional call, decoded as the handler asks for them. */
+async function* decodeAll(
+  method: DescMethod,
+  messages: AsyncIterable<Uint8Array>,
+  op: string,
+): AsyncIterable<unknown> {
+  for await (const bytes of messages) yield decode(method, bytes, op);
+}
+
+function bidi(method: DescMethod, handler: BidiFn, op: string, fail: Fail): GrpcMethod {
+  return {
+    streaming: true,
+    bidi: true,
+    async serve(call) {
+      const { ctx, cleanups } = contextOf(call);
+      try {
+        await handler(
+          decode(method, call.request, op),
+          ctx,
+          sender(method, call, cleanups),
+          decodeAll(method, call.messages, op),
+        );
       } catch (e) {
         throw fail(e);
       } finally {

@@ -1,15 +1,21 @@
 /**
  * One gRPC call on one HTTP/2 stream: checks the request headers, reads the
- * single request message (unary and server-streaming calls), runs the
- * method, and answers with headers, messages and trailers, or with one
- * trailers-only HEADERS frame when nothing was sent before a failure.
+ * request (the single message of a unary or server-streaming call, run once
+ * the client half-closes; the first message of a bidirectional call, run as
+ * soon as it is complete, with the later ones handed to the method as they
+ * arrive), runs the method, and answers with headers, messages and trailers,
+ * or with one trailers-only HEADERS frame when nothing was sent before a
+ * failure.
  *
  * - Refused before any handler runs: a method other than POST (HTTP 405), a
  *   content-type that is not `application/grpc*` (HTTP 415), an unknown path
  *   (UNIMPLEMENTED), a `grpc-encoding` other than identity or a compressed
  *   message (UNIMPLEMENTED; this server never compresses), a malformed
  *   `grpc-timeout` (INTERNAL), a message over the cap (RESOURCE_EXHAUSTED,
- *   before it is allocated), zero or several request messages (INTERNAL).
+ *   before it is allocated), zero or several request messages on a call that
+ *   takes one, or a body ending inside a message (INTERNAL). A
+ *   bidirectional call whose client sends faster than the method reads
+ *   (see request_queue.ts) ends RESOURCE_EXHAUSTED.
  * - `grpc-timeout` is enforced here: at the deadline the call is answered
  *   DEADLINE_EXCEEDED and its signal aborts. A client that resets the stream
  *   or goes away aborts the signal too; a late result is dropped (and
@@ -39,12 +45,22 @@ import {
   statusTrailers,
 } from "./grpc_wire.ts";
 import type { GrpcStatusCode } from "./grpc_wire.ts";
+import { RequestQueue } from "./request_queue.ts";
 
 /** What a method sees of its call. */
 export interface GrpcCall {
   readonly path: string;
-  /** The request message (zeroed after the method settles: copy what must outlive it). */
+  /**
+   * The request message, or the first one of a bidirectional call (zeroed
+   * after the method settles: copy what must outlive it).
+   */
   readonly request: Uint8Array;
+  /**
+   * The later request messages of a bidirectional call, in order, ending
+   * when the client half-closes and throwing once the call is over; empty
+   * for other calls. Each is zeroed when the next is asked for.
+   */
+  readonly messages: AsyncIterable<Uint8Array>;
   /** The kernel-attested peer of the connection. */
   readonly peer: Ucred | undefined;
   /** Aborted on cancellation, deadline, disconnect or server shutdown. */
@@ -64,7 +80,10 @@ export interface GrpcCall {
 
 /** A served method. */
 export interface GrpcMethod {
+  /** Sends a stream of responses (server-streaming and bidirectional methods). */
   readonly streaming: boolean;
+  /** Reads a stream of requests too: runs on the first, gets the rest through `messages`. */
+  readonly bidi?: boolean;
   /** Unary methods resolve to the response message; streaming ones send and resolve when done. */
   serve(call: GrpcCall): Promise<Uint8Array | void>;
 }
@@ -91,6 +110,11 @@ const STATUS_NAME: ReadonlyMap<number, string> = new Map(
   Object.entries(GRPC_STATUS).map(([name, code]) => [code, name]),
 );
 
+/** The later messages of a call that reads one request: none. */
+export const NO_MESSAGES: AsyncIterable<Uint8Array> = {
+  async *[Symbol.asyncIterator]() {},
+};
+
 const RESERVED_HEADER = /^(:|grpc-status$|grpc-message$|grpc-status-details-bin$|content-type$)/;
 
 /** Makes the handler of a new request stream. */
@@ -112,6 +136,8 @@ class Call implements StreamHandler, ActiveCall {
   readonly #responseHeaders: [string, string][] = [];
   readonly #trailers: [string, string][] = [];
   #reader: MessageReader | undefined;
+  /** The later requests of a bidirectional call. */
+  #queue: RequestQueue | undefined;
   #method: GrpcMethod | undefined;
   #path = "";
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -159,7 +185,8 @@ class Call implements StreamHandler, ActiveCall {
       this.#timer = setTimeout(() => this.#deadline(), ms);
     }
     this.#method = method;
-    this.#reader = new MessageReader(this.#env.maxMessageBytes);
+    this.#reader = new MessageReader(this.#env.maxMessageBytes, method.bidi === true);
+    if (method.bidi) this.#queue = new RequestQueue(this.#env.maxMessageBytes);
     this.#env.active.add(this);
   }
 
@@ -173,7 +200,7 @@ class Call implements StreamHandler, ActiveCall {
     }
     r.push(chunk);
     const fault = r.fault;
-    if (fault === undefined) return true;
+    if (fault === undefined) return this.#queue ? this.#takeMessages(r, this.#queue) : true;
     r.wipe();
     if (fault === "compressed") {
       this.#trailers.push(["grpc-accept-encoding", "identity"]);
@@ -195,7 +222,13 @@ class Call implements StreamHandler, ActiveCall {
   }
 
   end(): void {
-    if (this.#finished || this.#dispatched || !this.#method) return;
+    if (this.#finished || !this.#method) return;
+    if (this.#queue && this.#dispatched) {
+      if (this.#reader?.atBoundary) this.#queue.end();
+      else this.#protocolFault("request body ends inside a message");
+      return;
+    }
+    if (this.#dispatched) return;
     const request = this.#reader?.message();
     if (!request) {
       this.#reader?.wipe();
@@ -216,7 +249,7 @@ class Call implements StreamHandler, ActiveCall {
         ),
       );
     }
-    if (!this.#dispatched) this.#reader?.wipe();
+    if (!this.#dispatched || this.#queue) this.#reader?.wipe();
   }
 
   // ---- ActiveCall ----
@@ -229,10 +262,33 @@ class Call implements StreamHandler, ActiveCall {
 
   // ---- the call ----
 
+  /** Runs a bidirectional call on its first message and queues the later ones. */
+  #takeMessages(r: MessageReader, queue: RequestQueue): boolean {
+    for (let m = r.take(); m !== undefined; m = r.take()) {
+      if (!this.#dispatched) {
+        this.#dispatched = true;
+        this.#run(this.#method!, m);
+      } else if (!queue.push(m)) {
+        r.wipe();
+        this.#env.onAbuse?.({ kind: "limit", detail: "request messages sent faster than read" });
+        this.cancel(GRPC_STATUS.RESOURCE_EXHAUSTED, "too many unread request messages");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  #protocolFault(detail: string): void {
+    this.#reader?.wipe();
+    this.#env.onAbuse?.({ kind: "protocol", detail });
+    this.cancel(GRPC_STATUS.INTERNAL, detail);
+  }
+
   #run(method: GrpcMethod, request: Uint8Array): void {
     const call: GrpcCall = {
       path: this.#path,
       request,
+      messages: this.#queue ?? NO_MESSAGES,
       peer: this.#env.peer,
       signal: this.#ac.signal,
       metadata: (name) => [...(this.#headers.get(name.toLowerCase()) ?? [])],
@@ -334,6 +390,7 @@ class Call implements StreamHandler, ActiveCall {
   #finish(): void {
     if (!this.#finished) this.#count();
     this.#finished = true;
+    this.#queue?.fail(new DOMException("call is over", "AbortError"));
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#env.active.delete(this);

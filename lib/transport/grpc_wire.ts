@@ -109,9 +109,11 @@ export function frameMessage(message: Uint8Array): Uint8Array {
 export type ReadFault = "compressed" | "bad_flag" | "too_large" | "extra_message";
 
 /**
- * Reassembles the one request message of a unary or server-streaming call
- * from DATA chunks. The length prefix is checked against `maxBytes` before
- * the message buffer is allocated; chunks are copied in and zeroed.
+ * Reassembles request messages from DATA chunks: the one message of a unary
+ * or server-streaming call, or (`many`) each message of a bidirectional
+ * call in turn, taken with {@linkcode MessageReader.take}. The length prefix
+ * is checked against `maxBytes` before the message buffer is allocated;
+ * chunks are copied in and zeroed.
  */
 export class MessageReader {
   readonly #max: number;
@@ -121,9 +123,12 @@ export class MessageReader {
   #fill = 0;
   #done = false;
   #fault: ReadFault | undefined;
+  readonly #many: boolean;
+  readonly #ready: Uint8Array[] = [];
 
-  constructor(maxBytes: number) {
+  constructor(maxBytes: number, many = false) {
     this.#max = maxBytes;
+    this.#many = many;
   }
 
   /** The first fault, if any (the reader ignores everything after it). */
@@ -153,7 +158,7 @@ export class MessageReader {
         if (this.#fault !== undefined) break;
         this.#message = new Uint8Array(len);
         this.#fill = 0;
-        if (len === 0) this.#done = true;
+        if (len === 0) this.#complete();
         continue;
       }
       const msg = this.#message!;
@@ -161,9 +166,34 @@ export class MessageReader {
       msg.set(chunk.subarray(i, i + take), this.#fill);
       this.#fill += take;
       i += take;
-      if (this.#fill === msg.length) this.#done = true;
+      if (this.#fill === msg.length) this.#complete();
     }
     chunk.fill(0);
+  }
+
+  #complete(): void {
+    if (!this.#many) {
+      this.#done = true;
+      return;
+    }
+    this.#ready.push(this.#message!);
+    this.#message = undefined;
+    this.#prefixFill = 0;
+  }
+
+  /** The next complete message of a `many` reader (the caller owns and zeroes it). */
+  take(): Uint8Array | undefined {
+    return this.#fault === undefined ? this.#ready.shift() : undefined;
+  }
+
+  /** Complete messages not yet taken. */
+  get pending(): number {
+    return this.#ready.length;
+  }
+
+  /** Whether the body ended between messages (no partial message left). */
+  get atBoundary(): boolean {
+    return this.#prefixFill === 0;
   }
 
   /** The complete message, or undefined when none (or only part of one) arrived. */
@@ -171,9 +201,10 @@ export class MessageReader {
     return this.#done && this.#fault === undefined ? this.#message : undefined;
   }
 
-  /** Zeroes whatever was received. */
+  /** Zeroes whatever was received and not taken. */
   wipe(): void {
     this.#message?.fill(0);
     this.#prefix.fill(0);
+    for (const m of this.#ready.splice(0)) m.fill(0);
   }
 }

@@ -6,7 +6,10 @@
  * the key matches) and the validation context; the stream pushes a re-issued
  * certificate and, after a CA rotation, the new bundle; another uid gets only
  * its own identity, or nothing when not allowed; unknown names, a bad
- * type_url and DeltaSecrets are refused.
+ * type_url and DeltaSecrets are refused. StreamSecrets is driven as Envoy
+ * drives it too: the stream stays open, every answer is ACKed, the
+ * subscription grows (a new audited decision), a NACK and a stale nonce go
+ * unanswered, and a CA rotation still arrives as a push.
  */
 
 import assert from "node:assert/strict";
@@ -129,7 +132,7 @@ interface SdsResult {
 
 async function sds(
   socket: string,
-  command: "fetch" | "stream" | "delta",
+  command: "fetch" | "stream" | "delta" | "envoy",
   out: string,
   names: string[],
   o: { count?: number; typeUrl?: string; as?: RunAs } = {},
@@ -245,6 +248,53 @@ Deno.test(gated([PYTHON, "openssl", "protoc"], {
         `${rdir}/default.key.pem.2`,
         `${rdir}/ROOTCA.ca.pem.2`,
         id,
+      );
+    } finally {
+      await a.stop();
+      f.cleanup();
+    }
+  },
+}));
+
+Deno.test(gated([PYTHON, "openssl", "protoc"], {
+  name: "SDS: a bidirectional stream follows ACKs, a growing subscription, a NACK, a stale nonce",
+  async fn() {
+    const f = await Fixture.create({
+      catalog: catalog(),
+      policy: policy(Deno.uid()!, 424242, false),
+    });
+    const a = await f.start();
+    try {
+      const id = `spiffe://${TD}/app`;
+      const dir = `${f.dir}/envoy`;
+      Deno.mkdirSync(dir);
+      const before = f.auditRecords().length;
+      // Two answers (one per subscription), then the two pushes of a CA rotation.
+      const streaming = sds(f.socket, "envoy", dir, ["default", "ROOTCA"], { count: 4 });
+      await waitForPath(`${dir}/ready`);
+      const rot = await f.cli(["rotate", "--key-id", "spiffe.x509_ca"]);
+      assert.equal(rot.stdout, "version: 2\n", rot.stderr);
+      const got = await streaming;
+      assert.equal(got.code, "OK", JSON.stringify(got));
+      const names = got.responses!.map((r) => r.secrets.map((x) => x.name).join(","));
+      assert.deepEqual(names, ["default", "default,ROOTCA", "default,ROOTCA", "default,ROOTCA"]);
+      assert.deepEqual(got.responses!.map((r) => r.nonce), ["1", "2", "3", "4"]);
+      assert.equal(Deno.readTextFileSync(`${dir}/ROOTCA.ca.pem.1`).match(/BEGIN CERT/g)!.length, 1);
+      assert.equal(Deno.readTextFileSync(`${dir}/ROOTCA.ca.pem.3`).match(/BEGIN CERT/g)!.length, 2);
+      await checkCert(
+        `${dir}/default.cert.pem.3`,
+        `${dir}/default.key.pem.3`,
+        `${dir}/ROOTCA.ca.pem.3`,
+        id,
+      );
+
+      // One record for the first subscription, two for the grown one (its own request).
+      const recs = f.auditRecords().slice(before).filter((r) => r.target_id === "spiffe.x509_ca");
+      const sds_ = recs.filter((r) => r.op === "mint" || r.op === "fetch_x509_bundles");
+      assert.deepEqual(
+        sds_.map((r) => `${r.op}:${r.decision}`),
+        ["mint:allow", "mint:allow", "fetch_x509_bundles:allow"],
+        JSON.stringify(recs),
       );
     } finally {
       await a.stop();

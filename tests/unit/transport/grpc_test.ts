@@ -15,6 +15,7 @@ import { jsonLogger } from "../../../lib/core/log.ts";
 import { secretService } from "../../../lib/service/secret_service.ts";
 import { bindService } from "../../../lib/service/types.ts";
 import { methodsOf } from "../../../lib/transport/grpc.ts";
+import { NO_MESSAGES } from "../../../lib/transport/grpc_call.ts";
 import type { GrpcCall } from "../../../lib/transport/grpc_call.ts";
 import { GRPC_STATUS, StatusError } from "../../../lib/transport/grpc_wire.ts";
 import { asBasilError } from "../../../lib/transport/status.ts";
@@ -31,6 +32,7 @@ function call(path: string, request: Uint8Array): GrpcCall {
   return {
     path,
     request,
+    messages: NO_MESSAGES,
     peer: PEER,
     signal: new AbortController().signal,
     metadata: () => [],

@@ -1,0 +1,192 @@
+/**
+ * One `StreamSecrets` stream, bidirectional as Envoy speaks it (xDS state of
+ * the world, contract §4.6):
+ *
+ * - The first DiscoveryRequest is authorized inside the stream's audited
+ *   request and answered; its audit records settle with that answer.
+ * - Later requests: one whose `response_nonce` is not the latest answer's is
+ *   stale and ignored; one with `error_detail` is a NACK, logged and not
+ *   answered (the same material would be rejected again); one naming the
+ *   same resources is an ACK; one naming other resources (Envoy adds a
+ *   secret to a stream it already holds) is a new decision, authorized and
+ *   audited as its own request, then answered with the new set.
+ * - Beyond upstream, the full set is pushed again whenever the caller's SVID
+ *   is re-issued (half-life refresh, CA rotation) or a trust bundle changes.
+ * - Answers and pushes go out one at a time, each built from the state when
+ *   it starts. A push that cannot be built or sent, a refused change, or a
+ *   malformed later request ends the stream with its status (Envoy
+ *   reconnects) instead of leaving it open and silent.
+ * @module
+ */
+
+import { runCall } from "../broker/call.ts";
+import type { BrokerDeps } from "../broker/deps.ts";
+import type { Generation } from "../broker/state.ts";
+import { BasilError } from "../core/errors.ts";
+import { authorizeSds, SECRET_TYPE_URL } from "../spiffe/sds.ts";
+import type { SdsGrant, SdsResource } from "../spiffe/sds.ts";
+import { buildSdsResponse, SvidSet } from "../spiffe/sds_svids.ts";
+import type { WorkloadApi } from "../spiffe/workload.ts";
+import type { DiscoveryRequest } from "../wire/envoy/service/discovery/v3/discovery_pb.ts";
+import type { DiscoveryResponseSchema } from "../wire/envoy/service/discovery/v3/discovery_pb.ts";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { BrokerContext } from "./types.ts";
+
+type Send = (msg: MessageInitShape<typeof DiscoveryResponseSchema>) => Promise<void>;
+
+/** What a request subscribes to, for telling an ACK from a change. */
+function subscriptionKey(req: DiscoveryRequest): string {
+  const type = req.typeUrl === "" ? SECRET_TYPE_URL : req.typeUrl;
+  return [type, ...[...new Set(req.resourceNames)].sort()].join("\n");
+}
+
+class SdsStream {
+  readonly #deps: BrokerDeps;
+  readonly #api: WorkloadApi;
+  readonly #ctx: BrokerContext;
+  readonly #send: Send;
+  #resources: readonly SdsResource[] = [];
+  #key = "";
+  #svids: SvidSet | undefined;
+  #nonce = 0;
+  #started = false;
+  #owed = false;
+  #queue: Promise<void> = Promise.resolve();
+  #failure: unknown;
+  /** Called once when the stream fails. */
+  onFailure: () => void = () => {};
+
+  constructor(deps: BrokerDeps, api: WorkloadApi, ctx: BrokerContext, send: Send) {
+    this.#deps = deps;
+    this.#api = api;
+    this.#ctx = ctx;
+    this.#send = send;
+  }
+
+  /** Opens the first subscription and sends its answer. */
+  async start(first: DiscoveryRequest, grant: SdsGrant): Promise<void> {
+    await this.#subscribe(first, grant);
+    this.#started = true;
+    if (this.#owed) this.push();
+  }
+
+  /** Queues a push of the current set (after the first answer). */
+  push(): void {
+    if (this.#ctx.signal.aborted || this.#failure !== undefined) return;
+    if (!this.#started) {
+      this.#owed = true;
+      return;
+    }
+    this.#enqueue(() => this.#sendNow());
+  }
+
+  /** Reads the client's later requests until it half-closes or the call ends. */
+  async read(requests: AsyncIterable<DiscoveryRequest>): Promise<void> {
+    for await (const req of requests) {
+      if (req.responseNonce !== "" && req.responseNonce !== String(this.#nonce)) continue;
+      if (req.errorDetail !== undefined) {
+        this.#deps.logger.log("warn", "sds response rejected by the client", {
+          nonce: req.responseNonce,
+          code: req.errorDetail.code,
+          message: req.errorDetail.message.slice(0, 200),
+        });
+        continue;
+      }
+      if (subscriptionKey(req) === this.#key) continue;
+      const wanted = { typeUrl: req.typeUrl, resourceNames: [...req.resourceNames] };
+      this.#enqueue(() =>
+        runCall(this.#deps, this.#ctx.peer, this.#ctx.signal, async (call) => {
+          const grant = authorizeSds(this.#deps, call, wanted.typeUrl, wanted.resourceNames);
+          await this.#subscribe(req, grant);
+        })
+      );
+    }
+  }
+
+  /** Ends the stream with `e` (the first failure wins). */
+  fail(e: unknown): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = e;
+    this.onFailure();
+  }
+
+  /** Waits for the pushes under way and stops hearing re-issues. */
+  async close(): Promise<void> {
+    this.#failure ??= null;
+    await this.#queue;
+    this.#svids?.close();
+  }
+
+  /** Throws the failure that ended the stream, as the client should see it. */
+  throwFailure(): void {
+    const e = this.#failure;
+    if (e === undefined || e === null || this.#ctx.signal.aborted) return;
+    if (e instanceof BasilError && e.code !== "INTERNAL") throw e;
+    throw new BasilError("INTERNAL", undefined, {
+      detail: `sds push failed: ${e instanceof Error ? e.name : "error"}`,
+    });
+  }
+
+  async #subscribe(req: DiscoveryRequest, grant: SdsGrant): Promise<void> {
+    const svids = await SvidSet.open(this.#api, grant.resources, () => this.push());
+    const old = this.#svids;
+    this.#svids = svids;
+    this.#resources = grant.resources;
+    this.#key = subscriptionKey(req);
+    old?.close();
+    await this.#sendNow(grant.gen);
+  }
+
+  #enqueue(fn: () => Promise<unknown>): void {
+    this.#queue = this.#queue
+      .then(() => this.#failure === undefined ? fn() : undefined)
+      .then(() => {}, (e) => this.fail(e));
+  }
+
+  async #sendNow(gen?: Generation): Promise<void> {
+    const res = await buildSdsResponse(
+      this.#api,
+      this.#resources,
+      this.#svids!,
+      ++this.#nonce,
+      gen,
+    );
+    try {
+      await this.#send(res.message);
+    } finally {
+      res.wipe();
+    }
+  }
+}
+
+/** Serves one StreamSecrets call until the client goes away or the stream fails. */
+export async function serveSdsStream(
+  deps: BrokerDeps,
+  api: WorkloadApi,
+  first: DiscoveryRequest,
+  ctx: BrokerContext,
+  send: Send,
+  requests: AsyncIterable<DiscoveryRequest>,
+): Promise<void> {
+  const grant = authorizeSds(deps, ctx.call, first.typeUrl, first.resourceNames);
+  const stream = new SdsStream(deps, api, ctx, send);
+  const events = deps.events.subscribe((e) => e.kind === "bundle_changed");
+  const stop = () => events.close();
+  stream.onFailure = stop;
+  try {
+    // The first answer settles the call's audit record; a failure ends the stream.
+    await stream.start(first, grant);
+    if (ctx.signal.aborted) return;
+    ctx.signal.addEventListener("abort", stop, { once: true });
+    // Not awaited: the requests end only once the call is over.
+    stream.read(requests).catch((e) => stream.fail(e));
+    for await (const _ of events) {
+      if (ctx.signal.aborted) break;
+      stream.push();
+    }
+  } finally {
+    events.close();
+    await stream.close();
+  }
+  stream.throwFailure();
+}
