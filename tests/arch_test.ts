@@ -2,7 +2,7 @@
  * Architecture test: imports inside lib/ only point down the layers, and no
  * module imports itself back through a cycle. Layers, lowest first:
  *
- *   0 core, wire, ffi   1 config, catalog, metrics   2 crypto, policy, logging   3 seal, cose
+ *   0 core, wire, ffi   1 config, catalog, metrics, client   2 crypto, policy, logging   3 seal, cose
  *   4 backends, audit   5 broker   6 spiffe, nats   7 service   8 transport
  *   9 sandbox   10 daemon.ts   10 nats_bridge   11 cli
  *
@@ -18,6 +18,8 @@ const LAYERS: Record<string, number> = {
   config: 1,
   catalog: 1,
   metrics: 1,
+  // The gRPC client of the agent's socket (CLI, NATS bridge): wire + core only.
+  client: 1,
   crypto: 2,
   policy: 2,
   logging: 2,

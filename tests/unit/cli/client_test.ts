@@ -18,6 +18,7 @@ Deno.test("an unreachable agent carries the [Unavailable] tag and the socket", (
       reason: undefined,
       op: undefined,
       message: "No connection established",
+      unreachable: true,
     },
     "/run/basil/basil.sock",
   );
@@ -36,6 +37,7 @@ Deno.test("broker errors keep their <Code>/<REASON> tag", () => {
       reason: "UNAUTHORIZED",
       op: "get",
       message: "not authorized",
+      unreachable: false,
     },
     "/s",
   );
@@ -47,6 +49,7 @@ Deno.test("broker errors keep their <Code>/<REASON> tag", () => {
       reason: "BACKEND_UNAVAILABLE",
       op: "get",
       message: "down",
+      unreachable: false,
     },
     "/s",
   );
