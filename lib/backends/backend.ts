@@ -86,8 +86,11 @@ export interface TransitEngine {
   rotate(path: string, keyType: KeyType): Promise<number>;
   /** The public key of `version` (empty for symmetric keys). */
   publicKey(path: string, keyType: KeyType, version: number): Promise<Uint8Array>;
-  /** Signs the raw message with `version` (the broker passes the latest). */
-  sign(path: string, keyType: KeyType, message: Uint8Array, version: number): Promise<Uint8Array>;
+  /**
+   * Signs the raw message with `version`, or with the latest when omitted
+   * (a plain Sign: the backend picks its latest itself, one request fewer).
+   */
+  sign(path: string, keyType: KeyType, message: Uint8Array, version?: number): Promise<Uint8Array>;
   verify(
     path: string,
     keyType: KeyType,

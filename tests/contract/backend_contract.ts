@@ -123,6 +123,13 @@ export function backendContract(
       assert.notDeepEqual(pub2, created.publicKey);
       const sig2 = await t.sign(path, kt, msg, 2);
       assert.equal(verifyMessage(kt, pub2, msg, sig2), true);
+      const sigLatest = await t.sign(path, kt, msg);
+      assert.equal(
+        verifyMessage(kt, pub2, msg, sigLatest),
+        true,
+        "no version signs with the latest",
+      );
+      assert.equal(verifyMessage(kt, created.publicKey, msg, sigLatest), false);
       assert.equal(await t.verify(path, kt, msg, sig1, 1), true, "v1 stays inside grace 1");
       assert.equal(await t.verify(path, kt, msg, sig1, 2), false);
       assert.ok(await b.exists({ engine: "transit", path } as never));
@@ -133,6 +140,7 @@ export function backendContract(
     const kt = caps.signing[0]!;
     const path = uniq("absent");
     await assert.rejects(b.transit!.sign(path, kt, msg, 1), (e) => isKeyNotFound(e));
+    await assert.rejects(b.transit!.sign(path, kt, msg), (e) => isKeyNotFound(e));
     await assert.rejects(b.transit!.publicKey(path, kt, 1), (e) => isKeyNotFound(e));
     assert.equal(await b.exists({ engine: "transit", path } as never), false);
   }, caps.signing.length === 0);

@@ -255,12 +255,14 @@ export function createKmsTransit(
       return await publicKeyOf(d, path, keyType);
     },
 
-    async sign(path: string, keyType: KeyType, message: Uint8Array, version: number) {
+    async sign(path: string, keyType: KeyType, message: Uint8Array, version?: number) {
       const s = kmsKeyType(keyType).sign;
       if (s === undefined) throw notSigning(keyType);
       const m = signInput(s, message);
       if (m === undefined) throw payloadTooLarge("message", KMS_MAX_PLAINTEXT, "sign");
-      const d = await atVersion(path, keyType, version);
+      const d = version === undefined
+        ? await latest(path, keyType)
+        : await atVersion(path, keyType, version);
       try {
         const out = await client.send(
           new SignCommand({

@@ -171,7 +171,7 @@ export function createGcpTransit(o: GcpTransitOptions): TransitEngine {
   async function signingKey(
     path: string,
     keyType: KeyType,
-    version: number,
+    version: number | undefined,
   ): Promise<{ ref: KeyRef & { versionName: string }; alg: GcpAlgorithm; pk: PublicKeyEntry }> {
     const alg = signingAlg(keyType);
     const ref = pinned(path, version);

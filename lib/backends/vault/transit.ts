@@ -243,7 +243,7 @@ export function createVaultTransit(o: VaultTransitOptions): TransitEngine {
       return publicOf(doc, path, keyType, version);
     },
 
-    async sign(path: string, keyType: KeyType, message: Uint8Array, version: number) {
+    async sign(path: string, keyType: KeyType, message: Uint8Array, version?: number) {
       if (!isSigningKeyType(keyType)) throw notSigning(keyType);
       const reply = await post(keyPath(path, "sign"), signBody(keyType, message, version));
       try {
@@ -256,7 +256,7 @@ export function createVaultTransit(o: VaultTransitOptions): TransitEngine {
           str(member(data, "signature"), "data.signature"),
           "data.signature",
         );
-        if (sig.version !== version) {
+        if (version !== undefined && sig.version !== version) {
           throw rejected(`vault sign ${path}: signed with v${sig.version}, asked v${version}`);
         }
         const ec = ECDSA[keyType];
