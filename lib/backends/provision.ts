@@ -6,6 +6,7 @@
  */
 
 import type { CatalogKey } from "../catalog/schema.ts";
+import { isMlDsa, mlDsaSeedPath, pqcSeed } from "../crypto/pqc.ts";
 import type { Backend } from "./backend.ts";
 
 /** Creates `key` in `backend`; throws when the backend cannot. */
@@ -20,6 +21,15 @@ export async function provisionKey(key: CatalogKey, backend: Backend): Promise<v
       key.keyType,
       svidCa ? { commonName: `${td} SPIFFE CA`, uri: `spiffe://${td}` } : { commonName: key.name },
     );
+    return;
+  }
+  if (isMlDsa(key.keyType)) {
+    // Software custody (contract §4.1-§4.2): only the keystore database holds the seed.
+    if (backend.kind !== "keystore" || !backend.transit || !backend.kv) {
+      throw new Error(`backend ${backend.name} cannot hold ${key.keyType} keys`);
+    }
+    using seed = pqcSeed(key.keyType);
+    await backend.kv.write(mlDsaSeedPath(key), seed.expose());
     return;
   }
   if (!backend.transit) throw new Error("no transit engine");

@@ -17,6 +17,8 @@
  *   `path`, the public key at `publicPath`, versions in step (as x25519).
  * - A seed is read for one operation and wiped in `finally`.
  * - Unwrap failures after authorization are one DECRYPT_FAILED.
+ * - Rotate: ML-DSA gets a new seed version (custody-gated); ML-KEM sealing
+ *   keys are kv2-held crypto keys, which the contract (§4.2) refuses to rotate.
  * @module
  */
 
@@ -25,6 +27,7 @@ import { BasilError, decryptFailed, KEY_NOT_FOUND_MESSAGE } from "../core/errors
 import {
   isMlDsa,
   isMlKem,
+  mlDsaSeedPath,
   mlDsaSign,
   type MlDsaType,
   mlDsaVerify,
@@ -71,7 +74,7 @@ function custody(deps: BrokerDeps, call: BrokerCall, a: Authorized, op: string):
 
 /** Where an ML-DSA key's seed versions live. */
 function seedPath(a: Authorized): string {
-  return a.key.labelMap.get("pqc_storage_key") ?? a.key.path;
+  return mlDsaSeedPath(a.key);
 }
 
 async function readSeed(kv: Kv, path: string, version: number | undefined, op: string) {
@@ -149,6 +152,32 @@ async function newKemPair(
     });
   }
   return publicKey;
+}
+
+/**
+ * RotateSecret on an ML-DSA key: a fresh seed as the next version at the
+ * key's seed path, under the key's lock. Sign then uses it; Verify still
+ * accepts the previous versions inside the grace window; GetPublicKey serves
+ * every stored version. A key never created is the generic not-found INTERNAL.
+ */
+export async function pqcRotate(
+  deps: BrokerDeps,
+  call: BrokerCall,
+  a: Authorized,
+  kt: MlDsaType,
+): Promise<number> {
+  const kv = custody(deps, call, a, "rotate");
+  const path = seedPath(a);
+  return await withKeyLock(a.backend, path, async () => {
+    if ((await kv.latestVersion(path)) === undefined) {
+      throw new BasilError("INTERNAL", KEY_NOT_FOUND_MESSAGE, {
+        op: "rotate",
+        detail: `${a.key.name} has no ${kt} seed to rotate; NewKey creates it`,
+      });
+    }
+    using seed = pqcSeed(kt);
+    return await kv.write(path, seed.expose());
+  });
 }
 
 /** Sign with the latest ML-DSA version. */

@@ -15,6 +15,7 @@ import type { Authorized } from "./authorize.ts";
 import type { BrokerCall } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
 import { cap, keyTypeOf, requireClass, transitOf, withKeyLock } from "./keys.ts";
+import { isMlDsa, isMlKem, pqcRotate } from "./pqc.ts";
 
 /** A fetched value. The caller wipes `value`. */
 export interface SecretValue {
@@ -84,7 +85,7 @@ export async function rotateSecret(
       fresh.wipe();
     }
   }
-  const version = await rotateKey(a);
+  const version = await rotateKey(deps, call, a);
   const at = deps.now();
   deps.events.publish({ kind: "key_rotated", at, keyId: id, newVersion: version });
   const td = a.key.labelMap.get("trust_domain");
@@ -94,9 +95,21 @@ export async function rotateSecret(
   return version;
 }
 
-/** Rotates a pki CA or transit key under the key's lock (never interleaved with NewKey). */
-async function rotateKey(a: Authorized): Promise<number> {
+/**
+ * Rotates a pki CA, transit or software-custody ML-DSA key under the key's
+ * lock (never interleaved with NewKey). kv2-held crypto keys, ML-KEM
+ * included, are refused as the contract (§4.2) refuses them.
+ */
+async function rotateKey(deps: BrokerDeps, call: BrokerCall, a: Authorized): Promise<number> {
   const kt = keyTypeOf(a.key, "rotate");
+  if (isMlDsa(kt)) return await pqcRotate(deps, call, a, kt);
+  if (isMlKem(kt)) {
+    throw invalidRequest(
+      `${kt} sealing key ${a.key.name} cannot be rotated: kv2-held crypto keys are not rotated; ` +
+        "declare a new sealing key and wrap to it",
+      "rotate",
+    );
+  }
   const pki = a.backend.pki;
   if (a.key.engine === "pki" && pki) {
     return await withKeyLock(a.backend, a.key.path, () => pki.rotateCa(a.key.path, kt));

@@ -20,6 +20,13 @@
  *
  * {@linkcode openMlKem} fails with one fixed `AeadOpenError` whatever went
  * wrong (lengths, ciphertext, tag, AAD), so it is no oracle.
+ *
+ * The broker's paths run through FIPS-named steps that take their
+ * randomness as an argument ({@linkcode pqcKeyPair}, {@linkcode
+ * mlDsaSignInternal}, {@linkcode mlDsaVerifyInternal}, {@linkcode
+ * mlKemEncapsulate}, {@linkcode mlKemDecapsulate}): the NIST ACVP vectors in
+ * tests/fixtures/nist/ drive exactly those. No RPC lets a caller choose a
+ * seed, `rnd` or `m`.
  * @module
  */
 
@@ -27,6 +34,7 @@ import { ml_dsa44, ml_dsa65, ml_dsa87 } from "@noble/post-quantum/ml-dsa.js";
 import { ml_kem1024, ml_kem512, ml_kem768 } from "@noble/post-quantum/ml-kem.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import type { CatalogKey } from "../catalog/schema.ts";
 import { BasilError } from "../core/errors.ts";
 import { concat, utf8 } from "../core/encoding.ts";
 import { SecretBytes } from "../core/secret.ts";
@@ -62,6 +70,14 @@ export function isMlKem(kt: string | undefined): kt is MlKemType {
   return kt !== undefined && Object.hasOwn(KEM, kt);
 }
 
+/**
+ * Where an ML-DSA key's seed versions live in the keystore's KV store: the
+ * `pqc_storage_key` label, else the key's path.
+ */
+export function mlDsaSeedPath(key: Pick<CatalogKey, "path" | "labelMap">): string {
+  return key.labelMap.get("pqc_storage_key") ?? key.path;
+}
+
 /** A fresh random seed for `kt` (the caller wipes it). */
 export function pqcSeed(kt: MlDsaType | MlKemType): SecretBytes {
   const n = isMlDsa(kt) ? ML_DSA_SEED_BYTES : ML_KEM_SEED_BYTES;
@@ -75,8 +91,15 @@ function checkSeed(kt: MlDsaType | MlKemType, seed: Uint8Array): void {
   }
 }
 
-/** Expands `seed`; the caller wipes the returned secret key. */
-function expand(kt: MlDsaType | MlKemType, seed: Uint8Array) {
+/**
+ * FIPS 204 ML-DSA.KeyGen_internal / FIPS 203 ML-KEM.KeyGen_internal: the key
+ * pair of a seed (ML-DSA ξ; ML-KEM d ‖ z). The caller wipes `secretKey`.
+ * Not reachable from the wire; the known-answer tests drive it.
+ */
+export function pqcKeyPair(
+  kt: MlDsaType | MlKemType,
+  seed: Uint8Array,
+): { publicKey: Uint8Array; secretKey: Uint8Array } {
   checkSeed(kt, seed);
   // keygen may keep a reference to its input; hand it a copy we wipe.
   const copy = seed.slice();
@@ -89,18 +112,49 @@ function expand(kt: MlDsaType | MlKemType, seed: Uint8Array) {
 
 /** The public key of a seed. */
 export function pqcPublicKey(kt: MlDsaType | MlKemType, seed: Uint8Array): Uint8Array {
-  const pair = expand(kt, seed);
+  const pair = pqcKeyPair(kt, seed);
   pair.secretKey.fill(0);
   return pair.publicKey;
 }
 
+/** FIPS 204 Algorithm 2's M′ for pure ML-DSA: 0 ‖ |ctx| ‖ ctx ‖ M (here ctx is empty). */
+export function mlDsaPureMessage(message: Uint8Array): Uint8Array {
+  return concat(new Uint8Array([0, 0]), message);
+}
+
+/**
+ * FIPS 204 ML-DSA.Sign_internal over an already formatted M′ with the given
+ * 32-byte `rnd` (all zeros = the deterministic variant). Not reachable from
+ * the wire; {@linkcode mlDsaSign} calls it with fresh randomness.
+ */
+export function mlDsaSignInternal(
+  kt: MlDsaType,
+  secretKey: Uint8Array,
+  formatted: Uint8Array,
+  rnd: Uint8Array,
+): Uint8Array {
+  return DSA[kt].internal.sign(formatted, secretKey, { extraEntropy: rnd });
+}
+
+/** FIPS 204 ML-DSA.Verify_internal over an already formatted M′; throws on malformed input. */
+export function mlDsaVerifyInternal(
+  kt: MlDsaType,
+  publicKey: Uint8Array,
+  formatted: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  return DSA[kt].internal.verify(signature, formatted, publicKey);
+}
+
 /** Signs `message` (pure ML-DSA, empty context, hedged). */
 export function mlDsaSign(kt: MlDsaType, seed: Uint8Array, message: Uint8Array): Uint8Array {
-  const pair = expand(kt, seed);
+  const pair = pqcKeyPair(kt, seed);
+  const rnd = crypto.getRandomValues(new Uint8Array(32));
   try {
-    return DSA[kt].sign(message, pair.secretKey);
+    return mlDsaSignInternal(kt, pair.secretKey, mlDsaPureMessage(message), rnd);
   } finally {
     pair.secretKey.fill(0);
+    rnd.fill(0);
   }
 }
 
@@ -112,10 +166,32 @@ export function mlDsaVerify(
   signature: Uint8Array,
 ): boolean {
   try {
-    return DSA[kt].verify(signature, message, publicKey);
+    return mlDsaVerifyInternal(kt, publicKey, mlDsaPureMessage(message), signature);
   } catch {
     return false;
   }
+}
+
+/**
+ * FIPS 203 ML-KEM.Encaps with the 32-byte message `m` given (Encaps_internal);
+ * throws on a malformed key. The caller wipes `sharedSecret` and `m`. Not
+ * reachable from the wire; {@linkcode sealMlKem} calls it with a random `m`.
+ */
+export function mlKemEncapsulate(
+  kt: MlKemType,
+  publicKey: Uint8Array,
+  m: Uint8Array,
+): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
+  return KEM[kt].encapsulate(publicKey, m);
+}
+
+/** FIPS 203 ML-KEM.Decaps (implicit rejection); the caller wipes the result. */
+export function mlKemDecapsulate(
+  kt: MlKemType,
+  secretKey: Uint8Array,
+  cipherText: Uint8Array,
+): Uint8Array {
+  return KEM[kt].decapsulate(cipherText, secretKey);
 }
 
 /** A sealed ML-KEM envelope. */
@@ -143,10 +219,13 @@ export function sealMlKem(
   aad?: Uint8Array,
 ): MlKemSealed {
   let enc;
+  const m = crypto.getRandomValues(new Uint8Array(32));
   try {
-    enc = KEM[kt].encapsulate(recipientPublicKey);
+    enc = mlKemEncapsulate(kt, recipientPublicKey, m);
   } catch {
     throw new BasilError("INVALID_REQUEST", `the recipient ${kt} public key is not usable`);
+  } finally {
+    m.fill(0);
   }
   let key: Uint8Array | undefined;
   try {
@@ -176,11 +255,11 @@ export function openMlKem(
   ) {
     throw new AeadOpenError();
   }
-  const pair = expand(kt, seed);
+  const pair = pqcKeyPair(kt, seed);
   let shared: Uint8Array | undefined;
   let key: Uint8Array | undefined;
   try {
-    shared = KEM[kt].decapsulate(sealed.encapsulatedKey, pair.secretKey);
+    shared = mlKemDecapsulate(kt, pair.secretKey, sealed.encapsulatedKey);
     key = deriveKey(kt, shared, sealed.encapsulatedKey, pair.publicKey);
     return aeadOpen("chacha20-poly1305", key, sealed, aad ?? EMPTY);
   } catch {

@@ -3,7 +3,8 @@
  * NewKey/Sign/Verify/GetPublicKey with signatures checked by liboqs (WASM),
  * ML-KEM-768 Wrap/Unwrap with the shared secret checked by liboqs, the
  * `use_software_custody` gate (never implied by `*`), PQC import refused,
- * and the audit records of each decision.
+ * RotateSecret on ML-DSA (a new seed version; the old one verifies inside the
+ * grace window) and its refusal on ML-KEM, and the audit records of each decision.
  */
 
 import assert from "node:assert/strict";
@@ -17,6 +18,7 @@ import {
   EnvelopeAlgorithm,
   KemAlgorithm,
   KeyType,
+  SecretService,
   SigningAlgorithm,
   SigningService,
 } from "../../lib/wire/basil/broker/v1/broker_pb.ts";
@@ -214,6 +216,139 @@ Deno.test("ML-DSA-65 and ML-KEM-768 in software custody over the socket, cross-c
     assert.equal(find("use_software_custody", "pq.nocustody", "deny").length, 2);
     // The op's own grant was allowed; the custody grant is what denied it.
     assert.equal(find("new_key", "pq.nocustody", "allow").length, 1);
+  } finally {
+    f.cleanup();
+  }
+});
+
+Deno.test("rotating ML-DSA over the socket and the CLI: new seed version, the old one verifies inside the grace window; ML-KEM rotate refused by name", async () => {
+  const f = await Fixture.create({ catalog: catalog(), policy });
+  const agent = await f.start();
+  try {
+    const pub1 = Uint8Array.from(
+      (await rawCall(f.socket, SigningService.method.newKey, { keyId: "pq.dsa" })).message!
+        .publicKey,
+    );
+    const signNow = async () => {
+      const s = await rawCall(f.socket, SigningService.method.sign, {
+        keyId: "pq.dsa",
+        message,
+        algorithm: SigningAlgorithm.ML_DSA_65,
+      });
+      assert.equal(s.code, "OK", JSON.stringify(s));
+      return Uint8Array.from(s.message!.signature);
+    };
+    const verify = async (signature: Uint8Array) =>
+      (await rawCall(f.socket, SigningService.method.verify, {
+        keyId: "pq.dsa",
+        message,
+        signature,
+        algorithm: SigningAlgorithm.ML_DSA_65,
+      })).message?.valid;
+    const publicKey = async (version?: number) => {
+      const r = await rawCall(f.socket, SigningService.method.getPublicKey, {
+        keyId: "pq.dsa",
+        version,
+      });
+      assert.equal(r.code, "OK", JSON.stringify(r));
+      return { key: Uint8Array.from(r.message!.publicKey), version: r.message!.version };
+    };
+    const sig1 = await signNow();
+
+    // RotateSecret over the socket: version 2, a different key.
+    const rot = await rawCall(f.socket, SecretService.method.rotateSecret, { secretId: "pq.dsa" });
+    assert.equal(rot.code, "OK", JSON.stringify(rot));
+    assert.equal(rot.message!.version, 2);
+    const latest = await publicKey();
+    assert.equal(latest.version, 2);
+    assert.notDeepEqual(latest.key, pub1);
+    same((await publicKey(1)).key, pub1, "version 1 is still served");
+    const sig2 = await signNow();
+    const oqs = await createMLDSA65();
+    assert.equal(oqs.verify(message, sig2, latest.key), true, "Sign uses the new version");
+    assert.equal(oqs.verify(message, sig2, pub1), false);
+    assert.equal(await verify(sig1), true, "v1 inside the grace window (1 version)");
+    assert.equal(await verify(sig2), true);
+
+    // `basil rotate` (the CLI): version 3; v1 falls out of the window, v2 stays.
+    const cli = await f.cli(["rotate", "--key-id", "pq.dsa"]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.stdout.trim(), "version: 3");
+    assert.equal(await verify(sig1), false, "v1 is outside the grace window now");
+    assert.equal(await verify(sig2), true);
+    assert.equal(oqs.verify(message, await signNow(), (await publicKey(3)).key), true);
+    oqs.destroy?.();
+
+    // ML-KEM sealing keys are kv2-held crypto keys: refused, naming the key type and why.
+    await rawCall(f.socket, SigningService.method.newKey, { keyId: "pq.kem" });
+    const kem = await rawCall(f.socket, SecretService.method.rotateSecret, { secretId: "pq.kem" });
+    assert.equal(kem.code, "INVALID_ARGUMENT", JSON.stringify(kem));
+    assert.equal(kem.reason, "INVALID_REQUEST");
+    assert.match(kem.details, /ml-kem-768 sealing key pq\.kem cannot be rotated/);
+    const kemCli = await f.cli(["rotate", "--key-id", "pq.kem"]);
+    assert.notEqual(kemCli.code, 0);
+    assert.match(kemCli.stderr, /cannot be rotated/);
+    // Without use_software_custody, rotate is the generic denial.
+    const denied = await rawCall(f.socket, SecretService.method.rotateSecret, {
+      secretId: "pq.nocustody",
+    });
+    assert.equal(denied.code, "PERMISSION_DENIED", JSON.stringify(denied));
+    assert.equal(denied.reason, "UNAUTHORIZED");
+  } finally {
+    await agent.stop();
+  }
+  try {
+    const recs = f.auditRecords();
+    const count = (op: string, target: string, decision: string) =>
+      recs.filter((r) => r.op === op && r.target_id === target && r.decision === decision).length;
+    assert.equal(count("rotate", "pq.dsa", "allow"), 2);
+    assert.equal(count("use_software_custody", "pq.nocustody", "deny"), 1);
+    assert.equal(count("rotate", "pq.nocustody", "allow"), 1, "the op's own grant was allowed");
+  } finally {
+    f.cleanup();
+  }
+});
+
+Deno.test("ML-DSA `missing: generate` creates the seed at start; `missing: error` sees an existing key", async () => {
+  const withMissing = (missing: string) => {
+    const c = catalog() as { keys: Record<string, Record<string, unknown>> };
+    c.keys["pq.dsa"]!.missing = missing;
+    c.keys["pq.dsa"]!.labels = ["pqc_storage_key=pq/seeds/dsa"];
+    return c;
+  };
+  const f = await Fixture.create({ catalog: withMissing("generate"), policy });
+  try {
+    const agent = await f.start();
+    let pub: Uint8Array;
+    try {
+      // Generated before bind: GetPublicKey answers version 1 without any NewKey.
+      const gp = await rawCall(f.socket, SigningService.method.getPublicKey, { keyId: "pq.dsa" });
+      assert.equal(gp.code, "OK", JSON.stringify(gp));
+      assert.equal(gp.message!.version, 1);
+      pub = Uint8Array.from(gp.message!.publicKey);
+      const s = await rawCall(f.socket, SigningService.method.sign, {
+        keyId: "pq.dsa",
+        message,
+        algorithm: SigningAlgorithm.ML_DSA_65,
+      });
+      const oqs = await createMLDSA65();
+      assert.equal(oqs.verify(message, Uint8Array.from(s.message!.signature), pub), true);
+      oqs.destroy?.();
+    } finally {
+      await agent.stop();
+    }
+    // The same database with `missing: error`: the key is present, the agent starts, same key.
+    Deno.writeTextFileSync(
+      f.catalog,
+      JSON.stringify(withMissing("error")).replaceAll("${DB}", f.db),
+    );
+    const again = await f.start();
+    try {
+      const gp = await rawCall(f.socket, SigningService.method.getPublicKey, { keyId: "pq.dsa" });
+      same(gp.message?.publicKey, pub, "reconcile kept the generated key");
+    } finally {
+      await again.stop();
+    }
   } finally {
     f.cleanup();
   }

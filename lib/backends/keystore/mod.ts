@@ -32,6 +32,7 @@
 import type { Backend, KvStore, KvVersion, PkiEngine, TransitEngine } from "../backend.ts";
 import type { CatalogKey } from "../../catalog/schema.ts";
 import type { Logger } from "../../core/log.ts";
+import { isMlDsa, mlDsaSeedPath } from "../../crypto/pqc.ts";
 import type { SecretBytes } from "../../core/secret.ts";
 import type { EntryKind } from "./rows.ts";
 import { createKeystorePki } from "./pki.ts";
@@ -100,6 +101,8 @@ export function openKeystoreBackend(options: KeystoreBackendOptions): KeystoreBa
     store,
     exists(key: CatalogKey): Promise<boolean> {
       return Promise.try(() => {
+        // A software-custody ML-DSA key is its seed, a KV value (lib/broker/pqc.ts).
+        if (isMlDsa(key.keyType)) return store.has("value", mlDsaSeedPath(key));
         const kind = entryKindFor(key);
         if (!store.has(kind, key.path)) return false;
         return key.publicPath === undefined || store.has("value", key.publicPath);
