@@ -273,6 +273,18 @@ export async function startAgent(
 }
 
 /**
+ * Deno 2.9.4-2.9.6 `node:http2` servers abort when a client closes a
+ * connection that carried a few hundred streams (guides/performance.md
+ * §0.1: `free(): invalid pointer`, or nghttp2's `find_stream_on_goaway_func`
+ * assertion). The agent does not use `node:http2`; the grpc-js echo floor
+ * does, so its abort after a completed run is counted, not fatal.
+ */
+const NODE_HTTP2_ABORT = /free\(\): invalid pointer|find_stream_on_goaway_func/;
+
+/** How many grpc-js floor servers aborted at client close in this process. */
+export const floorAborts: { count: number } = { count: 0 };
+
+/**
  * Starts a bench script as a server (`deno run … <script args>`, socket
  * included in `args`); it must print `listening` once bound.
  */
@@ -311,7 +323,14 @@ export async function startScript(
     pid: child.pid,
     async stop() {
       if (!alive(child.pid)) {
-        throw new Error(`${target} server died during the run: ${await errText}`);
+        const text = await errText;
+        if (args.some((a) => a.endsWith("/echo_server.ts")) && NODE_HTTP2_ABORT.test(text)) {
+          // The client finished (measure() returned): only the teardown aborted.
+          floorAborts.count++; // bench/run.ts reports the count
+          await drained;
+          return;
+        }
+        throw new Error(`${target} server died during the run: ${text}`);
       }
       child.kill("SIGTERM");
       const st = await child.status;
