@@ -51,6 +51,7 @@ class SdsStream {
   #nonce = 0;
   #started = false;
   #owed = false;
+  #pushWaiting = false;
   #queue: Promise<void> = Promise.resolve();
   #failure: unknown;
   /** Called once when the stream fails. */
@@ -70,14 +71,24 @@ class SdsStream {
     if (this.#owed) this.push();
   }
 
-  /** Queues a push of the current set (after the first answer). */
+  /**
+   * Queues a push of the current set (after the first answer). A push still
+   * waiting its turn already covers a later change (it is built when it
+   * starts), so a CA rotation's bundle change and re-issue go out as one
+   * push when they come close together.
+   */
   push(): void {
     if (this.#ctx.signal.aborted || this.#failure !== undefined) return;
     if (!this.#started) {
       this.#owed = true;
       return;
     }
-    this.#enqueue(() => this.#sendNow());
+    if (this.#pushWaiting) return;
+    this.#pushWaiting = true;
+    this.#enqueue(() => {
+      this.#pushWaiting = false;
+      return this.#sendNow();
+    });
   }
 
   /** Reads the client's later requests until it half-closes or the call ends. */
