@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-console
 /**
  * `deno task bench`: the broker against floors measured in the same run
- * (method of guides/performance.md §4). Six suites, all by default:
+ * (method of guides/performance.md §4). The suites, all by default:
  *
  * - `getsecret` (bench/getsecret.ts): GetSecret vs the bare grpc-js echo at
  *   1 and 16 in flight, C in process, R8, and RSS (R11); `--diag` adds
@@ -38,6 +38,22 @@
  *   the same work in process, and the NATS bridge's added latency over a
  *   direct NATS request-reply (issue 14); unpinned, 1 in flight. Writes
  *   bench/results/<timestamp>-nats.json.
+ * - `pqc` (bench/pqc.ts): Sign ML-DSA-65 and WrapEnvelope ML-KEM-768 on
+ *   software-custody keys at 1 and 16 in flight, against the echo of the
+ *   same sizes and the same work in process (@noble/post-quantum directly,
+ *   and lib/crypto/pqc.ts) measured in the same run (issue 15). Writes
+ *   bench/results/<timestamp>-pqc.json.
+ * - `sds` (bench/sds.ts): a CA rotation pushed to 100 open Envoy SDS
+ *   StreamSecrets streams (bidirectional, ACKed, bench/sds_client.ts)
+ *   against the same rotation pushed to 100 Workload API FetchX509SVID
+ *   streams, in the same run (issue 15). Writes
+ *   bench/results/<timestamp>-sds.json.
+ * - `durability` (bench/durability.ts): SetSecret and GetSecret under each
+ *   `audit-fsync` policy against the echo floor, SQLite commits under
+ *   synchronous FULL/NORMAL/OFF and atomic file replacement with and
+ *   without the directory fsync against one fdatasync, in the same run
+ *   (issue 16; docs/durability.md). Writes
+ *   bench/results/<timestamp>-durability.json.
  *
  * Every transport run uses a fresh server (the agent through `basil agent`,
  * or the echo) and a separate client process; floor and agent alternate
@@ -45,7 +61,7 @@
  * `--quick`: 1 round of 1 s + 1 s. Servers on cpu0 and clients on cpu1
  * unless `--no-pin`.
  *
- *   deno task bench [--suite all|getsecret|tier2|spiffe|unlock|transport|vault|nats] [--quick] [--diag] [--rounds N]
+ *   deno task bench [--suite all|getsecret|tier2|spiffe|unlock|transport|vault|nats|pqc|sds|durability] [--quick] [--diag] [--rounds N]
  *                   [--no-pin] [--out file]
  *
  * `--out` names the results file and needs a single suite.
@@ -53,16 +69,31 @@
  */
 
 import type { BenchEnv } from "./common.ts";
-import { hasTaskset } from "./common.ts";
+import { floorAborts, hasTaskset } from "./common.ts";
+import { runDurability } from "./durability.ts";
 import { runGetSecret } from "./getsecret.ts";
 import { runNats } from "./nats.ts";
+import { runPqc } from "./pqc.ts";
+import { runSds } from "./sds.ts";
 import { runSpiffe } from "./spiffe.ts";
 import { runTier2 } from "./tier2.ts";
 import { runTransport } from "./transport.ts";
 import { runUnlock } from "./unlock.ts";
 import { runVault } from "./vault.ts";
 
-const SUITES = ["all", "getsecret", "tier2", "spiffe", "unlock", "transport", "vault", "nats"];
+const SUITES = [
+  "all",
+  "getsecret",
+  "tier2",
+  "spiffe",
+  "unlock",
+  "transport",
+  "vault",
+  "nats",
+  "pqc",
+  "sds",
+  "durability",
+];
 const USAGE = `usage: deno task bench [--suite ${SUITES.join("|")}] [--quick] [--diag] ` +
   "[--rounds N] [--no-pin] [--out file]";
 
@@ -112,3 +143,13 @@ if (suite === "all" || suite === "unlock") await runUnlock(env);
 if (suite === "all" || suite === "transport") await runTransport(env, { diag });
 if (suite === "all" || suite === "vault") await runVault(env, { diag });
 if (suite === "all" || suite === "nats") await runNats(env);
+if (suite === "all" || suite === "pqc") await runPqc(env);
+if (suite === "all" || suite === "sds") await runSds(env);
+if (suite === "all" || suite === "durability") await runDurability(env);
+if (floorAborts.count > 0) {
+  console.log(
+    `note: the grpc-js echo floor aborted ${floorAborts.count} time(s) when its client closed ` +
+      `(Deno ${Deno.version.deno} node:http2, guides/performance.md §0.1), each after its run's ` +
+      "measurements were complete; the agent does not use node:http2.",
+  );
+}

@@ -28,6 +28,7 @@ pkgs=(
   systemd # systemd-analyze (tests/e2e/packaging_test.ts) and systemd-journald (logging_test.ts)
   prometheus # promtool and a real scraper, for tests/e2e/metrics_test.ts
   groff-base man-db zsh fish # the man page and the completions (tests/e2e/completions_test.ts)
+  strace # the write/fsync/rename order of bundle edits and SetSecret (tests/e2e/crash_fsync_test.ts)
 )
 # moto_server, the real AWS KMS peer (tests/helpers/moto.ts), is not a Debian package: it lives
 # in the machine's pyenv Python. Install the pinned moto there only when it is missing.

@@ -2,8 +2,11 @@
  * File helpers for secret-bearing files.
  *
  * - {@linkcode writeFileAtomic} writes a temp file created 0600 in the target's
- *   directory, fsyncs it, then renames it over the target: a reader sees the
- *   old or the new file, never a partial one, and never a wider mode.
+ *   directory, fsyncs it, renames it over the target, then fsyncs the
+ *   directory: a reader sees the old or the new file, never a partial one,
+ *   and never a wider mode; after a power loss the name holds the old or the
+ *   new file (the new one for certain once the call returned, where the
+ *   directory could be opened: see {@linkcode syncParentDir}).
  * - Files that are checked are checked on the held handle: a file is opened
  *   once, its `stat` is taken from that handle (fstat), and it is read,
  *   written or wiped through that same handle, so renaming or symlinking
@@ -86,6 +89,34 @@ export function writeFileAtomic(
     } catch { /* best effort */ }
     throw e;
   }
+  syncParentDir(path);
+}
+
+/**
+ * fsyncs the directory that holds `path`, so that a rename, link or create
+ * in it survives a power loss. Returns false, having synced nothing, when
+ * this process may not open the directory: the agent's sandbox grants
+ * file paths, not their directories (docs/durability.md says what that
+ * leaves open). A failed fsync throws: the entry is not known to be durable.
+ */
+export function syncParentDir(path: string): boolean {
+  const cut = path.lastIndexOf("/");
+  const dir = cut < 0 ? "." : cut === 0 ? "/" : path.slice(0, cut);
+  let d: Deno.FsFile;
+  try {
+    d = Deno.openSync(dir, { read: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      return false;
+    }
+    throw e;
+  }
+  try {
+    d.syncSync();
+  } finally {
+    d.close();
+  }
+  return true;
 }
 
 /** How {@linkcode readSecretFile} treats the file. */
