@@ -28,6 +28,39 @@ export interface BenchEnv {
   readonly log: (line: string) => void;
 }
 
+/**
+ * The environment of a suite run on its own (`deno run … bench/<suite>.ts
+ * [--quick]`): unpinned, 3 rounds of 1 s + 3 s (1 of 1 s + 1 s with
+ * `--quick`), logging to stderr.
+ */
+export function standaloneEnv(args: readonly string[]): BenchEnv {
+  const quick = args.includes("--quick");
+  return {
+    pinned: false,
+    quick,
+    rounds: quick ? 1 : 3,
+    warmMs: 1000,
+    runMs: quick ? 1000 : 3000,
+    cRunMs: quick ? 1000 : 2000,
+    // deno-lint-ignore no-console
+    log: (line) => console.error(line),
+  };
+}
+
+/** Runs a client command to completion and parses the JSON of its last stdout line. */
+export async function runClientJson<T>(cmd: readonly string[], what: string): Promise<T> {
+  const [c, ...rest] = cmd;
+  const o = await new Deno.Command(c!, {
+    args: rest,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!o.success) throw new Error(`${what}: client failed: ${dec.decode(o.stderr)}`);
+  return JSON.parse(dec.decode(o.stdout).trim().split("\n").pop()!);
+}
+
 export const SERVER_CPU = "0";
 export const CLIENT_CPU = "1";
 

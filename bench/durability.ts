@@ -43,7 +43,16 @@ import { SecretService } from "../lib/wire/basil/broker/v1/broker_pb.ts";
 import { startEcho } from "../tests/helpers/echo.ts";
 import { Fixture, type RunningAgent } from "../tests/helpers/fixture.ts";
 import type { Agg, BenchEnv } from "./common.ts";
-import { agg, envConfig, fmt, fmtX, loadavg, roundsLine, writeResults } from "./common.ts";
+import {
+  agg,
+  envConfig,
+  fmt,
+  fmtX,
+  loadavg,
+  roundsLine,
+  standaloneEnv,
+  writeResults,
+} from "./common.ts";
 import { bench, benchConc } from "./h.ts";
 import type { Summary } from "./h.ts";
 
@@ -305,15 +314,4 @@ export async function runDurability(options: BenchEnv): Promise<void> {
   }
 }
 
-if (import.meta.main) {
-  const quick = Deno.args.includes("--quick");
-  await runDurability({
-    pinned: false,
-    quick,
-    rounds: quick ? 1 : 3,
-    warmMs: 1000,
-    runMs: quick ? 1000 : 3000,
-    cRunMs: quick ? 1000 : 2000,
-    log: (s) => console.error(s),
-  });
-}
+if (import.meta.main) await runDurability(standaloneEnv(Deno.args));

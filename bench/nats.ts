@@ -69,7 +69,16 @@ import {
   writeBridgeConfig,
 } from "../tests/e2e/nats_bridge_helpers.ts";
 import type { Agg, BenchEnv } from "./common.ts";
-import { agg, envConfig, fmt, fmtX, loadavg, roundsLine, writeResults } from "./common.ts";
+import {
+  agg,
+  envConfig,
+  fmt,
+  fmtX,
+  loadavg,
+  roundsLine,
+  standaloneEnv,
+  writeResults,
+} from "./common.ts";
 import { bench } from "./h.ts";
 import type { Summary } from "./h.ts";
 
@@ -404,16 +413,4 @@ export async function runNats(options: BenchEnv): Promise<void> {
   }
 }
 
-if (import.meta.main) {
-  const quick = Deno.args.includes("--quick");
-  await runNats({
-    pinned: false,
-    quick,
-    rounds: quick ? 1 : 3,
-    warmMs: 1000,
-    runMs: quick ? 1000 : 3000,
-    cRunMs: quick ? 1000 : 2000,
-    out: undefined,
-    log: (s) => console.error(s),
-  });
-}
+if (import.meta.main) await runNats(standaloneEnv(Deno.args));

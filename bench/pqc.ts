@@ -48,6 +48,7 @@ import {
   measure,
   roundsLine,
   runInproc,
+  standaloneEnv,
   startAgent,
   startScript,
   writeResults,
@@ -304,16 +305,4 @@ export async function runPqc(env: BenchEnv): Promise<void> {
   log(`results: ${file}`);
 }
 
-if (import.meta.main) {
-  const quick = Deno.args.includes("--quick");
-  await runPqc({
-    pinned: false,
-    quick,
-    rounds: quick ? 1 : 3,
-    warmMs: 1000,
-    runMs: quick ? 1000 : 3000,
-    cRunMs: quick ? 1000 : 2000,
-    out: undefined,
-    log: (s) => console.error(s),
-  });
-}
+if (import.meta.main) await runPqc(standaloneEnv(Deno.args));

@@ -45,6 +45,8 @@ import {
   hex,
   loadavg,
   pinned,
+  runClientJson,
+  standaloneEnv,
   startAgent,
   writeResults,
 } from "./common.ts";
@@ -71,7 +73,6 @@ const VALIDATION_RESOURCE = "ROOTCA";
 const GAP_MS = 300;
 /** No group members: only the driver's uid mints. */
 const NO_GROUP = 61000;
-const dec = new TextDecoder();
 
 type Target = "sds" | "workload";
 
@@ -109,20 +110,6 @@ function sdsCatalog(): unknown {
     `envoy_sds_validation_context_resource=${VALIDATION_RESOURCE}`,
   );
   return c;
-}
-
-/** Runs a client command to completion and parses its last line. */
-async function runClient(cmd: string[], what: string): Promise<PushResult> {
-  const [c, ...rest] = cmd;
-  const o = await new Deno.Command(c!, {
-    args: rest,
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!o.success) throw new Error(`${what}: client failed: ${dec.decode(o.stderr)}`);
-  return JSON.parse(dec.decode(o.stdout).trim().split("\n").pop()!);
 }
 
 /** Runs the SDS suite, prints its table and writes its results file. */
@@ -183,7 +170,7 @@ export async function runSds(env: BenchEnv, o: { halfClose?: boolean } = {}): Pr
     {
       const a = await startAgent(env, f, "probe", FETCH_X509_PATH, x509Request());
       try {
-        await runClient(
+        await runClientJson(
           client("client.ts", [
             ...SPIFFE_MD_ARGS,
             "streams",
@@ -210,7 +197,7 @@ export async function runSds(env: BenchEnv, o: { halfClose?: boolean } = {}): Pr
         const load = loadavg();
         let result: PushResult;
         try {
-          result = await runClient(args[target](), `${target} N=${STREAMS}`);
+          result = await runClientJson(args[target](), `${target} N=${STREAMS}`);
         } finally {
           await a.stop();
         }
@@ -286,15 +273,5 @@ export async function runSds(env: BenchEnv, o: { halfClose?: boolean } = {}): Pr
 }
 
 if (import.meta.main) {
-  const quick = Deno.args.includes("--quick");
-  await runSds({
-    pinned: false,
-    quick,
-    rounds: quick ? 1 : 3,
-    warmMs: 1000,
-    runMs: quick ? 1000 : 3000,
-    cRunMs: quick ? 1000 : 2000,
-    out: undefined,
-    log: (s) => console.error(s),
-  }, { halfClose: Deno.args.includes("--half-close") });
+  await runSds(standaloneEnv(Deno.args), { halfClose: Deno.args.includes("--half-close") });
 }

@@ -68,6 +68,7 @@ import {
   loadavg,
   measure,
   pinned,
+  runClientJson,
   runInproc,
   startAgent,
   startScript,
@@ -110,7 +111,6 @@ const MAX_UIDS = 1000;
 const AGAIN = 5;
 /** Size tolerance between the agent's X.509 responses and the echo's fixed one (DER ECDSA varies). */
 const SIZE_SLACK = 16;
-const dec = new TextDecoder();
 
 type Target = "echo" | "broker";
 /** A new-identity sample's client: fresh process as is, or its code warmed on the echo first. */
@@ -148,20 +148,6 @@ interface StreamsResult {
   /** The first trigger of the run (cold code on both sides), not in `rounds`. */
   warmup: StreamRound;
   rounds: StreamRound[];
-}
-
-/** Runs a bench/client.ts command to completion and parses its last line. */
-async function runClient<T>(cmd: string[], what: string): Promise<T> {
-  const [c, ...rest] = cmd;
-  const o = await new Deno.Command(c!, {
-    args: rest,
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!o.success) throw new Error(`${what}: client failed: ${dec.decode(o.stderr)}`);
-  return JSON.parse(dec.decode(o.stdout).trim().split("\n").pop()!);
 }
 
 /** Runs the SPIFFE suite, prints its tables and writes its results file. */
@@ -284,7 +270,7 @@ export async function runSpiffe(env: BenchEnv): Promise<void> {
     {
       const a = await agent(FETCH_X509_PATH, x509Req);
       try {
-        const r = await runClient<StreamsResult>(
+        const r = await runClientJson<StreamsResult>(
           asMe(streamsArgs(a, 1, ROTATE_PATH, 1)),
           "probe rotation",
         );
@@ -296,9 +282,9 @@ export async function runSpiffe(env: BenchEnv): Promise<void> {
     {
       const a = await agent(FETCH_X509_PATH, x509Req);
       try {
-        const r = await runClient<FirstSample>(asMe(firstArgs(a, 1)), "probe first");
+        const r = await runClientJson<FirstSample>(asMe(firstArgs(a, 1)), "probe first");
         sizes.x509First = r.first_bytes;
-        const j = await runClient<Summary>(
+        const j = await runClientJson<Summary>(
           asMe([
             ...SPIFFE_MD_ARGS,
             "measure",
@@ -364,10 +350,12 @@ export async function runSpiffe(env: BenchEnv): Promise<void> {
         try {
           // Warm both servers' streaming paths: the driver's own SVID, then two
           // unmeasured new identities (the agent's issuance path).
-          for (const srv of [e, a]) await runClient(asMe(firstArgs(srv, AGAIN)), "warm-up");
+          for (const srv of [e, a]) await runClientJson(asMe(firstArgs(srv, AGAIN)), "warm-up");
           for (let i = 0; i < 2; i++) {
             const uid = nextUid++;
-            for (const srv of [e, a]) await runClient(asUid(uid, firstArgs(srv, 1, e)), "warm-up");
+            for (const srv of [e, a]) {
+              await runClientJson(asUid(uid, firstArgs(srv, 1, e)), "warm-up");
+            }
           }
           for (let i = 0; i < samples; i++) {
             for (const variant of VARIANTS) {
@@ -379,7 +367,7 @@ export async function runSpiffe(env: BenchEnv): Promise<void> {
                   uid,
                   firstArgs(srv, AGAIN, variant === "warm-client" ? e : undefined),
                 );
-                const sample = await runClient<FirstSample>(cmd, `first ${target} uid ${uid}`);
+                const sample = await runClientJson<FirstSample>(cmd, `first ${target} uid ${uid}`);
                 firstRuns.push({ target, variant, round, uid, sample });
                 log(
                   `round ${round} x509 first ${variant} ${target.padEnd(6)} uid ${uid}: first ${
@@ -406,7 +394,7 @@ export async function runSpiffe(env: BenchEnv): Promise<void> {
           const load = loadavg();
           let result: StreamsResult;
           try {
-            result = await runClient<StreamsResult>(
+            result = await runClientJson<StreamsResult>(
               asMe(
                 streamsArgs(
                   srv,
