@@ -18,6 +18,7 @@ export interface Generation {
 /** Holds the serving generation. */
 export class GenerationHolder {
   #current: Generation;
+  readonly #listeners = new Set<(next: Generation) => void>();
 
   constructor(initial: Generation) {
     this.#current = initial;
@@ -28,9 +29,20 @@ export class GenerationHolder {
     return this.#current;
   }
 
-  /** Installs the next generation; its id must be greater. */
+  /** Installs the next generation; its id must be greater. Listeners hear it after. */
   swap(next: Generation): void {
     if (next.id <= this.#current.id) throw new RangeError("Generation ids must increase");
     this.#current = next;
+    for (const fn of [...this.#listeners]) {
+      try {
+        fn(next);
+      } catch { /* a listener's fault is its own */ }
+    }
+  }
+
+  /** Calls `fn` after every swap until the returned function is called. */
+  onSwap(fn: (next: Generation) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
   }
 }

@@ -3,7 +3,8 @@
  * `broker.watch` and `op:revoke` over `broker.revoke`. A watcher only sees
  * KeyRotated for keys it could list, get_public_key or get; BundleChanged and
  * Revoked go to every watcher. A watcher that falls 1024 events behind is cut
- * off with DATA_LOSS.
+ * off with DATA_LOSS; one whose `op:watch` a reload takes away is cut off
+ * with that refusal (recheck.ts).
  * @module
  */
 
@@ -14,6 +15,7 @@ import type { Caller } from "./authorize.ts";
 import type { BrokerCall } from "./call.ts";
 import type { BrokerDeps } from "./deps.ts";
 import type { BrokerEvent } from "./events.ts";
+import { recheckOnReload } from "./recheck.ts";
 
 /** Authorizes a watcher (`op:watch` over `broker.watch`); its request is checked after. */
 export function authorizeWatch(deps: BrokerDeps, call: BrokerCall): Caller & { subject: string } {
@@ -42,12 +44,25 @@ export async function watch(
   });
   signal.addEventListener("abort", () => sub.close(), { once: true });
   if (signal.aborted) sub.close();
+  let refusal: unknown;
+  const stop = recheckOnReload(deps, caller.call.peer, signal, {
+    decide: (call) => authorizeWatch(deps, call),
+    refused: (e) => {
+      refusal = e;
+      sub.close();
+    },
+  });
   try {
     caller.call.established();
-    for await (const e of sub) await send(e);
+    for await (const e of sub) {
+      if (refusal !== undefined) break;
+      await send(e);
+    }
   } finally {
+    stop();
     sub.close();
   }
+  if (refusal !== undefined) throw refusal;
   if (sub.lagged) {
     throw new BasilError("DATA_LOSS", "watcher fell behind; events were dropped", { op: "watch" });
   }

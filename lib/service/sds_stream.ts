@@ -12,6 +12,10 @@
  *   audited as its own request, then answered with the new set.
  * - Beyond upstream, the full set is pushed again whenever the caller's SVID
  *   is re-issued (half-life refresh, CA rotation) or a trust bundle changes.
+ * - After a reload the subscription is decided again on the new policy and
+ *   catalog, as its own audited request: a refusal ends the stream with it;
+ *   a resource now served from another issuer or identity is re-subscribed
+ *   and pushed; nothing changed, nothing sent.
  * - Answers and pushes go out one at a time, each built from the state when
  *   it starts. A push that cannot be built or sent, a refused change, or a
  *   malformed later request ends the stream with its status (Envoy
@@ -26,6 +30,7 @@ import { BasilError } from "../core/errors.ts";
 import { authorizeSds, SECRET_TYPE_URL } from "../spiffe/sds.ts";
 import type { SdsGrant, SdsResource } from "../spiffe/sds.ts";
 import { buildSdsResponse, SvidSet } from "../spiffe/sds_svids.ts";
+import { svidKey } from "../spiffe/svid_source.ts";
 import type { WorkloadApi } from "../spiffe/workload.ts";
 import type { DiscoveryRequest } from "../wire/envoy/service/discovery/v3/discovery_pb.ts";
 import type { DiscoveryResponseSchema } from "../wire/envoy/service/discovery/v3/discovery_pb.ts";
@@ -34,10 +39,25 @@ import type { BrokerContext } from "./types.ts";
 
 type Send = (msg: MessageInitShape<typeof DiscoveryResponseSchema>) => Promise<void>;
 
+/** The fields of a request that say what it subscribes to. */
+interface Wanted {
+  readonly typeUrl: string;
+  readonly resourceNames: readonly string[];
+}
+
 /** What a request subscribes to, for telling an ACK from a change. */
-function subscriptionKey(req: DiscoveryRequest): string {
+function subscriptionKey(req: Wanted): string {
   const type = req.typeUrl === "" ? SECRET_TYPE_URL : req.typeUrl;
   return [type, ...[...new Set(req.resourceNames)].sort()].join("\n");
+}
+
+/** Where a grant's material comes from, for telling whether a reload moved it. */
+function materialKey(resources: readonly SdsResource[]): string {
+  return resources.map((r) =>
+    r.kind === "certificate"
+      ? `${r.name}\u0000${svidKey(r.issuer, r.spiffeId)}`
+      : `${r.name}\u0000${r.trustDomain}`
+  ).join("\n");
 }
 
 class SdsStream {
@@ -46,11 +66,13 @@ class SdsStream {
   readonly #ctx: BrokerContext;
   readonly #send: Send;
   #resources: readonly SdsResource[] = [];
+  #wanted: Wanted = { typeUrl: "", resourceNames: [] };
   #key = "";
   #svids: SvidSet | undefined;
   #nonce = 0;
   #started = false;
   #owed = false;
+  #recheckOwed = false;
   #pushWaiting = false;
   #queue: Promise<void> = Promise.resolve();
   #failure: unknown;
@@ -69,6 +91,24 @@ class SdsStream {
     await this.#subscribe(first, grant);
     this.#started = true;
     if (this.#owed) this.push();
+    if (this.#recheckOwed) this.reloaded();
+  }
+
+  /** A reload happened: decide the current subscription again (see the module doc). */
+  reloaded(): void {
+    if (this.#ctx.signal.aborted || this.#failure !== undefined) return;
+    if (!this.#started) {
+      this.#recheckOwed = true;
+      return;
+    }
+    this.#enqueue(() =>
+      runCall(this.#deps, this.#ctx.peer, this.#ctx.signal, async (call) => {
+        const w = this.#wanted;
+        const grant = authorizeSds(this.#deps, call, w.typeUrl, w.resourceNames);
+        if (materialKey(grant.resources) === materialKey(this.#resources)) return;
+        await this.#subscribe(w, grant);
+      })
+    );
   }
 
   /**
@@ -108,7 +148,7 @@ class SdsStream {
       this.#enqueue(() =>
         runCall(this.#deps, this.#ctx.peer, this.#ctx.signal, async (call) => {
           const grant = authorizeSds(this.#deps, call, wanted.typeUrl, wanted.resourceNames);
-          await this.#subscribe(req, grant);
+          await this.#subscribe(wanted, grant);
         })
       );
     }
@@ -138,11 +178,12 @@ class SdsStream {
     });
   }
 
-  async #subscribe(req: DiscoveryRequest, grant: SdsGrant): Promise<void> {
+  async #subscribe(req: Wanted, grant: SdsGrant): Promise<void> {
     const svids = await SvidSet.open(this.#api, grant.resources, () => this.push());
     const old = this.#svids;
     this.#svids = svids;
     this.#resources = grant.resources;
+    this.#wanted = { typeUrl: req.typeUrl, resourceNames: [...req.resourceNames] };
     this.#key = subscriptionKey(req);
     old?.close();
     await this.#sendNow(grant.gen);
@@ -184,6 +225,7 @@ export async function serveSdsStream(
   const events = deps.events.subscribe((e) => e.kind === "bundle_changed");
   const stop = () => events.close();
   stream.onFailure = stop;
+  const unwatch = deps.state.onSwap(() => stream.reloaded());
   try {
     // The first answer settles the call's audit record; a failure ends the stream.
     await stream.start(first, grant);
@@ -196,6 +238,7 @@ export async function serveSdsStream(
       stream.push();
     }
   } finally {
+    unwatch();
     events.close();
     await stream.close();
   }

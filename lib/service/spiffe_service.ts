@@ -5,15 +5,20 @@
  * SPIFFE clients expect. The streams stay open and push fresh SVIDs and
  * bundles until the client goes away. Every call, the bundle streams
  * included, is attested and audited (one record, written before the first
- * response).
+ * response). After a reload each open stream's decision is taken again
+ * (lib/broker/recheck.ts): a refusal ends the stream with it; an SVID stream
+ * whose issuer or identity changed moves to the new one and pushes it.
  * @module
  */
 
 import type { JsonObject } from "@bufbuild/protobuf";
 import { BasilError } from "../core/errors.ts";
 import type { BrokerDeps } from "../broker/deps.ts";
+import { recheckOnReload } from "../broker/recheck.ts";
 import type { Generation } from "../broker/state.ts";
+import type { BrokerCall } from "../broker/call.ts";
 import type { WorkloadApi } from "../spiffe/workload.ts";
+import { svidKey } from "../spiffe/svid_source.ts";
 import type { ServedSvid } from "../spiffe/svid_source.ts";
 import { SpiffeWorkloadAPI } from "../wire/spiffe/workload_pb.ts";
 import type { BrokerContext, CallContext } from "./types.ts";
@@ -40,24 +45,38 @@ function aborted(signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Sends `push()` now and again after every event `accept`s, until cancelled or a push fails. */
+/**
+ * Sends `push()` now and again after every event `accept`s, until cancelled,
+ * a push fails, or a reload's re-decision (`recheck`) refuses the caller.
+ */
 async function pushOnChange(
   deps: BrokerDeps,
   ctx: BrokerContext,
   accept: (kind: string) => boolean,
   push: () => Promise<void>,
+  recheck: (call: BrokerCall) => unknown,
 ): Promise<void> {
   const sub = deps.events.subscribe((e) => accept(e.kind));
+  let refusal: unknown;
+  const stop = recheckOnReload(deps, ctx.peer, ctx.signal, {
+    decide: recheck,
+    refused: (e) => {
+      refusal = e;
+      sub.close();
+    },
+  });
   try {
     await push();
     aborted(ctx.signal).then(() => sub.close());
     for await (const _ of sub) {
-      if (ctx.signal.aborted) break;
+      if (ctx.signal.aborted || refusal !== undefined) break;
       await push();
     }
   } finally {
+    stop();
     sub.close();
   }
+  if (refusal !== undefined) throw refusal;
 }
 
 /** The SpiffeWorkloadAPI binding. */
@@ -83,18 +102,40 @@ export function spiffeService(deps: BrokerDeps, api: WorkloadApi): ServiceBindin
       };
       // A refresh may land before the first response is sent: hold it until then.
       let early: ServedSvid[] | undefined = [];
-      const sub = await api.x509Svid(ctx.call, (svid) => early ? early.push(svid) : push(svid));
+      const listener = (svid: ServedSvid) => early ? early.push(svid) : push(svid);
+      let grant = api.x509Grant(ctx.call);
+      let sub = await api.source.subscribe(grant.issuer, grant.spiffeId, listener);
+      let refusal: unknown;
+      let refused!: () => void;
+      const ended = new Promise<void>((r) => (refused = r));
+      const stop = recheckOnReload(deps, ctx.peer, ctx.signal, {
+        decide: (call) => api.x509Grant(call),
+        allowed: async (next) => {
+          if (svidKey(next.issuer, next.spiffeId) === svidKey(grant.issuer, grant.spiffeId)) return;
+          const moved = await api.source.subscribe(next.issuer, next.spiffeId, listener);
+          sub.unsubscribe();
+          sub = moved;
+          grant = next;
+          if (!early) push(moved.svid);
+        },
+        refused: (e) => {
+          refusal = e;
+          refused();
+        },
+      });
       try {
         // The first response settles the request's audit record; if that
         // fails, nothing is sent and the stream ends with the error.
         await send(toWire(sub.svid));
         for (const svid of early) push(svid);
         early = undefined;
-        await aborted(ctx.signal);
+        await Promise.race([aborted(ctx.signal), ended]);
       } finally {
+        stop();
         sub.unsubscribe();
         await sent;
       }
+      if (refusal !== undefined && !ctx.signal.aborted) throw refusal;
     },
     async fetchX509Bundles(_req, ctx, send) {
       requireHeader(ctx);
@@ -107,7 +148,7 @@ export function spiffeService(deps: BrokerDeps, api: WorkloadApi): ServiceBindin
           throw new BasilError("FAILED_PRECONDITION", "no X.509 trust bundle is configured");
         }
         await send({ crl: [], bundles: Object.fromEntries(bundles) });
-      });
+      }, (call) => api.authorizeBundles(call, "x509"));
     },
     async fetchJWTSVID(req, ctx) {
       requireHeader(ctx);
@@ -122,7 +163,7 @@ export function spiffeService(deps: BrokerDeps, api: WorkloadApi): ServiceBindin
         pinned = undefined;
         const bundles = await api.jwtBundles(gen);
         await send({ bundles: Object.fromEntries(bundles) });
-      });
+      }, (call) => api.authorizeBundles(call, "jwt"));
     },
     async validateJWTSVID(req, ctx) {
       requireHeader(ctx);

@@ -92,6 +92,17 @@ function wipeSvid(s: ServedSvid | undefined): void {
   s?.keyPkcs8.fill(0);
 }
 
+/**
+ * What an SVID is issued from: the issuer's definition (name, backend, path,
+ * key type, trust domain) and the SPIFFE ID. After a reload that moves an
+ * issuer under the same name, the key differs, so SVIDs come from the new
+ * definition.
+ */
+export function svidKey(issuer: Issuer, spiffeId: string): string {
+  const k = issuer.key;
+  return [k.name, k.backend, k.path, k.keyType, issuer.trustDomain, spiffeId].join("\u0000");
+}
+
 /** The cache of SVIDs per (issuer, SPIFFE ID). */
 export class X509SvidSource {
   readonly #entries = new Map<string, Entry>();
@@ -218,7 +229,7 @@ export class X509SvidSource {
     listener: SvidListener,
   ): Promise<SvidSubscription> {
     if (this.#closed) throw new Error("the SVID source is closed");
-    const key = `${issuer.key.name}\u0000${spiffeId}`;
+    const key = svidKey(issuer, spiffeId);
     let e = this.#entries.get(key);
     if (!e) {
       e = {

@@ -109,8 +109,13 @@ export class WorkloadApi {
    * every refresh until `unsubscribe` is called.
    */
   x509Svid(call: BrokerCall, listener: SvidListener): Promise<SvidSubscription> {
-    const { issuer, spiffeId } = this.#pickIssuer(resolveCaller(this.deps, call), "x509", "");
+    const { issuer, spiffeId } = this.x509Grant(call);
     return this.source.subscribe(issuer, spiffeId, listener);
+  }
+
+  /** The decision behind an X.509-SVID: the issuer that may mint for the caller, and its ID. */
+  x509Grant(call: BrokerCall): { issuer: Issuer; spiffeId: string } {
+    return this.#pickIssuer(resolveCaller(this.deps, call), "x509", "");
   }
 
   /** JWT-SVIDs for the caller: one per SPIFFE ID, carrying every audience. */

@@ -320,6 +320,35 @@ Deno.test(gated([PYTHON, "openssl", "protoc"], {
 }));
 
 Deno.test(gated([PYTHON, "protoc"], {
+  name: "SDS: a reload that withdraws the grant ends an open stream PERMISSION_DENIED",
+  async fn() {
+    const f = await Fixture.create({
+      catalog: catalog(),
+      policy: policy(Deno.uid()!, 424242, false),
+    });
+    const a = await f.start();
+    try {
+      const dir = `${f.dir}/reload`;
+      Deno.mkdirSync(dir);
+      const streaming = sds(f.socket, "envoy", dir, ["default", "ROOTCA"], { count: 10 });
+      await waitForPath(`${dir}/ready`); // both answers are in; the stream is open
+      // The caller's uid no longer maps to any subject.
+      Deno.writeTextFileSync(f.policy, JSON.stringify(policy(424242, 424243, false)()));
+      Deno.kill(a.agentPid, "SIGHUP");
+      const got = await streaming;
+      assert.equal(got.code, "PERMISSION_DENIED", JSON.stringify(got));
+      const denied = f.auditRecords().filter((r) =>
+        r.op === "mint" && r.decision === "deny" && r.target_id === "envoy.sds"
+      );
+      assert.equal(denied.length, 1, JSON.stringify(f.auditRecords().slice(-3)));
+    } finally {
+      await a.stop();
+      f.cleanup();
+    }
+  },
+}));
+
+Deno.test(gated([PYTHON, "protoc"], {
   name: "SDS: unknown resource names, a bad type_url and DeltaSecrets are refused",
   async fn() {
     const f = await Fixture.create({
