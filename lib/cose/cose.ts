@@ -430,6 +430,10 @@ export function parseEncrypt(bytes: Uint8Array): ParsedEncrypt {
   );
   const ephemeralPublicKey = bytesField(key.get(-2), "ephemeral key x (-2)");
   expect(ephemeralPublicKey.length === 32, "ephemeral key x must be 32 bytes");
+  expect(
+    canonicalU(ephemeralPublicKey),
+    "ephemeral key x must be a canonical X25519 u-coordinate (below 2^255 - 19)",
+  );
   return {
     protectedBytes,
     protectedMap,
@@ -440,6 +444,18 @@ export function parseEncrypt(bytes: Uint8Array): ParsedEncrypt {
     recipientKeyId,
     ephemeralPublicKey,
   };
+}
+
+/**
+ * True when the little-endian `u` is below 2^255 − 19. X25519 masks the top
+ * bit and reduces modulo p, so a non-canonical `u` names the same point: it
+ * would let a second byte string open to the same plaintext.
+ */
+function canonicalU(u: Uint8Array): boolean {
+  if (u[31]! < 0x7f) return true;
+  if (u[31]! > 0x7f) return false;
+  for (let i = 30; i >= 1; i--) if (u[i] !== 0xff) return true;
+  return u[0]! < 0xed;
 }
 
 /**

@@ -391,9 +391,13 @@ export function createKmsTransit(
   };
 }
 
-/** Whether an answer's `KeyId` (an ARN; some emulators say the bare id) is `d`'s key. */
+/**
+ * Whether an answer's `KeyId` (an ARN; some emulators say the bare id) is
+ * `d`'s key. KMS always names the key in these answers, so one that names
+ * none is not taken as this key's.
+ */
 function sameKey(answer: string | undefined, d: Described): boolean {
-  return answer === undefined || answer === d.arn || answer === d.meta.KeyId;
+  return answer !== undefined && (answer === d.arn || answer === d.meta.KeyId);
 }
 
 function digestOf(alg: "sha256" | "sha384" | "sha512", message: Uint8Array): Uint8Array {
