@@ -1361,7 +1361,7 @@ Deno.test({
       assert.deepEqual(bare.apt.slice(0, 2), [UPDATE, `${INSTALL} nodejs npm`]);
       assert.match(
         bare.apt[2]!,
-        new RegExp(`^${INSTALL} swtpm .* systemd prometheus groff-base man-db zsh fish$`),
+        new RegExp(`^${INSTALL} swtpm .* systemd prometheus groff-base man-db zsh fish strace$`),
       );
       assert.doesNotMatch(bare.apt[2]!, / npm\b/);
 
