@@ -101,14 +101,7 @@ class SdsStream {
       this.#recheckOwed = true;
       return;
     }
-    this.#enqueue(() =>
-      runCall(this.#deps, this.#ctx.peer, this.#ctx.signal, async (call) => {
-        const w = this.#wanted;
-        const grant = authorizeSds(this.#deps, call, w.typeUrl, w.resourceNames);
-        if (materialKey(grant.resources) === materialKey(this.#resources)) return;
-        await this.#subscribe(w, grant);
-      })
-    );
+    this.#enqueue(() => this.#decide(this.#wanted, true));
   }
 
   /**
@@ -145,12 +138,7 @@ class SdsStream {
       }
       if (subscriptionKey(req) === this.#key) continue;
       const wanted = { typeUrl: req.typeUrl, resourceNames: [...req.resourceNames] };
-      this.#enqueue(() =>
-        runCall(this.#deps, this.#ctx.peer, this.#ctx.signal, async (call) => {
-          const grant = authorizeSds(this.#deps, call, wanted.typeUrl, wanted.resourceNames);
-          await this.#subscribe(wanted, grant);
-        })
-      );
+      this.#enqueue(() => this.#decide(wanted, false));
     }
   }
 
@@ -175,6 +163,19 @@ class SdsStream {
     if (e instanceof BasilError && e.code !== "INTERNAL") throw e;
     throw new BasilError("INTERNAL", undefined, {
       detail: `sds push failed: ${e instanceof Error ? e.name : "error"}`,
+    });
+  }
+
+  /**
+   * A new decision on `wanted`, as its own audited request; then the
+   * subscription moves to it and answers (only if its material moved, when
+   * `onlyIfMoved`). A refusal throws, which ends the stream.
+   */
+  #decide(wanted: Wanted, onlyIfMoved: boolean): Promise<void> {
+    return runCall(this.#deps, this.#ctx.peer, this.#ctx.signal, async (call) => {
+      const grant = authorizeSds(this.#deps, call, wanted.typeUrl, wanted.resourceNames);
+      if (onlyIfMoved && materialKey(grant.resources) === materialKey(this.#resources)) return;
+      await this.#subscribe(wanted, grant);
     });
   }
 
