@@ -32,67 +32,24 @@ import {
   SigningService,
 } from "../../lib/wire/basil/broker/v1/broker_pb.ts";
 import { Fixture } from "../helpers/fixture.ts";
+import { AUDIENCE, SEALED_CONFIG, sealedCatalog } from "../helpers/invocation.ts";
 import { rawCall } from "../helpers/rawgrpc.ts";
 
 const CLIENT_SEED = new Uint8Array(32).fill(0x11);
 const CLIENT_PUB = ed25519.getPublicKey(CLIENT_SEED);
-const AUDIENCE = "basil://broker.test";
 
 function catalog(): unknown {
-  const key = (o: Record<string, unknown>) => ({
-    backend: "db",
-    writable: true,
-    description: "test key",
-    ...o,
+  return sealedCatalog({
+    "app.other": {
+      backend: "db",
+      writable: true,
+      description: "test key",
+      class: "asymmetric",
+      keyType: "ed25519",
+      path: "app/other",
+      missing: "generate",
+    },
   });
-  return {
-    schemaVersion: 1,
-    backends: {
-      db: {
-        kind: "keystore",
-        addr: "${DB}",
-        engines: ["transit", "kv2"],
-        mintKeyTypes: ["ed25519"],
-      },
-    },
-    keys: {
-      "inv.request": key({
-        class: "sealing",
-        keyType: "x25519",
-        path: "inv/request",
-        publicPath: "inv/request-pub",
-        missing: "warn",
-        labels: ["broker_key_use=request-encryption"],
-      }),
-      "inv.response": key({
-        class: "sealing",
-        keyType: "x25519",
-        path: "inv/response",
-        publicPath: "inv/response-pub",
-        missing: "warn",
-        labels: ["broker_key_use=response-encryption"],
-      }),
-      "broker.signing": key({
-        class: "asymmetric",
-        keyType: "ed25519",
-        path: "broker/signing",
-        missing: "generate",
-        labels: ["broker_key_use=response-signing"],
-      }),
-      "app.sign": key({
-        class: "asymmetric",
-        keyType: "ed25519",
-        path: "app/sign",
-        missing: "generate",
-      }),
-      "app.other": key({
-        class: "asymmetric",
-        keyType: "ed25519",
-        path: "app/other",
-        missing: "generate",
-      }),
-    },
-  };
 }
 
 function policy(uid: number): unknown {
@@ -127,18 +84,9 @@ function policy(uid: number): unknown {
   };
 }
 
-const CONFIG = [
-  "[broker-identity]",
-  'id = "basil://host/broker"',
-  'response-signing-key-id = "broker.signing"',
-  "[invocation]",
-  "enable = true",
-  `audience = ["${AUDIENCE}"]`,
-  'request-encryption-key-id = "inv.request"',
-].join("\n");
 
 Deno.test("sealed invocation: Invoke end to end through the socket", async () => {
-  const f = await Fixture.create({ catalog: catalog(), policy, configExtra: CONFIG });
+  const f = await Fixture.create({ catalog: catalog(), policy, configExtra: SEALED_CONFIG });
   const agent = await f.start();
   try {
     for (const id of ["inv.request", "inv.response"]) {
