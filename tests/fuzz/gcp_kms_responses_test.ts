@@ -25,7 +25,6 @@ import {
   applyFieldEdits,
   fieldEdits,
   fuzz,
-  fuzzRuns,
   mutatedBytes,
   onlyTypedAsync,
 } from "../helpers/fuzz.ts";
@@ -36,6 +35,19 @@ Deno.env.set("METADATA_SERVER_DETECTION", "none");
 const RING = { project: "basil-test", location: "global", key_ring: "fuzz" };
 const RING_NAME = `projects/${RING.project}/locations/${RING.location}/keyRings/${RING.key_ring}`;
 const enc = new TextEncoder();
+
+/**
+ * The answer property's runs. They stay at the short budget even under
+ * `deno task fuzz`: the double and the proxy are grpc-js servers on Deno
+ * 2.9.6's node:http2, which aborts the whole process (SIGSEGV, or nghttp2's
+ * find_stream_on_goaway_func assertion) when a connection that carried a few
+ * thousand streams closes (guides/performance.md §0.1). A long run killed the
+ * test process that way; the agent does not use node:http2. Raise this again
+ * with a Deno that fixes it.
+ */
+const ANSWER_RUNS = 150;
+/** The integrity property's runs (short budget only, as above). */
+const INTEGRITY_RUNS = 60;
 
 /** A proxy's answer: an error status, or the (edited) answer bytes. */
 type Answer = { status: number; details: string } | Uint8Array;
@@ -258,7 +270,7 @@ Deno.test({
       fc.asyncProperty(fc.constantFrom(...Object.keys(w.ops)), answerEdit, async (op, e) => {
         await through(w, e, op, n++);
       }),
-      fuzzRuns(150, 0.03),
+      ANSWER_RUNS,
     );
   } finally {
     await w.close();
@@ -367,7 +379,7 @@ Deno.test({
           assert.equal(out, undefined, `${op}: a corrupted ${target} succeeded`);
         },
       ),
-      fuzzRuns(60, 0.01),
+      INTEGRITY_RUNS,
     );
     assert.ok(checked > 0, "no answer was corrupted");
   } finally {

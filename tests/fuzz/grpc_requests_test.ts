@@ -414,28 +414,37 @@ Deno.test({
   const a = await f.start();
   let exited = false;
   a.child.status.then(() => (exited = true));
-  const client = new grpc.Client(`unix:${f.socket}`, grpc.credentials.createInsecure(), {
-    "grpc.max_send_message_length": -1,
-    "grpc.max_receive_message_length": -1,
-  });
+  // One connection per RPC: every open stream the fuzz leaves is cancelled (RST_STREAM), and
+  // the agent ends a connection whose peer resets more than 1000 streams at once plus 33/s
+  // (CVE-2023-44487 defence, lib/transport/limits.ts), which the long budget would reach on a
+  // single connection shared by every RPC.
+  const connect = () =>
+    new grpc.Client(`unix:${f.socket}`, grpc.credentials.createInsecure(), {
+      "grpc.max_send_message_length": -1,
+      "grpc.max_receive_message_length": -1,
+    });
+  let client = connect();
   const seen = new Map<string, Map<string, number>>();
   try {
     const methods = SERVICES.flatMap((s) => s.methods);
     assert.ok(methods.length >= 42, `only ${methods.length} RPCs found`);
     for (const m of methods) {
+      client.close();
+      client = connect();
       await t.step(pathOf(m), async () => {
         const counts = new Map<string, number>();
         seen.set(pathOf(m), counts);
         await fuzz(
           pathOf(m),
           fc.asyncProperty(requestBytes(m), fc.boolean(), async (body, header) => {
-            const code = await call(
-              client,
-              f,
-              m,
-              body,
-              header || m.parent.name === "SpiffeWorkloadAPI",
-            );
+            const once = () =>
+              call(client, f, m, body, header || m.parent.name === "SpiffeWorkloadAPI");
+            let code = await once();
+            // Deno's node:http2 client, under grpc-js, now and then reports a fresh server
+            // stream closed with RST_STREAM(CANCEL) ("Call cancelled") that the agent never
+            // sent (its own resets are logged as abuse, and none is): the input is tried once
+            // more, and a second CANCELLED fails the property.
+            if (code === "CANCELLED" && m.methodKind !== "unary") code = await once();
             counts.set(code, (counts.get(code) ?? 0) + 1);
             assert.ok(!exited, `the agent exited:\n${a.stderr}`);
             assert.ok(code === "OPEN" || DOCUMENTED.has(code), `${pathOf(m)} answered ${code}`);
