@@ -84,7 +84,6 @@ function policy(uid: number): unknown {
   };
 }
 
-
 Deno.test("sealed invocation: Invoke end to end through the socket", async () => {
   const f = await Fixture.create({ catalog: catalog(), policy, configExtra: SEALED_CONFIG });
   const agent = await f.start();
