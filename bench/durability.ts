@@ -33,8 +33,6 @@
  * @module
  */
 
-import * as grpc from "@grpc/grpc-js";
-import { Buffer } from "node:buffer";
 import { DatabaseSync } from "node:sqlite";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { writeFileAtomic } from "../lib/core/fs.ts";
@@ -42,6 +40,7 @@ import { applyPragmas, migrate } from "../lib/backends/keystore/schema.ts";
 import { SecretService } from "../lib/wire/basil/broker/v1/broker_pb.ts";
 import { startEcho } from "../tests/helpers/echo.ts";
 import { Fixture, type RunningAgent } from "../tests/helpers/fixture.ts";
+import { Channel } from "./channel.ts";
 import type { Agg, BenchEnv } from "./common.ts";
 import {
   agg,
@@ -80,43 +79,6 @@ const VALUE_BYTES = 32;
 const SET_PATH = "/basil.broker.v1.SecretService/SetSecret";
 const GET_PATH = "/basil.broker.v1.SecretService/GetSecret";
 const ECHO_PATH = "/bench.Echo/Unary";
-
-const id = (b: Buffer) => b;
-
-/** One kept-open grpc-js connection with identity serializers. */
-class Channel {
-  readonly #client: grpc.Client;
-  readonly #md = new grpc.Metadata();
-
-  private constructor(client: grpc.Client) {
-    this.#client = client;
-  }
-
-  static async open(socket: string): Promise<Channel> {
-    const c = new grpc.Client(`unix:${socket}`, grpc.credentials.createInsecure());
-    await new Promise<void>((resolve, reject) =>
-      c.waitForReady(Date.now() + 10_000, (e) => e ? reject(e) : resolve())
-    );
-    return new Channel(c);
-  }
-
-  raw(path: string, body: Uint8Array): Promise<Uint8Array> {
-    return new Promise((resolve, reject) =>
-      this.#client.makeUnaryRequest(
-        path,
-        id,
-        id,
-        Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-        this.#md,
-        (e, v) => e ? reject(new Error(`${path}: ${e.code} ${e.details}`)) : resolve(v!),
-      )
-    );
-  }
-
-  close(): void {
-    this.#client.close();
-  }
-}
 
 function catalog(): unknown {
   return {
