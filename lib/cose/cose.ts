@@ -197,20 +197,38 @@ export async function encodeSign1(
   return encodeCbor(new CborTag(TAG_SIGN1, [protectedBytes, new Map(), payload, signature]));
 }
 
+/**
+ * The shared frame of COSE_Sign1 and COSE_Encrypt: a tagged 4-element array
+ * whose first element is the protected header (a bstr holding a strict map)
+ * and second the unprotected header map; the last two are the caller's.
+ */
+function coseStructure(bytes: Uint8Array, tag: number, name: string): {
+  protectedBytes: Uint8Array;
+  protectedMap: CborMap;
+  unprotected: CborMap;
+  rest: [CborValue | undefined, CborValue | undefined];
+} {
+  const top = decodeStrict(bytes, [tag]);
+  expect(top instanceof CborTag && top.tag === tag, `not a tagged ${name}`, "decode-wrong-tag");
+  const arr = (top as CborTag).value;
+  expect(Array.isArray(arr) && arr.length === 4, `${name} must be a 4-element array`);
+  const [p, u, a, b] = arr as CborValue[];
+  const protectedBytes = bytesField(p, `${name} protected`);
+  return {
+    protectedBytes,
+    protectedMap: mapField(decodeStrict(protectedBytes), `${name} protected header`),
+    unprotected: mapField(u, `${name} unprotected`),
+    rest: [a, b],
+  };
+}
+
 /** Parses a tagged COSE_Sign1 strictly (no signature check). */
 export function parseSign1(bytes: Uint8Array): ParsedSign1 {
-  const top = decodeStrict(bytes, [TAG_SIGN1]);
-  expect(
-    top instanceof CborTag && top.tag === TAG_SIGN1,
-    "not a tagged COSE_Sign1",
-    "decode-wrong-tag",
+  const { protectedBytes, protectedMap, unprotected, rest: [payload, sig] } = coseStructure(
+    bytes,
+    TAG_SIGN1,
+    "COSE_Sign1",
   );
-  const arr = (top as CborTag).value;
-  expect(Array.isArray(arr) && arr.length === 4, "COSE_Sign1 must be a 4-element array");
-  const [p, u, payload, sig] = arr as CborValue[];
-  const protectedBytes = bytesField(p, "COSE_Sign1 protected");
-  const protectedMap = mapField(decodeStrict(protectedBytes), "COSE_Sign1 protected header");
-  const unprotected = mapField(u, "COSE_Sign1 unprotected");
   expect(
     unprotected.size === 0,
     "COSE_Sign1 unprotected header must be empty",
@@ -376,18 +394,11 @@ export interface ParsedEncrypt {
 
 /** Parses a tagged COSE_Encrypt strictly (exactly one X25519 ECDH-ES+HKDF-256 recipient). */
 export function parseEncrypt(bytes: Uint8Array): ParsedEncrypt {
-  const top = decodeStrict(bytes, [TAG_ENCRYPT]);
-  expect(
-    top instanceof CborTag && top.tag === TAG_ENCRYPT,
-    "not a tagged COSE_Encrypt",
-    "decode-wrong-tag",
+  const { protectedBytes, protectedMap, unprotected, rest: [ct, rs] } = coseStructure(
+    bytes,
+    TAG_ENCRYPT,
+    "COSE_Encrypt",
   );
-  const arr = (top as CborTag).value;
-  expect(Array.isArray(arr) && arr.length === 4, "COSE_Encrypt must be a 4-element array");
-  const [p, u, ct, rs] = arr as CborValue[];
-  const protectedBytes = bytesField(p, "COSE_Encrypt protected");
-  const protectedMap = mapField(decodeStrict(protectedBytes), "COSE_Encrypt protected header");
-  const unprotected = mapField(u, "COSE_Encrypt unprotected");
   expect(
     unprotected.size === 1,
     "COSE_Encrypt unprotected header must hold only the IV",
