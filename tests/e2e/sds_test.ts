@@ -15,7 +15,7 @@
 import assert from "node:assert/strict";
 import { ROOT as REPO } from "../helpers/cli.ts";
 import type { RunAs } from "../helpers/cli.ts";
-import { Fixture } from "../helpers/fixture.ts";
+import { withAgent } from "../helpers/fixture.ts";
 import { gated, ROOT } from "../helpers/peers.ts";
 import { PYTHON } from "../helpers/python.ts";
 import { peerUser } from "../helpers/users.ts";
@@ -182,13 +182,11 @@ async function checkCert(cert: string, key: string, ca: string, id: string): Pro
 Deno.test(gated([PYTHON, "openssl", "protoc"], {
   name: "SDS: FetchSecrets and StreamSecrets serve the caller's own SVID and the bundle, and push",
   async fn() {
-    const f = await Fixture.create({
+    await withAgent({
       catalog: catalog(),
       policy: policy(Deno.uid()!, 424242, false),
       configExtra: "svid-ttl-secs = 10",
-    });
-    const a = await f.start();
-    try {
+    }, async (f) => {
       const id = `spiffe://${TD}/app`;
       const got = await sds(f.socket, "fetch", f.dir, ["default", "ROOTCA"], { typeUrl: "" });
       assert.equal(got.code, "OK", JSON.stringify(got));
@@ -260,22 +258,17 @@ Deno.test(gated([PYTHON, "openssl", "protoc"], {
         `${rdir}/default.cert.pem.${n}`,
       ]);
       assert.notEqual(old.code, 0, "the pushed certificate is issued by the rotated CA");
-    } finally {
-      await a.stop();
-      f.cleanup();
-    }
+    });
   },
 }));
 
 Deno.test(gated([PYTHON, "openssl", "protoc"], {
   name: "SDS: a bidirectional stream follows ACKs, a growing subscription, a NACK, a stale nonce",
   async fn() {
-    const f = await Fixture.create({
+    await withAgent({
       catalog: catalog(),
       policy: policy(Deno.uid()!, 424242, false),
-    });
-    const a = await f.start();
-    try {
+    }, async (f) => {
       const id = `spiffe://${TD}/app`;
       const dir = `${f.dir}/envoy`;
       Deno.mkdirSync(dir);
@@ -312,22 +305,17 @@ Deno.test(gated([PYTHON, "openssl", "protoc"], {
         ["mint:allow", "mint:allow", "fetch_x509_bundles:allow"],
         JSON.stringify(recs),
       );
-    } finally {
-      await a.stop();
-      f.cleanup();
-    }
+    });
   },
 }));
 
 Deno.test(gated([PYTHON, "protoc"], {
   name: "SDS: a reload that withdraws the grant ends an open stream PERMISSION_DENIED",
   async fn() {
-    const f = await Fixture.create({
+    await withAgent({
       catalog: catalog(),
       policy: policy(Deno.uid()!, 424242, false),
-    });
-    const a = await f.start();
-    try {
+    }, async (f, a) => {
       const dir = `${f.dir}/reload`;
       Deno.mkdirSync(dir);
       const streaming = sds(f.socket, "envoy", dir, ["default", "ROOTCA"], { count: 10 });
@@ -341,22 +329,17 @@ Deno.test(gated([PYTHON, "protoc"], {
         r.op === "mint" && r.decision === "deny" && r.target_id === "envoy.sds"
       );
       assert.equal(denied.length, 1, JSON.stringify(f.auditRecords().slice(-3)));
-    } finally {
-      await a.stop();
-      f.cleanup();
-    }
+    });
   },
 }));
 
 Deno.test(gated([PYTHON, "protoc"], {
   name: "SDS: unknown resource names, a bad type_url and DeltaSecrets are refused",
   async fn() {
-    const f = await Fixture.create({
+    await withAgent({
       catalog: catalog(),
       policy: policy(Deno.uid()!, 424242, false),
-    });
-    const a = await f.start();
-    try {
+    }, async (f) => {
       const unknown = await sds(f.socket, "fetch", f.dir, ["nope"]);
       assert.equal(unknown.code, "PERMISSION_DENIED", JSON.stringify(unknown));
       const unknownStream = await sds(f.socket, "stream", f.dir, ["default", "nope"]);
@@ -370,10 +353,7 @@ Deno.test(gated([PYTHON, "protoc"], {
       assert.equal(none.code, "INVALID_ARGUMENT", JSON.stringify(none));
       const delta = await sds(f.socket, "delta", f.dir, ["default"]);
       assert.equal(delta.code, "UNIMPLEMENTED", JSON.stringify(delta));
-    } finally {
-      await a.stop();
-      f.cleanup();
-    }
+    });
   },
 }));
 
@@ -382,13 +362,11 @@ Deno.test(gated([ROOT, PYTHON, "openssl", "protoc", "setpriv", "useradd"], {
   async fn() {
     const peer = await peerUser();
     for (const peerMints of [true, false]) {
-      const f = await Fixture.create({
+      await withAgent({
         catalog: catalog(),
         policy: policy(Deno.uid()!, peer.uid, peerMints),
         socketMode: "0666",
-      });
-      const a = await f.start();
-      try {
+      }, async (f) => {
         const dir = `${f.dir}/peer`;
         Deno.mkdirSync(dir);
         Deno.chmodSync(dir, 0o777);
@@ -409,10 +387,7 @@ Deno.test(gated([ROOT, PYTHON, "openssl", "protoc", "setpriv", "useradd"], {
           const ca = await sds(f.socket, "fetch", dir, ["ROOTCA"], { as: peer });
           assert.equal(ca.code, "OK", JSON.stringify(ca));
         }
-      } finally {
-        await a.stop();
-        f.cleanup();
-      }
+      });
     }
   },
 }));

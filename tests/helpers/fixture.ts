@@ -351,3 +351,24 @@ export async function runAgentToExit(f: Fixture): Promise<{ code: number; stderr
     clearTimeout(timer);
   }
 }
+
+/**
+ * Runs `fn` against a started agent on a fresh fixture, then stops the agent
+ * and removes the fixture whatever `fn` did.
+ */
+export async function withAgent<T>(
+  o: FixtureOptions,
+  fn: (f: Fixture, a: RunningAgent) => Promise<T>,
+): Promise<T> {
+  const f = await Fixture.create(o);
+  try {
+    const a = await f.start();
+    try {
+      return await fn(f, a);
+    } finally {
+      await a.stop();
+    }
+  } finally {
+    f.cleanup();
+  }
+}
